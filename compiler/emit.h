@@ -1,0 +1,10 @@
+/* emit.h: the C emitter. */
+#ifndef EMIT_H
+#define EMIT_H
+#include "ir.h"
+
+/* The text of MODEL.c and MODEL.h for a planned model (malloc'd). loss_line
+ * is the .ae line of the loss, for its functions' comments. */
+void emit_model(const ir_model *m, int loss_line, char **c_text, char **h_text);
+
+#endif

@@ -1,0 +1,105 @@
+/* ir.h: the static graph, from the semantic pass to the emitter.
+ *
+ * sema.c builds one ir_layer per layer line of the .ae file, with its kind,
+ * settings and inferred shapes; fuse.c folds a bare activation line into the
+ * layer before it; plan.c lays out the arena; emit.c writes the C. A layer's
+ * name is the thread through all of them: `conv1` on a .ae line is the
+ * ir_layer named conv1, whose C is conv1_forward and conv1_backward. */
+#ifndef IR_H
+#define IR_H
+#include <stddef.h>
+
+typedef enum { IR_CONV2D, IR_DECONV2D, IR_LINEAR, IR_FLATTEN, IR_UNFLATTEN, IR_ACT } ir_kind;
+typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH } ir_act;
+typedef enum { LOSS_MSE, LOSS_BCE } ir_loss;
+typedef enum { OPT_ADAM, OPT_SGD } ir_opt;
+
+/* One image (C x H x W, stored CBHW in the arena) or a flat vector
+ * (F = c, stored [B, F]). */
+typedef struct {
+    int c, h, w;
+    int flat;
+} ir_shape;
+
+size_t ir_numel(ir_shape s);
+
+/* conv2d and deconv2d settings */
+typedef struct {
+    int out, kernel, stride, pad, out_pad;
+} ir_conv;
+
+typedef struct {
+    ir_kind kind;
+    char name[64];
+    int line;           /* the .ae line it came from */
+    int act_line;       /* the line of a bare activation fused into it, or 0 */
+    int in_decoder;
+    ir_shape in, out;
+    ir_conv conv;       /* IR_CONV2D, IR_DECONV2D */
+    int features;       /* IR_LINEAR: output features */
+    ir_act act;         /* the activation applied to the output (fused) */
+    float slope;        /* leaky_relu's negative slope */
+    int weight, bias;   /* indices into ir_model.params, or -1 */
+    /* plan.c: arena buffers (indices into ir_model.bufs, -1 if none) */
+    int buf_out, buf_cols, buf_dout, buf_dcols;
+    int needs_din;      /* the layer below wants d loss / d input */
+} ir_layer;
+
+typedef struct {
+    char name[80];      /* state_dict name, e.g. conv1.weight */
+    int ndim, shape[4];
+    size_t numel, offset;
+    int fan_in;
+} ir_param;
+
+/* An arena buffer: floats per image, live from step first to step last. */
+typedef struct {
+    char name[80];
+    size_t size;
+    int first, last;
+    size_t offset;
+} ir_buf;
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay, momentum;
+    ir_opt kind;
+} ir_optim;
+
+typedef struct {
+    char name[64];
+    const char *path;       /* the .ae file */
+    const char *source;     /* its text */
+    ir_shape input;
+    float lo, hi;
+    int nlayers, n_encoder; /* layers[0 .. n_encoder-1] make the encoder */
+    ir_layer *layers;
+    int nparams;
+    ir_param *params;
+    size_t n_param_floats;
+    ir_loss loss;
+    ir_optim optim;
+    int batch, epochs;
+    long long seed;
+    int nbufs;
+    ir_buf *bufs;
+    int buf_input;
+    size_t arena_per_image;
+} ir_model;
+
+void ir_free(ir_model *m);
+
+/* Passes, in order. Each returns 0, or -1 after reporting through diag. */
+#include "ast.h"
+int  sema_check(const ast_model *ast, ir_model *m);   /* sema.c */
+void fuse_activations(ir_model *m);                    /* fuse.c */
+void plan_arena(ir_model *m);                          /* plan.c */
+
+/* Names of kinds, for messages, tables and comments. */
+const char *ir_kind_name(ir_kind k);
+const char *ir_act_name(ir_act a);
+/* "32x14x14" or "3136" */
+const char *ir_shape_str(ir_shape s, char *buf, size_t size);
+/* Forward multiply-adds x 2 per image. */
+double ir_layer_flops(const ir_layer *l);
+
+#endif

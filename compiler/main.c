@@ -1,0 +1,161 @@
+/* main.c: the aec command.
+ *   aec check FILE.ae            validate, print the layer table
+ *   aec emit FILE.ae -o DIR      write DIR/MODEL.c and DIR/MODEL.h
+ *   aec build FILE.ae -o EXE     emit, compile, link with the runtime and OpenBLAS */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "compile.h"
+#include "table.h"
+#include "util.h"
+
+#ifndef AEC_HOME
+#define AEC_HOME "."
+#endif
+
+static const char usage[] =
+    "usage: aec check FILE.ae           validate the model and print its layer table\n"
+    "       aec emit FILE.ae -o DIR     write the generated C: DIR/MODEL.c and DIR/MODEL.h\n"
+    "       aec build FILE.ae -o EXE    emit, compile and link one executable for the model\n"
+    "\n"
+    "environment: CC (default cc), AEC_CFLAGS (default -O3 -march=native),\n"
+    "             AEC_HOME (where runtime/ and build/libaecrt.a are; default " AEC_HOME ")\n";
+
+static const char *home(void)
+{
+    const char *h = getenv("AEC_HOME");
+    return h && *h ? h : AEC_HOME;
+}
+
+/* Run argv, wait, 0 if it exited 0. */
+static int run(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "aec: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Split AEC_CFLAGS on spaces into argv. */
+static int add_flags(char **argv, int n, char *flags)
+{
+    for (char *tok = strtok(flags, " \t"); tok && n < 60; tok = strtok(NULL, " \t"))
+        argv[n++] = tok;
+    return n;
+}
+
+static int compile_exe(const compiled *c, const char *exe)
+{
+    char dir[] = "/tmp/aec-build-XXXXXX", src[4200], inc_rt[4200], inc_gen[4200], lib[4200], tmp_exe[4200];
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "aec: cannot make a temporary directory: %s\n", strerror(errno));
+        return -1;
+    }
+    snprintf(lib, sizeof lib, "%s/build/libaecrt.a", home());
+    struct stat st;
+    if (stat(lib, &st) != 0) {
+        fprintf(stderr, "aec: the runtime library %s is missing: run make in %s, or set AEC_HOME\n", lib, home());
+        rmdir(dir);
+        return -1;
+    }
+    int rc = write_emitted(c, dir);
+    snprintf(src, sizeof src, "%s/%s.c", dir, c->ir.name);
+    snprintf(inc_rt, sizeof inc_rt, "-I%s/runtime", home());
+    snprintf(inc_gen, sizeof inc_gen, "-I%s", dir);
+    snprintf(tmp_exe, sizeof tmp_exe, "%s.tmp%ld", exe, (long)getpid());
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    const char *cf = getenv("AEC_CFLAGS") ? getenv("AEC_CFLAGS") : "-O3 -march=native";
+    char *flags = xstrdup(cf), *argv[80];
+    int n = 0;
+    argv[n++] = (char *)cc;
+    n = add_flags(argv, n, flags);
+    char *rest[] = {"-std=c11", "-Wall", "-Wextra", inc_rt, inc_gen, src, "-o", tmp_exe, lib,
+                    "-lopenblas", "-lpng", "-lz", "-lm", NULL};
+    for (int i = 0; rest[i]; i++)
+        argv[n++] = rest[i];
+    argv[n] = NULL;
+    if (rc == 0 && (rc = run(argv)) != 0)
+        fprintf(stderr, "aec: compiling the generated C for %s failed (see above)\n", c->path);
+    if (rc == 0 && rename(tmp_exe, exe) != 0) {
+        fprintf(stderr, "aec: cannot write %s: %s\n", exe, strerror(errno));
+        rc = -1;
+    }
+    unlink(tmp_exe);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s.h", dir, c->ir.name);
+    unlink(path);
+    unlink(src);
+    rmdir(dir);
+    free(flags);
+    return rc;
+}
+
+/* aec CMD FILE [-o OUT] */
+static int parse_args(int argc, char **argv, const char **file, const char **out, int need_out)
+{
+    *file = *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "aec: -o needs a value\n");
+                return -1;
+            }
+            *out = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "aec: unknown option '%s'\n%s", argv[i], usage);
+            return -1;
+        } else if (*file) {
+            fprintf(stderr, "aec: one .ae file at a time ('%s' and '%s')\n", *file, argv[i]);
+            return -1;
+        } else {
+            *file = argv[i];
+        }
+    }
+    if (!*file || (need_out && !*out) || (!need_out && *out)) {
+        fprintf(stderr, "%s", usage);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1], *file, *out;
+    int is_check = strcmp(cmd, "check") == 0;
+    if (!is_check && strcmp(cmd, "emit") != 0 && strcmp(cmd, "build") != 0) {
+        fprintf(stderr, "aec: unknown command '%s'\n%s", cmd, usage);
+        return 2;
+    }
+    if (parse_args(argc, argv, &file, &out, !is_check) < 0)
+        return 2;
+    compiled c;
+    int rc = compile_file(file, stderr, &c);
+    if (rc == 0) {
+        if (is_check)
+            print_layer_table(stdout, &c.ir);
+        else if (strcmp(cmd, "emit") == 0)
+            rc = write_emitted(&c, out);
+        else
+            rc = compile_exe(&c, out);
+    }
+    compiled_free(&c);
+    return rc == 0 ? 0 : 1;
+}

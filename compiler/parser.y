@@ -1,0 +1,209 @@
+/* parser.y: the grammar of a .ae file, building the tree in ast.h.
+ *
+ *   model NAME {
+ *     input CxHxW range [LO, HI]
+ *     encoder { LAYER... }          LAYER:  [name =] kind[(args)] [activation[(args)]]
+ *     decoder { LAYER... }
+ *     loss KIND
+ *     optimizer KIND(args)
+ *     train(key=value, ...)
+ *   }
+ *
+ * The parser checks only the form; what the words mean is sema.c's job. */
+%define api.prefix {ae}
+%define parse.error verbose
+%locations
+
+%code requires {
+#include "ast.h"
+}
+
+%code {
+#include <stdlib.h>
+#include <string.h>
+#include "diag.h"
+#include "lexer.h"
+#include "parse.h"
+#include "util.h"
+
+static ast_model *M;            /* the tree being built */
+static ast_block *block;        /* the encoder or decoder being filled */
+
+static ast_pos P(AELTYPE l) { return (ast_pos){l.first_line, l.first_column}; }
+static void aeerror(const char *msg) { diag_error(P(aelloc), "%s", msg); }
+static ast_value number(char *text, AELTYPE l);
+static ast_value ident_value(char *text, AELTYPE l);
+static void set_call(ast_call *slot, ast_call *c, const char *what);
+static void set_block(ast_block *slot, AELTYPE l);
+}
+
+%union {
+    char *str;
+    ast_value *value;
+    ast_call *call;
+    ast_arg arg;
+    ast_value val;
+}
+
+%token MODEL "'model'" INPUT "'input'" RANGE "'range'" ENCODER "'encoder'"
+%token DECODER "'decoder'" LOSS "'loss'" OPTIMIZER "'optimizer'" TRAIN "'train'"
+%token NEWLINE "end of line"
+%token <str> IDENT "name" NUMBER "number"
+%token <value> SHAPE "shape (like 1x28x28)"
+
+%type <call> call args opt_act
+%type <arg> arg
+%type <val> value
+
+%destructor { free($$); } <str>
+%destructor { if ($$) { free($$->text); free($$); } } <value>
+%destructor { if ($$) { ast_free_call($$); free($$); } } <call>
+%destructor { free($$.key); free($$.val.ident); free($$.val.text); } <arg>
+%destructor { free($$.ident); free($$.text); } <val>
+
+%%
+
+file
+    : opt_nl MODEL IDENT '{' opt_nl sections '}' opt_nl
+        { M->name = $3; M->pos = P(@3); }
+    ;
+
+opt_nl : %empty | nl ;
+nl : NEWLINE | nl NEWLINE ;
+
+sections
+    : %empty
+    | sections section nl
+    | sections section
+    ;
+
+section
+    : INPUT SHAPE RANGE '[' NUMBER ',' NUMBER ']'
+        {
+          if (M->input_pos.line) {
+              diag_error(P(@1), "a second 'input' line; a model has one input");
+              free($2->text); free($2); free($5); free($7); YYABORT;
+          }
+          M->input_pos = P(@1);
+          M->input_shape = *$2; free($2);
+          M->range_lo = number($5, @5);
+          M->range_hi = number($7, @7);
+        }
+    | ENCODER { set_block(&M->encoder, @1); block = &M->encoder; if (!block->pos.line) YYABORT; } layer_block
+    | DECODER { set_block(&M->decoder, @1); block = &M->decoder; if (!block->pos.line) YYABORT; } layer_block
+    | LOSS call        { set_call(&M->loss, $2, "loss"); if (!M->loss.name) YYABORT; }
+    | OPTIMIZER call   { set_call(&M->optimizer, $2, "optimizer"); if (!M->optimizer.name) YYABORT; }
+    | TRAIN args_paren { }
+    ;
+
+args_paren
+    : '(' args ')'
+        {
+          $2->name = xstrdup("train"); $2->pos = P(@$); $2->has_parens = 1;
+          set_call(&M->train, $2, "train");
+          if (!M->train.name) YYABORT;
+        }
+    ;
+
+layer_block
+    : '{' opt_nl '}'
+    | '{' opt_nl layers opt_nl '}'
+    ;
+
+layers
+    : layer
+    | layers nl layer
+    ;
+
+layer
+    : IDENT '=' call opt_act
+        {
+          ast_layer l = {.pos = P(@1), .name = $1, .name_pos = P(@1), .call = *$3, .act = $4};
+          free($3);
+          ast_push_layer(block, l);
+        }
+    | call opt_act
+        {
+          ast_layer l = {.pos = P(@1), .call = *$1, .act = $2};
+          free($1);
+          ast_push_layer(block, l);
+        }
+    ;
+
+opt_act
+    : %empty    { $$ = NULL; }
+    | call      { $$ = $1; }
+    ;
+
+call
+    : IDENT                 { $$ = xcalloc(1, sizeof *$$); $$->name = $1; $$->pos = P(@1); }
+    | IDENT '(' ')'         { $$ = xcalloc(1, sizeof *$$); $$->name = $1; $$->pos = P(@1); $$->has_parens = 1; }
+    | IDENT '(' args ')'    { $$ = $3; $$->name = $1; $$->pos = P(@1); $$->has_parens = 1; }
+    ;
+
+args
+    : arg               { $$ = xcalloc(1, sizeof *$$); ast_push_arg($$, $1); }
+    | args ',' arg      { $$ = $1; ast_push_arg($$, $3); }
+    ;
+
+arg
+    : value             { $$ = (ast_arg){.pos = $1.pos, .val = $1}; }
+    | IDENT '=' value   { $$ = (ast_arg){.pos = P(@1), .key = $1, .val = $3}; }
+    ;
+
+value
+    : NUMBER            { $$ = number($1, @1); }
+    | SHAPE             { $$ = *$1; free($1); }
+    | IDENT             { $$ = ident_value($1, @1); }
+    ;
+
+%%
+
+static ast_value number(char *text, AELTYPE l)
+{
+    ast_value v = {.kind = VAL_NUMBER, .pos = P(l), .text = text};
+    v.num = strtod(text, NULL);
+    v.is_int = strpbrk(text, ".eE") == NULL;
+    return v;
+}
+
+static ast_value ident_value(char *text, AELTYPE l)
+{
+    return (ast_value){.kind = VAL_IDENT, .pos = P(l), .ident = text, .text = xstrdup(text)};
+}
+
+/* loss, optimizer and train appear once each; the call moves into the tree. */
+static void set_call(ast_call *slot, ast_call *c, const char *what)
+{
+    if (slot->name) {
+        diag_error(c->pos, "a second '%s' line; give it once", what);
+        ast_free_call(c);
+    } else {
+        *slot = *c;
+    }
+    free(c);
+}
+
+static void set_block(ast_block *slot, AELTYPE l)
+{
+    if (slot->pos.line) {
+        diag_error(P(l), "a second '%s' block; put all its layers in one",
+                   slot == &M->encoder ? "encoder" : "decoder");
+        slot->pos.line = 0;     /* tells the caller to stop */
+        return;
+    }
+    slot->pos = P(l);
+}
+
+int parse_source(const char *path, const char *src, size_t len, ast_model *out, FILE *err)
+{
+    memset(out, 0, sizeof *out);
+    diag_begin(path, src, len, err);
+    M = out;
+    lexer_begin(src, len);
+    int rc = aeparse();
+    lexer_end();
+    M = NULL;
+    block = NULL;
+    return rc == 0 && diag_errors() == 0 ? 0 : -1;
+}

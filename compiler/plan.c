@@ -1,0 +1,144 @@
+/* plan.c: lay out the arena that holds every activation, gradient and
+ * scratch buffer of one training step.
+ *
+ * A step runs in numbered stages: 0 writes the input; stage 1+i runs layer
+ * i forward; then the loss, its gradient, and layer i backward at
+ * bwd_stage(i), last layer first. Each buffer lives from the stage that
+ * writes it to the last stage that reads it, and two buffers may share
+ * memory when their lives do not overlap. Sizes are floats per image: the
+ * generated code multiplies every offset by the batch size B. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ir.h"
+#include "util.h"
+
+enum { ALIGN = 16 };    /* floats: 64 bytes, a cache line, for any B */
+
+static int fwd_stage(int i) { return 1 + i; }
+static int loss_stage(const ir_model *m) { return m->nlayers + 1; }
+static int dloss_stage(const ir_model *m) { return m->nlayers + 2; }
+static int bwd_stage(const ir_model *m, int i) { return m->nlayers + 3 + (m->nlayers - 1 - i); }
+
+static int add_buf(ir_model *m, const char *layer, const char *what, size_t size, int first, int last)
+{
+    m->bufs = xrealloc(m->bufs, (size_t)(m->nbufs + 1) * sizeof *m->bufs);
+    ir_buf *b = &m->bufs[m->nbufs];
+    memset(b, 0, sizeof *b);
+    snprintf(b->name, sizeof b->name, "%s%s%s", layer, *layer ? "_" : "", what);
+    b->size = (size + ALIGN - 1) / ALIGN * ALIGN;
+    b->first = first;
+    b->last = last;
+    return m->nbufs++;
+}
+
+static void extend(ir_model *m, int buf, int stage)
+{
+    if (m->bufs[buf].last < stage)
+        m->bufs[buf].last = stage;
+}
+
+/* Layers whose weight gradient reads their input (conv2d keeps its im2col
+ * columns instead, and the others have no weights). */
+static int backward_reads_input(const ir_layer *l)
+{
+    return l->kind == IR_LINEAR || l->kind == IR_DECONV2D;
+}
+
+static size_t cols_size(const ir_layer *l)
+{
+    size_t k2 = (size_t)l->conv.kernel * l->conv.kernel;
+    if (l->kind == IR_CONV2D)
+        return (size_t)l->in.c * k2 * l->out.h * l->out.w;
+    return (size_t)l->out.c * k2 * l->in.h * l->in.w;
+}
+
+static void make_buffers(ir_model *m)
+{
+    int n = m->nlayers;
+    m->buf_input = add_buf(m, "", "input", ir_numel(m->input), 0, dloss_stage(m));
+    int in = m->buf_input;
+    for (int i = 0; i < n; i++) {
+        ir_layer *l = &m->layers[i];
+        l->needs_din = i > 0;
+        extend(m, in, fwd_stage(i));
+        if (backward_reads_input(l))
+            extend(m, in, bwd_stage(m, i));
+        int last = l->act != ACT_NONE ? bwd_stage(m, i) : fwd_stage(i);
+        l->buf_out = add_buf(m, l->name, "out", ir_numel(l->out), fwd_stage(i), last);
+        l->buf_cols = l->buf_dcols = -1;
+        if (l->kind == IR_CONV2D) {
+            l->buf_cols = add_buf(m, l->name, "cols", cols_size(l), fwd_stage(i), bwd_stage(m, i));
+            if (l->needs_din)
+                l->buf_dcols = add_buf(m, l->name, "dcols", cols_size(l), bwd_stage(m, i), bwd_stage(m, i));
+        } else if (l->kind == IR_DECONV2D) {
+            l->buf_cols = add_buf(m, l->name, "cols", cols_size(l), fwd_stage(i), fwd_stage(i));
+            l->buf_dcols = add_buf(m, l->name, "dcols", cols_size(l), bwd_stage(m, i), bwd_stage(m, i));
+        }
+        int grad_from = i == n - 1 ? dloss_stage(m) : bwd_stage(m, i + 1);
+        l->buf_dout = add_buf(m, l->name, "dout", ir_numel(l->out), grad_from, bwd_stage(m, i));
+        in = l->buf_out;
+    }
+    extend(m, in, dloss_stage(m));      /* the output: read by the loss and its gradient */
+    (void)loss_stage;
+}
+
+static int overlaps(const ir_buf *a, const ir_buf *b)
+{
+    return a->first <= b->last && b->first <= a->last;
+}
+
+/* Largest first, each at the lowest offset that clashes with no placed
+ * buffer alive at the same time. Ties go by creation order: deterministic. */
+static int by_size(const void *pa, const void *pb, void *ctx)
+{
+    const ir_buf *bufs = ctx;
+    int a = *(const int *)pa, b = *(const int *)pb;
+    if (bufs[a].size != bufs[b].size)
+        return bufs[a].size < bufs[b].size ? 1 : -1;
+    return a - b;
+}
+
+static size_t lowest_free(const ir_model *m, const int *placed, int np, const ir_buf *b)
+{
+    size_t off = 0;
+    for (int moved = 1; moved;) {
+        moved = 0;
+        for (int j = 0; j < np; j++) {
+            const ir_buf *o = &m->bufs[placed[j]];
+            if (overlaps(o, b) && off < o->offset + o->size && o->offset < off + b->size) {
+                off = o->offset + o->size;
+                moved = 1;
+            }
+        }
+    }
+    return off;
+}
+
+static void sort_indices(int *idx, int n, const ir_buf *bufs)
+{
+    /* insertion sort: a few dozen buffers, and qsort_r is not portable */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && by_size(&idx[j - 1], &idx[j], (void *)bufs) > 0; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+}
+
+void plan_arena(ir_model *m)
+{
+    make_buffers(m);
+    int *order = xmalloc((size_t)m->nbufs * sizeof *order);
+    for (int i = 0; i < m->nbufs; i++)
+        order[i] = i;
+    sort_indices(order, m->nbufs, m->bufs);
+    m->arena_per_image = 0;
+    for (int k = 0; k < m->nbufs; k++) {
+        ir_buf *b = &m->bufs[order[k]];
+        b->offset = lowest_free(m, order, k, b);
+        if (b->offset + b->size > m->arena_per_image)
+            m->arena_per_image = b->offset + b->size;
+    }
+    free(order);
+}

@@ -1,0 +1,22 @@
+/* util.h: allocation that cannot return NULL, and a growable string. */
+#ifndef UTIL_H
+#define UTIL_H
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* A string builder for the emitter and the layer table. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} sbuf;
+void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_free(sbuf *b);
+
+/* Read a whole file; NULL (with errno set) on failure. */
+char *read_file(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,86 @@
+/* test_gradcheck.c: the generated backward passes against finite
+ * differences of the generated forward passes, for every layer kind
+ * (tests/models/tiny_all.ae has each one, models/fmnist_cae.ae is the seed
+ * model), and a check that the check itself catches a wrong gradient. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "aec.h"
+#include "fmnist_cae.h"
+#include "tiny_all.h"
+
+enum { PROBES = 32, MIN_SMOOTH = 3 };
+static const float H = 1e-2f;
+static const double FLOOR = 1e-3, TOLERANCE = 0.05;
+
+/* A batch of B images in (lo, hi), away from the ends. */
+static float *random_batch(const aec_model *m, int B, uint64_t seed)
+{
+    size_t n = (size_t)B * m->in_c * m->in_h * m->in_w;
+    float *x = malloc(n * sizeof *x);
+    aec_rng r;
+    aec_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = m->in_lo + (m->in_hi - m->in_lo) * (0.05f + 0.9f * aec_rng_uniform(&r));
+    return x;
+}
+
+static void check_model(const aec_model *m, int B)
+{
+    float *p = malloc(m->n_params * sizeof *p), *x = random_batch(m, B, 9);
+    aec_init_params(m, p, 5);
+    aec_gradcheck_result per[64], all;
+    assert_true(m->n_tensors <= 64);
+    assert_int_equal(aec_gradcheck(m, p, x, B, PROBES, H, FLOOR, 1, per, &all), 0);
+    for (int i = 0; i < m->n_tensors; i++) {
+        print_message("%-12s %-16s worst %.2e, %d of %d probes at a kink\n", m->name, m->params[i].name,
+                      per[i].worst, per[i].skipped, per[i].probes);
+        assert_true(per[i].worst < TOLERANCE);
+        /* every tensor is really tested: some of its probes are smooth (a
+         * bias shifts a whole channel, so with relu after it most may not be) */
+        assert_true(per[i].probes - per[i].skipped >= MIN_SMOOTH);
+    }
+    assert_true(all.skipped * 4 <= all.probes);
+    free(p);
+    free(x);
+}
+
+static void every_layer_kind_tiny_all(void **state) { check_model(&tiny_all_model, 3); }
+static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
+
+/* A backward pass 10% off everywhere must fail the check. */
+static void wrong_backward(const float *params, float *grads, float *arena, int B)
+{
+    float *g = calloc(tiny_all_model.n_params, sizeof *g);
+    tiny_all_backward(params, g, arena, B);
+    for (size_t i = 0; i < tiny_all_model.n_params; i++)
+        grads[i] += 1.1f * g[i];
+    free(g);
+}
+
+static void check_catches_wrong_gradient(void **state)
+{
+    aec_model bad = tiny_all_model;
+    bad.backward = wrong_backward;
+    float *p = malloc(bad.n_params * sizeof *p), *x = random_batch(&bad, 3, 9);
+    aec_init_params(&bad, p, 5);
+    aec_gradcheck_result all;
+    assert_int_equal(aec_gradcheck(&bad, p, x, 3, PROBES, H, FLOOR, 1, NULL, &all), 0);
+    assert_true(all.worst > TOLERANCE);
+    free(p);
+    free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_layer_kind_tiny_all),
+        cmocka_unit_test(seed_model_fmnist_cae),
+        cmocka_unit_test(check_catches_wrong_gradient),
+    };
+    return cmocka_run_group_tests_name("gradcheck", tests, NULL, NULL);
+}
