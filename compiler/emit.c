@@ -557,7 +557,7 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
         buf_name(m, m->layers[m->nlayers - 1].buf_out));
     OUT("    .encode = %s_encode, .decode = %s_decode,\n", m->name, m->name);
     OUT("    .loss_fn = %s_loss, .backward = %s_backward,\n};\n\n", m->name, m->name);
-    OUT("#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",
+    OUT("#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_select_blas_kernels(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",
         m->name);
 }
 

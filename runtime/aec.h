@@ -209,6 +209,11 @@ int aec_gradcheck(const aec_model *m, const float *params, const float *x, int B
                   int n_probe, float h, double floor, uint64_t seed,
                   aec_gradcheck_result *per_tensor, aec_gradcheck_result *all);
 
+/* When OpenBLAS fell back to its generic kernels on a CPU with AVX2 or
+ * AVX-512, set OPENBLAS_CORETYPE and execute argv again (see blas.c).
+ * Generated main() calls it first; it returns when nothing needs doing. */
+void aec_select_blas_kernels(char **argv);
+
 /* The executable's main: subcommands train, eval, reconstruct, encode,
  * decode, init, grad. Generated code calls it from main(). */
 int aec_main(int argc, char **argv, const aec_model *m);
