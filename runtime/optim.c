@@ -1,0 +1,122 @@
+/* optim.c: torch.optim.Adam and torch.optim.SGD, step for step.
+ *
+ * The arithmetic follows PyTorch's single-tensor CPU path operation by
+ * operation, in float, with each scalar converted to float where PyTorch
+ * converts it. PyTorch's vectorised kernels (AVX2 and up) compute
+ * `a.add_(b, alpha=s)` and `addcmul_` as one fused multiply-add, so fmaf()
+ * stands wherever they fuse: with it, 5 steps on 100,000 random values agree
+ * with torch 1.13 bit for bit (tests/test_train.c checks a few by value).
+ */
+#include "aec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The descriptor keeps hyper-parameters as floats, but PyTorch computes with
+ * the double nearest the decimal the user wrote: 0.999, not 0.99900001287.
+ * The difference matters: at step 1, 1 - beta2 differs by 1.3e-5 relative
+ * between the two. The shortest decimal that rounds to the float is what was
+ * written, so read that back as a double. */
+static double as_written(float f)
+{
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f)
+            return strtod(buf, NULL);
+    }
+    return f;
+}
+
+int aec_optim_init(aec_optim *o, const aec_optim_cfg *cfg, size_t n)
+{
+    memset(o, 0, sizeof *o);
+    o->cfg = *cfg;
+    o->n = n;
+    int need_v = cfg->kind == AEC_OPT_ADAM;
+    int need_m = need_v || cfg->momentum != 0.0f;
+    size_t bytes = n ? n * sizeof(float) : 1;
+    if (need_m && !(o->m = calloc(1, bytes)))
+        goto oom;
+    if (need_v && !(o->v = calloc(1, bytes)))
+        goto oom;
+    return 0;
+oom:
+    aec_error("optimizer state: out of memory (%zu floats)", n);
+    aec_optim_free(o);
+    return -1;
+}
+
+void aec_optim_free(aec_optim *o)
+{
+    free(o->m);
+    free(o->v);
+    o->m = o->v = NULL;
+}
+
+/* Scalars of one Adam step, each in the precision PyTorch uses it in. */
+typedef struct {
+    float beta1, one_minus_beta1, beta2, one_minus_beta2;
+    float weight_decay, eps;
+    float bc2_sqrt;         /* sqrt(1 - beta2^t), a float divisor */
+    float neg_step_size;    /* -lr / (1 - beta1^t), addcdiv's value */
+} adam_scalars;
+
+static adam_scalars adam_prepare(const aec_optim_cfg *c, long step)
+{
+    double b1 = as_written(c->beta1), b2 = as_written(c->beta2);
+    double bc1 = 1.0 - pow(b1, (double)step);
+    double bc2 = 1.0 - pow(b2, (double)step);
+    adam_scalars s = {
+        .beta1 = (float)b1, .one_minus_beta1 = (float)(1.0 - b1),
+        .beta2 = (float)b2, .one_minus_beta2 = (float)(1.0 - b2),
+        .weight_decay = c->weight_decay, .eps = c->eps,
+        .bc2_sqrt = (float)sqrt(bc2),
+        .neg_step_size = (float)(-(as_written(c->lr) / bc1)),
+    };
+    return s;
+}
+
+static void adam_step(aec_optim *o, float *p, const float *grads)
+{
+    adam_scalars s = adam_prepare(&o->cfg, o->step);
+    float *m = o->m, *v = o->v;
+    for (size_t i = 0; i < o->n; i++) {
+        float g = grads[i];
+        if (s.weight_decay != 0.0f)
+            g = fmaf(s.weight_decay, p[i], g);                  /* grad.add(p, alpha=wd) */
+        m[i] = fmaf(s.one_minus_beta1, g, m[i] * s.beta1);      /* mul_(b1).add_(g, alpha) */
+        v[i] = fmaf(s.one_minus_beta2 * g, g, v[i] * s.beta2);  /* mul_(b2).addcmul_(g, g, value) */
+        float denom = sqrtf(v[i]) / s.bc2_sqrt + s.eps;         /* (sqrt(v) / bc2_sqrt).add_(eps) */
+        p[i] = p[i] + s.neg_step_size * m[i] / denom;           /* addcdiv_: not fused */
+    }
+}
+
+/* SGD's momentum buffer starts as a copy of the first gradient (PyTorch's
+ * `buf = torch.clone(d_p)`), not as zeros; o->step says whether it exists. */
+static void sgd_step(aec_optim *o, float *p, const float *grads)
+{
+    float wd = o->cfg.weight_decay, mom = o->cfg.momentum;
+    float neg_lr = (float)-as_written(o->cfg.lr);
+    for (size_t i = 0; i < o->n; i++) {
+        float g = grads[i];
+        if (wd != 0.0f)
+            g = fmaf(wd, p[i], g);
+        if (mom != 0.0f) {
+            o->m[i] = o->step == 1 ? g : o->m[i] * mom + g;    /* alpha = 1: exact either way */
+            g = o->m[i];
+        }
+        p[i] = fmaf(neg_lr, g, p[i]);
+    }
+}
+
+void aec_optim_step(aec_optim *o, float *params, const float *grads)
+{
+    o->step++;      /* PyTorch counts the step before using it */
+    if (o->cfg.kind == AEC_OPT_ADAM)
+        adam_step(o, params, grads);
+    else
+        sgd_step(o, params, grads);
+}

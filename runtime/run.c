@@ -1,0 +1,141 @@
+/* run.c: moving tensors between PyTorch's layouts and the arena's, and
+ * running a model forward over a data set.
+ *
+ * Outside, images are NCHW: x[((b*C + c)*H + h)*W + w]. In the arena they are
+ * CBHW: a[((c*B + b)*H + h)*W + w], so a whole batch is one GEMM operand.
+ * HW = H*W throughout; p indexes the pixels of one channel of one image.
+ */
+#include "aec.h"
+#include "runtime_internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+float *aec_alloc_floats(size_t n, const char *what)
+{
+    void *p = NULL;
+    if (n == 0)
+        n = 1;
+    if (n > SIZE_MAX / sizeof(float)) {
+        aec_error("%s: %zu floats is more than memory can address", what, n);
+        return NULL;
+    }
+    if (posix_memalign(&p, 64, n * sizeof(float)) != 0) {
+        aec_error("%s: out of memory (%zu MB)", what, n * sizeof(float) >> 20);
+        return NULL;
+    }
+    memset(p, 0, n * sizeof(float));
+    return p;
+}
+
+float *aec_arena_alloc(const aec_model *m, int B)
+{
+    if (B <= 0 || m->arena_per_image > SIZE_MAX / (size_t)B) {
+        aec_error("arena: %d images of %zu floats is too large", B, m->arena_per_image);
+        return NULL;
+    }
+    return aec_alloc_floats((size_t)B * m->arena_per_image, "arena");
+}
+
+/* NCHW -> CBHW. */
+static void to_cbhw(float *dst, const float *src, int B, int C, size_t HW)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(dst + ((size_t)c * B + b) * HW, src + ((size_t)b * C + c) * HW,
+                   HW * sizeof(float));
+}
+
+/* CBHW -> NCHW. */
+static void from_cbhw(float *dst, const float *src, int B, int C, size_t HW)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(dst + ((size_t)b * C + c) * HW, src + ((size_t)c * B + b) * HW,
+                   HW * sizeof(float));
+}
+
+void aec_put_input(const aec_model *m, float *arena, const float *x, int B)
+{
+    size_t HW = (size_t)m->in_h * m->in_w;
+    to_cbhw(arena + (size_t)B * m->input_offset, x, B, m->in_c, HW);
+}
+
+void aec_get_output(const aec_model *m, const float *arena, float *y, int B)
+{
+    size_t HW = (size_t)m->out_h * m->out_w;
+    from_cbhw(y, arena + (size_t)B * m->output_offset, B, m->out_c, HW);
+}
+
+/* An image latent [B, C, H, W] flattens, as nn.Flatten does, to rows of Z =
+ * C*HW with feature c*HW + p: exactly NCHW. So the row form is the NCHW form. */
+void aec_get_latent(const aec_model *m, const float *arena, float *z, int B)
+{
+    const float *a = arena + (size_t)B * m->latent_offset;
+    if (m->latent_is_image)
+        from_cbhw(z, a, B, m->lat_c, (size_t)m->lat_hw);
+    else
+        memcpy(z, a, (size_t)B * m->latent * sizeof(float));
+}
+
+void aec_put_latent(const aec_model *m, float *arena, const float *z, int B)
+{
+    float *a = arena + (size_t)B * m->latent_offset;
+    if (m->latent_is_image)
+        to_cbhw(a, z, B, m->lat_c, (size_t)m->lat_hw);
+    else
+        memcpy(a, z, (size_t)B * m->latent * sizeof(float));
+}
+
+void aec_gather(const aec_dataset *d, const int *idx, int B, float *x)
+{
+    size_t chw = (size_t)d->C * d->H * d->W;
+    for (int b = 0; b < B; b++)
+        memcpy(x + b * chw, d->x + (size_t)idx[b] * chw, chw * sizeof(float));
+}
+
+float aec_forward(const aec_model *m, const float *params, float *arena,
+                  const float *x, int B)
+{
+    aec_put_input(m, arena, x, B);
+    m->encode(params, arena, B);
+    m->decode(params, arena, B);
+    return m->loss_fn(arena, B);
+}
+
+/* The data set's images are already contiguous NCHW, so a batch is a slice
+ * and needs no gathering. Batch means are weighted by batch size: the result
+ * is the mean over every element of the set, as one huge batch would give. */
+double aec_evaluate_in(const aec_model *m, const float *params,
+                       const aec_dataset *d, int B, float *arena)
+{
+    size_t chw = (size_t)d->C * d->H * d->W;
+    double sum = 0.0;
+    if (d->n <= 0)
+        return NAN;
+    for (int i = 0; i < d->n; i += B) {
+        int nb = d->n - i < B ? d->n - i : B;
+        float loss = aec_forward(m, params, arena, d->x + (size_t)i * chw, nb);
+        sum += (double)loss * nb;
+    }
+    return sum / d->n;
+}
+
+/* NAN, after aec_error, if the arena cannot be allocated or d is empty. */
+double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *d, int B)
+{
+    if (d->n <= 0) {
+        aec_error("evaluate: the data set is empty");
+        return NAN;
+    }
+    if (B > d->n)
+        B = d->n;                       /* no arena for images that are not there */
+    float *arena = aec_arena_alloc(m, B);
+    if (!arena)
+        return NAN;
+    double loss = aec_evaluate_in(m, params, d, B, arena);
+    free(arena);
+    return loss;
+}

@@ -1,0 +1,68 @@
+/* runtime_internal.h: what the runtime's training side (rng.c, init.c,
+ * optim.c, run.c, train.c, cli.c) shares beyond aec.h. Not for generated code.
+ */
+#ifndef AEC_RUNTIME_INTERNAL_H
+#define AEC_RUNTIME_INTERNAL_H
+
+#include "aec.h"
+
+/* ---- rng.c ------------------------------------------------------------------ */
+
+/* Uniform in [0, n), n > 0, unbiased. */
+uint64_t aec_rng_below(aec_rng *r, uint64_t n);
+/* A seed for stream `stream` of run `seed` (e.g. the shuffle of one epoch):
+ * a function of both alone, so a resumed run draws what an uninterrupted one
+ * would, and unrelated to the stream aec_rng_seed(seed) itself gives. */
+uint64_t aec_rng_seed_mix(uint64_t seed, uint64_t stream);
+
+/* ---- run.c ------------------------------------------------------------------ */
+
+/* n zeroed floats, 64-byte aligned (a cache line, an AVX-512 vector); NULL,
+ * after aec_error naming `what`, on overflow or out of memory. free() it. */
+float *aec_alloc_floats(size_t n, const char *what);
+/* An arena for batches of up to B images. */
+float *aec_arena_alloc(const aec_model *m, int B);
+
+/* Copy images idx[0..B) of d into x as one contiguous NCHW batch. */
+void aec_gather(const aec_dataset *d, const int *idx, int B, float *x);
+/* put_input + encode + decode + loss_fn on B NCHW images: the batch's mean loss. */
+float aec_forward(const aec_model *m, const float *params, float *arena,
+                  const float *x, int B);
+/* aec_evaluate in a caller's arena, which must hold batches of B. NAN if
+ * d is empty. */
+double aec_evaluate_in(const aec_model *m, const float *params,
+                       const aec_dataset *d, int B, float *arena);
+
+/* ---- train.c ---------------------------------------------------------------- */
+
+/* aec_train's result when SIGINT stopped it (128 + SIGINT, as a shell says). */
+#define AEC_INTERRUPTED 130
+
+typedef struct {
+    const char *out_dir;        /* checkpoints and loss.csv go here; must exist */
+    aec_train_cfg cfg;          /* epochs, batch, seed, optimizer */
+    int resume;                 /* continue from out_dir's checkpoints */
+    int seed_given;             /* cfg.seed was asked for: on resume it must match */
+    int quiet;                  /* no progress or epoch lines (tests) */
+    const char *resume_cmd;     /* printed after SIGINT; may be NULL */
+} aec_train_opts;
+
+/* Train on `train`, validating on `val` after each epoch. The data sets are
+ * loaded by the caller: the loop knows nothing about files of images.
+ * 0 on success, AEC_INTERRUPTED after SIGINT, 1 on failure (reported). */
+int aec_train(const aec_model *m, const aec_train_opts *o,
+              const aec_dataset *train, const aec_dataset *val);
+
+/* The parameters as safetensors tensors named as in the table, in its order. */
+void aec_param_tensors(const aec_model *m, const float *params, aec_tensor *t);
+/* Save the parameters as train does (a state_dict for PyTorch). */
+int aec_save_params(const char *path, const aec_model *m, const float *params,
+                    const char *metadata_json);
+
+/* s as the inside of a JSON string (no quotes), cut to fit size. */
+void aec_json_string(char *out, size_t size, const char *s);
+/* The value of string field `key` in a flat JSON object such as safetensors'
+ * __metadata__; 0 and the unescaped value in out, or -1 if absent or too long. */
+int aec_meta_get(const char *json, const char *key, char *out, size_t size);
+
+#endif

@@ -1,0 +1,684 @@
+/* train.c: the training loop, its checkpoints and its progress display.
+ *
+ * One epoch: shuffle, then for each batch gather, forward, backward, step.
+ * After it: validate, then write OUT/model.safetensors, OUT/optim.safetensors
+ * and OUT/loss.csv, each atomically (PATH.tmp, then rename), so whatever
+ * stops the run, OUT holds the last complete epoch and `--resume` goes on
+ * from it exactly as if nothing had happened: the epoch-e shuffle depends on
+ * (seed, e) alone, and the optimizer's moments and step count are saved.
+ *
+ * n = images in the training set, B = batch size, nb = batches per epoch.
+ */
+#include "aec.h"
+#include "io_internal.h"
+#include "runtime_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- state ----------------------------------------------------------------- */
+
+typedef struct {
+    int epoch;
+    double train, val, secs;
+} csv_row;
+
+typedef struct {
+    const aec_model *m;
+    const aec_train_opts *o;
+    aec_train_cfg cfg;          /* as used: on resume, the checkpoint's seed */
+    int B;                      /* batch size, at most n */
+    float *params, *grads, *arena, *x;
+    int *idx;                   /* this epoch's order of the training images */
+    aec_optim opt;
+    int done;                   /* epochs completed and saved */
+    csv_row *rows;              /* loss.csv, rows 1..done */
+    int n_rows;
+} trainer;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* DIR/NAME, malloc'd; NULL after aec_error. */
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (!p)
+        aec_error("out of memory");
+    else
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static void trainer_close(trainer *t)
+{
+    free(t->params);
+    free(t->grads);
+    free(t->arena);
+    free(t->x);
+    free(t->idx);
+    free(t->rows);
+    aec_optim_free(&t->opt);
+}
+
+static int trainer_open(trainer *t, const aec_model *m, const aec_train_opts *o, int n)
+{
+    memset(t, 0, sizeof *t);
+    t->m = m;
+    t->o = o;
+    t->cfg = o->cfg;
+    t->B = o->cfg.batch < n ? o->cfg.batch : n;
+    size_t chw = (size_t)m->in_c * m->in_h * m->in_w;
+    t->params = aec_alloc_floats(m->n_params, "parameters");
+    t->grads = aec_alloc_floats(m->n_params, "gradients");
+    t->arena = aec_arena_alloc(m, t->B);
+    t->x = aec_alloc_floats((size_t)t->B * chw, "batch");
+    t->idx = malloc((size_t)n * sizeof(int));
+    t->rows = malloc(((size_t)o->cfg.epochs + 1) * sizeof(csv_row));
+    if (!t->params || !t->grads || !t->arena || !t->x || !t->idx || !t->rows) {
+        if (!t->idx || !t->rows)
+            aec_error("training state: out of memory");
+        return -1;
+    }
+    return aec_optim_init(&t->opt, &o->cfg.optim, m->n_params);
+}
+
+/* ---- checkpoints ------------------------------------------------------------- */
+
+/* One parameter-shaped tensor: the parameter itself, its gradient, or an
+ * optimizer moment, whichever array `base` is. */
+static aec_tensor param_tensor(const aec_param *p, const float *base, const char *name)
+{
+    aec_tensor t = { .name = name, .ndim = p->ndim, .data = base + p->offset };
+    for (int d = 0; d < p->ndim && d < 4; d++)
+        t.shape[d] = p->shape[d];
+    return t;
+}
+
+void aec_param_tensors(const aec_model *m, const float *params, aec_tensor *t)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        t[i] = param_tensor(&m->params[i], params, m->params[i].name);
+}
+
+int aec_save_params(const char *path, const aec_model *m, const float *params,
+                    const char *metadata_json)
+{
+    aec_tensor *t = malloc(((size_t)m->n_tensors + 1) * sizeof *t);
+    if (!t) {
+        aec_error("%s: out of memory", path);
+        return -1;
+    }
+    aec_param_tensors(m, params, t);
+    int rc = aec_safetensors_write(path, t, m->n_tensors, metadata_json);
+    free(t);
+    return rc;
+}
+
+/* Names in .ae files are identifiers, but a descriptor is only C: escape
+ * anything that could break the JSON string rather than trust it. */
+void aec_json_string(char *out, size_t size, const char *s)
+{
+    size_t k = 0;
+    for (; *s && k + 7 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == '"' || c == '\\')
+            k += (size_t)snprintf(out + k, size - k, "\\u%04x", c);
+        else
+            out[k++] = (char)c;
+    }
+    out[k] = '\0';
+}
+
+static const char *optim_name(aec_opt_kind kind)
+{
+    return kind == AEC_OPT_ADAM ? "adam" : "sgd";
+}
+
+/* safetensors metadata is a flat object of strings; both files carry the
+ * epoch, so a resume can tell a matching pair from a torn one. */
+static void checkpoint_meta(const trainer *t, char *out, size_t size)
+{
+    char name[256];
+    aec_json_string(name, sizeof name, t->m->name);
+    snprintf(out, size,
+             "{\"model\":\"%s\",\"epoch\":\"%d\",\"step\":\"%ld\",\"seed\":\"%" PRIu64
+             "\",\"optimizer\":\"%s\",\"batch\":\"%d\"}",
+             name, t->done, t->opt.step, t->cfg.seed, optim_name(t->cfg.optim.kind), t->B);
+}
+
+/* The state tensors per parameter, named as PyTorch's optimizer state calls
+ * them: Adam's exp_avg and exp_avg_sq, SGD's momentum_buffer (none without
+ * momentum). names[i] is NULL when there is no such tensor. */
+static int optim_state_names(const aec_optim *o, const char *names[2])
+{
+    names[0] = names[1] = NULL;
+    if (o->cfg.kind == AEC_OPT_ADAM) {
+        names[0] = "exp_avg";
+        names[1] = "exp_avg_sq";
+        return 2;
+    }
+    if (o->m)
+        names[0] = "momentum_buffer";
+    return o->m ? 1 : 0;
+}
+
+/* "conv1.weight" + "exp_avg" -> "conv1.weight.exp_avg", malloc'd. */
+static char *state_name(const char *param, const char *suffix)
+{
+    size_t n = strlen(param) + strlen(suffix) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s.%s", param, suffix);
+    return s;
+}
+
+/* Fill t with the optimizer's tensors; the count, or -1 (names freed). */
+static int optim_tensors(const trainer *t, aec_tensor *out)
+{
+    const char *suffix[2];
+    int per = optim_state_names(&t->opt, suffix), k = 0;
+    for (int i = 0; i < t->m->n_tensors; i++)
+        for (int j = 0; j < per; j++) {
+            const aec_param *p = &t->m->params[i];
+            char *name = state_name(p->name, suffix[j]);
+            if (!name) {
+                while (k > 0)
+                    free((char *)out[--k].name);
+                aec_error("optimizer state: out of memory");
+                return -1;
+            }
+            out[k++] = param_tensor(p, j == 0 ? t->opt.m : t->opt.v, name);
+        }
+    return k;
+}
+
+static int save_optim(const trainer *t, const char *path, const char *meta)
+{
+    aec_tensor *ts = malloc(((size_t)t->m->n_tensors * 2 + 1) * sizeof *ts);
+    int k = ts ? optim_tensors(t, ts) : -1;
+    if (!ts)
+        aec_error("%s: out of memory", path);
+    int rc = k < 0 ? -1 : aec_safetensors_write(path, ts, k, meta);
+    for (int i = 0; i < k; i++)
+        free((char *)ts[i].name);
+    free(ts);
+    return rc;
+}
+
+/* Parameters first: if the optimizer's write then fails, the epochs in the
+ * two files differ and a resume says so instead of mixing them. */
+static int save_checkpoint(const trainer *t)
+{
+    char meta[512];
+    char *mp = path_in(t->o->out_dir, "model.safetensors");
+    char *op = path_in(t->o->out_dir, "optim.safetensors");
+    int rc = -1;
+    checkpoint_meta(t, meta, sizeof meta);
+    if (mp && op && aec_save_params(mp, t->m, t->params, meta) == 0)
+        rc = save_optim(t, op, meta);
+    free(mp);
+    free(op);
+    return rc;
+}
+
+/* ---- loss.csv ---------------------------------------------------------------- */
+
+static int write_csv(const trainer *t)
+{
+    char line[160];
+    aec_out_file f;
+    char *path = path_in(t->o->out_dir, "loss.csv");
+    if (!path || aec_out_open(&f, path) != 0) {
+        free(path);
+        return -1;
+    }
+    const char *header = "epoch,train_loss,val_loss,seconds\n";
+    aec_out_write(&f, header, strlen(header));
+    for (int i = 0; i < t->n_rows; i++) {
+        const csv_row *r = &t->rows[i];
+        int n = snprintf(line, sizeof line, "%d,%.8g,%.8g,%.3f\n",
+                         r->epoch, r->train, r->val, r->secs);
+        aec_out_write(&f, line, (size_t)n);
+    }
+    int rc = aec_out_commit(&f);
+    free(path);
+    return rc;
+}
+
+/* On resume: keep the rows of the epochs the checkpoint holds. A missing
+ * file only loses history, so it is not an error. */
+static void read_csv(trainer *t)
+{
+    char line[256];
+    char *path = path_in(t->o->out_dir, "loss.csv");
+    FILE *fp = path ? fopen(path, "r") : NULL;
+    t->n_rows = 0;
+    while (fp && fgets(line, sizeof line, fp)) {
+        csv_row r;
+        if (sscanf(line, "%d,%lf,%lf,%lf", &r.epoch, &r.train, &r.val, &r.secs) == 4
+            && r.epoch >= 1 && r.epoch <= t->done && t->n_rows < t->o->cfg.epochs)
+            t->rows[t->n_rows++] = r;
+    }
+    if (fp)
+        fclose(fp);
+    free(path);
+}
+
+/* ---- metadata --------------------------------------------------------------- */
+
+static const char *skip_ws(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    return s;
+}
+
+/* Read the JSON string at s (at its '"') into out; the text after it, or NULL
+ * if it is malformed or longer than size. \uXXXX beyond ASCII becomes '?':
+ * metadata here are numbers and identifiers. */
+static const char *json_read_string(const char *s, char *out, size_t size)
+{
+    static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
+    size_t k = 0;
+    if (*s++ != '"')
+        return NULL;
+    for (; *s && *s != '"'; s++) {
+        char c = *s;
+        if (c == '\\') {
+            const char *e = *++s ? strchr(esc_in, *s) : NULL;
+            if (*s == 'u' && strlen(s) >= 5) {
+                char hex[5] = { s[1], s[2], s[3], s[4], '\0' };
+                unsigned long v = strtoul(hex, NULL, 16);
+                c = v < 0x80 ? (char)v : '?';
+                s += 4;
+            } else if (e) {
+                c = esc_out[e - esc_in];
+            } else {
+                return NULL;
+            }
+        }
+        if (k + 1 >= size)
+            return NULL;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return *s == '"' ? s + 1 : NULL;
+}
+
+int aec_meta_get(const char *json, const char *key, char *out, size_t size)
+{
+    char k[128];
+    const char *s = json ? skip_ws(json) : NULL;
+    if (!s || *s++ != '{')
+        return -1;
+    for (;;) {
+        s = skip_ws(s);
+        if (!(s = json_read_string(s, k, sizeof k)))
+            return -1;
+        s = skip_ws(s);
+        if (*s++ != ':')
+            return -1;
+        s = json_read_string(skip_ws(s), out, size);
+        if (!s)
+            return -1;      /* not a string: safetensors allows no other */
+        if (strcmp(k, key) == 0)
+            return 0;
+        s = skip_ws(s);
+        if (*s++ != ',')
+            return -1;
+    }
+}
+
+/* An integer field of a checkpoint's metadata, at most max; -1 after aec_error. */
+static int meta_u64(const char *json, const char *path, const char *key, uint64_t max,
+                    uint64_t *v)
+{
+    char buf[32], *end;
+    if (aec_meta_get(json, key, buf, sizeof buf) != 0) {
+        aec_error("%s: no \"%s\" in the metadata: not a checkpoint written by train", path, key);
+        return -1;
+    }
+    errno = 0;
+    *v = strtoull(buf, &end, 10);
+    if (errno || end == buf || *end || buf[0] == '-' || *v > max) {
+        aec_error("%s: metadata \"%s\" is \"%s\", not a count up to %" PRIu64, path, key,
+                  buf, max);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- resume ----------------------------------------------------------------- */
+
+/* The checks that make a resumed run the continuation of the saved one. */
+static int check_meta(trainer *t, const char *path, const char *meta)
+{
+    char s[256];
+    if (aec_meta_get(meta, "model", s, sizeof s) != 0 || strcmp(s, t->m->name) != 0) {
+        aec_error("%s: a checkpoint of model '%s', not '%s'", path,
+                  aec_meta_get(meta, "model", s, sizeof s) == 0 ? s : "?", t->m->name);
+        return -1;
+    }
+    if (aec_meta_get(meta, "optimizer", s, sizeof s) != 0
+        || strcmp(s, optim_name(t->cfg.optim.kind)) != 0) {
+        aec_error("%s: optimizer state is not %s's", path, optim_name(t->cfg.optim.kind));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_seed(trainer *t, const char *path, uint64_t seed)
+{
+    if (t->o->seed_given && seed != t->cfg.seed) {
+        aec_error("%s: the run was seeded with %" PRIu64 ", not %" PRIu64
+                  "; resume without --seed (or with --seed %" PRIu64 ")",
+                  path, seed, t->cfg.seed, seed);
+        return -1;
+    }
+    t->cfg.seed = seed;
+    return 0;
+}
+
+static int load_state(trainer *t, const char *path, const aec_tensor_file *f)
+{
+    const char *suffix[2];
+    int per = optim_state_names(&t->opt, suffix);
+    for (int i = 0; i < t->m->n_tensors; i++)
+        for (int j = 0; j < per; j++) {
+            const aec_param *p = &t->m->params[i];
+            char *name = state_name(p->name, suffix[j]);
+            const float *src = name ? aec_tensor_file_find(f, name, p->numel) : NULL;
+            if (!src)
+                aec_error("%s: no tensor %s of %zu floats", path, name ? name : p->name, p->numel);
+            else
+                memcpy((j == 0 ? t->opt.m : t->opt.v) + p->offset, src, p->numel * sizeof(float));
+            free(name);
+            if (!src)
+                return -1;
+        }
+    return 0;
+}
+
+/* optim.safetensors: the epoch, step, seed and moments. */
+static int load_optim(trainer *t, const char *path)
+{
+    aec_tensor_file f;
+    uint64_t epoch = 0, step = 0, seed = 0;
+    if (aec_safetensors_read(path, &f) != 0)
+        return -1;
+    int rc = check_meta(t, path, f.metadata_json) != 0
+          || meta_u64(f.metadata_json, path, "epoch", INT_MAX, &epoch) != 0
+          || meta_u64(f.metadata_json, path, "step", LONG_MAX, &step) != 0
+          || meta_u64(f.metadata_json, path, "seed", UINT64_MAX, &seed) != 0
+          || check_seed(t, path, seed) != 0
+          || load_state(t, path, &f) != 0 ? -1 : 0;
+    aec_tensor_file_free(&f);
+    t->done = (int)epoch;
+    t->opt.step = (long)step;
+    return rc;
+}
+
+/* model.safetensors: the parameters, which must be of the same epoch. */
+static int load_model(trainer *t, const char *path)
+{
+    aec_tensor_file f;
+    uint64_t epoch = 0;
+    if (aec_safetensors_read(path, &f) != 0)
+        return -1;
+    int rc = meta_u64(f.metadata_json, path, "epoch", INT_MAX, &epoch);
+    aec_tensor_file_free(&f);
+    if (rc == 0 && epoch != (uint64_t)t->done) {
+        aec_error("%s is from epoch %" PRIu64 " but optim.safetensors from epoch %d: "
+                  "the last checkpoint was torn; start again without --resume",
+                  path, epoch, t->done);
+        return -1;
+    }
+    return rc == 0 ? aec_load_params(path, t->m, t->params) : -1;
+}
+
+static int trainer_resume(trainer *t)
+{
+    char *mp = path_in(t->o->out_dir, "model.safetensors");
+    char *op = path_in(t->o->out_dir, "optim.safetensors");
+    int rc = mp && op && load_optim(t, op) == 0 && load_model(t, mp) == 0 ? 0 : -1;
+    free(mp);
+    free(op);
+    if (rc != 0) {
+        aec_error("cannot resume from %s (see above)", t->o->out_dir);
+        return -1;
+    }
+    read_csv(t);
+    if (!t->o->quiet)
+        printf("resuming after epoch %d (step %ld) from %s\n", t->done, t->opt.step, t->o->out_dir);
+    return 0;
+}
+
+/* ---- progress ----------------------------------------------------------------- */
+
+/* On a terminal one line, redrawn at most 10 times a second; in a log, one
+ * line per epoch, plus up to 3 within an epoch 30 s apart for long epochs. */
+typedef struct {
+    int tty, quiet;
+    int epoch, epochs, nb, n;   /* n: images per epoch */
+    double t0, last;            /* the epoch's start, the last line drawn */
+    int lines;                  /* lines within this epoch (not a terminal) */
+} progress;
+
+static progress progress_start(const trainer *t, int epoch, int n)
+{
+    progress p = {
+        .tty = isatty(STDOUT_FILENO), .quiet = t->o->quiet,
+        .epoch = epoch, .epochs = t->cfg.epochs, .nb = (n + t->B - 1) / t->B, .n = n,
+    };
+    p.t0 = p.last = now();
+    return p;
+}
+
+static void format_eta(char *out, size_t size, double s)
+{
+    if (!(s >= 0.0 && s < 1e8)) {
+        snprintf(out, size, "?");
+        return;
+    }
+    long sec = (long)(s + 0.5);
+    if (sec >= 3600)
+        snprintf(out, size, "%ld:%02ld:%02ld", sec / 3600, sec / 60 % 60, sec % 60);
+    else
+        snprintf(out, size, "%ld:%02ld", sec / 60, sec % 60);
+}
+
+static void progress_batch(progress *p, int batch, int seen, double loss_sum)
+{
+    double t = now();
+    if (p->quiet || (p->tty ? t - p->last < 0.1 : t - p->last < 30.0 || p->lines >= 3))
+        return;
+    char eta[32];
+    double rate = seen / (t - p->t0);
+    double left = (double)(p->n - seen) + (double)p->n * (p->epochs - p->epoch);
+    format_eta(eta, sizeof eta, left / rate);
+    printf("%sepoch %d/%d  batch %d/%d  loss %.6g  %.0f img/s  ETA %s%s",
+           p->tty ? "\r" : "", p->epoch, p->epochs, batch, p->nb, loss_sum / seen, rate, eta,
+           p->tty ? "\033[K" : "\n");
+    fflush(stdout);
+    p->last = t;
+    p->lines += !p->tty;
+}
+
+static void progress_epoch(const progress *p, double train, double val, double secs)
+{
+    if (p->quiet)
+        return;
+    printf("%sepoch %d/%d  train %.6g  val %.6g  %.1f s  %.0f img/s\n",
+           p->tty ? "\r\033[K" : "", p->epoch, p->epochs, train, val, secs, p->n / secs);
+    fflush(stdout);
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static float train_batch(trainer *t, const aec_dataset *d, const int *idx, int B)
+{
+    const aec_model *m = t->m;
+    aec_gather(d, idx, B, t->x);
+    float loss = aec_forward(m, t->params, t->arena, t->x, B);
+    memset(t->grads, 0, m->n_params * sizeof(float));
+    m->backward(t->params, t->grads, t->arena, B);
+    aec_optim_step(&t->opt, t->params, t->grads);
+    return loss;
+}
+
+/* Epoch e's order depends on (seed, e) only, never on earlier epochs. */
+static void shuffle_epoch(const trainer *t, int n, int e)
+{
+    aec_rng r;
+    aec_rng_seed(&r, aec_rng_seed_mix(t->cfg.seed, (uint64_t)e));
+    for (int i = 0; i < n; i++)
+        t->idx[i] = i;
+    aec_rng_shuffle(&r, t->idx, n);
+}
+
+/* One pass over d in shuffled batches of B, the last one partial (PyTorch's
+ * DataLoader with shuffle=True, drop_last=False). The mean loss in *loss:
+ * batch means weighted by batch size. 0, AEC_INTERRUPTED or 1. */
+static int train_epoch(trainer *t, const aec_dataset *d, progress *p, double *loss)
+{
+    int n = d->n;
+    double sum = 0.0;
+    shuffle_epoch(t, n, p->epoch);
+    for (int first = 0; first < n; first += t->B) {
+        if (interrupted)
+            return AEC_INTERRUPTED;
+        int B = n - first < t->B ? n - first : t->B;
+        float l = train_batch(t, d, t->idx + first, B);
+        if (!isfinite(l)) {
+            aec_error("the loss is %g in epoch %d, batch %d: training diverged; "
+                      "try a lower --lr", (double)l, p->epoch, first / t->B + 1);
+            return 1;
+        }
+        sum += (double)l * B;
+        progress_batch(p, first / t->B + 1, first + B, sum);
+    }
+    *loss = sum / n;
+    return 0;
+}
+
+static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *val, int e)
+{
+    progress p = progress_start(t, e, train->n);
+    double loss = 0.0;
+    int rc = train_epoch(t, train, &p, &loss);
+    if (rc != 0)
+        return rc;
+    double secs = now() - p.t0;
+    double val_loss = aec_evaluate_in(t->m, t->params, val, t->B, t->arena);
+    t->done = e;
+    t->rows[t->n_rows++] = (csv_row){ e, loss, val_loss, secs };
+    if (save_checkpoint(t) != 0 || write_csv(t) != 0)
+        return 1;
+    progress_epoch(&p, loss, val_loss, secs);
+    return 0;
+}
+
+static void say_interrupted(const trainer *t)
+{
+    if (t->o->quiet)
+        return;
+    if (isatty(STDOUT_FILENO))
+        printf("\n");
+    fflush(stdout);
+    if (t->done == 0) {
+        fprintf(stderr, "interrupted before the first epoch ended: nothing saved\n");
+        return;
+    }
+    fprintf(stderr, "interrupted: %s/model.safetensors holds epoch %d of %d; to go on:\n  %s\n",
+            t->o->out_dir, t->done, t->cfg.epochs,
+            t->o->resume_cmd ? t->o->resume_cmd : "train ... --resume");
+}
+
+/* SIGINT only raises a flag, checked between batches: the batch in flight
+ * finishes, nothing half-written reaches OUT. SA_RESETHAND: a second Ctrl-C
+ * kills at once, and the atomic writes still leave the last checkpoint whole. */
+static int run_epochs(trainer *t, const aec_dataset *train, const aec_dataset *val)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old);
+    int rc = 0;
+    for (int e = t->done + 1; e <= t->cfg.epochs && rc == 0; e++) {
+        rc = one_epoch(t, train, val, e);
+        if (rc == 0 && interrupted && e < t->cfg.epochs)
+            rc = AEC_INTERRUPTED;
+    }
+    sigaction(SIGINT, &old, NULL);
+    if (rc == AEC_INTERRUPTED)
+        say_interrupted(t);
+    return rc;
+}
+
+static int check_set(const aec_model *m, const aec_dataset *d, const char *what)
+{
+    if (d->n <= 0) {
+        aec_error("train: the %s set is empty", what);
+        return -1;
+    }
+    if (d->C != m->in_c || d->H != m->in_h || d->W != m->in_w) {
+        aec_error("train: %s images are %dx%dx%d, the model takes %dx%dx%d", what,
+                  d->C, d->H, d->W, m->in_c, m->in_h, m->in_w);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_inputs(const aec_model *m, const aec_train_opts *o,
+                        const aec_dataset *train, const aec_dataset *val)
+{
+    if (o->cfg.batch <= 0 || o->cfg.epochs <= 0) {
+        aec_error("train: batch (%d) and epochs (%d) must be positive", o->cfg.batch, o->cfg.epochs);
+        return -1;
+    }
+    return check_set(m, train, "training") != 0 || check_set(m, val, "validation") != 0 ? -1 : 0;
+}
+
+int aec_train(const aec_model *m, const aec_train_opts *o,
+              const aec_dataset *train, const aec_dataset *val)
+{
+    trainer t;
+    if (check_inputs(m, o, train, val) != 0)
+        return 1;
+    int rc = trainer_open(&t, m, o, train->n) != 0 ? 1 : 0;
+    if (rc == 0 && o->resume)
+        rc = trainer_resume(&t) != 0 ? 1 : 0;
+    else if (rc == 0)
+        aec_init_params(m, t.params, t.cfg.seed);
+    if (rc == 0 && t.done >= t.cfg.epochs && !o->quiet)
+        printf("%s already holds %d epochs (--epochs %d): nothing to do\n",
+               o->out_dir, t.done, t.cfg.epochs);
+    else if (rc == 0)
+        rc = run_epochs(&t, train, val);
+    trainer_close(&t);
+    return rc;
+}
