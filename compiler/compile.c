@@ -109,8 +109,6 @@ int write_emitted(const compiled *c, const char *dir)
 {
     if (make_dirs(dir) < 0)
         return -1;
-    /* diag's source lines feed the comments: point it at this model. */
-    diag_begin(c->base, c->source, c->len, stderr);
     char *ctext, *htext;
     emit_model(&c->ir, c->ast.loss.pos.line, &ctext, &htext);
     int rc = write_atomic(dir, c->ir.name, ".c", ctext);

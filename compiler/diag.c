@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "diag.h"
+#include "util.h"
 
 static struct {
     const char *path;
@@ -25,19 +26,7 @@ const char *diag_path(void) { return D.path; }
 
 void diag_source_line(int line, char *buf, size_t size)
 {
-    size_t i = 0;
-    for (int l = 1; l < line && i < D.len; i++)
-        if (D.src[i] == '\n')
-            l++;
-    size_t n = 0;
-    /* Replace bytes that would garble a terminal (or a C comment). */
-    for (; i < D.len && D.src[i] != '\n' && n + 1 < size; i++) {
-        unsigned char c = (unsigned char)D.src[i];
-        buf[n++] = (c == '\t' || (c >= 32 && c < 127)) ? (char)c : '?';
-    }
-    while (n > 0 && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
+    source_line(D.src, D.len, line, buf, size);
 }
 
 static void quote(ast_pos pos)

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "diag.h"
 #include "emit.h"
 #include "ir.h"
 #include "util.h"
@@ -32,10 +31,10 @@ static const char *flit(float v, char *buf, size_t size)
 /* ---- comments and names ------------------------------------------------------ */
 
 /* The .ae line, safe inside a C comment. */
-static void source_comment(sbuf *o, const char *file, int line)
+static void source_comment(sbuf *o, const ir_model *m, int line)
 {
     char text[512], clean[600];
-    diag_source_line(line, text, sizeof text);
+    source_line(m->source, strlen(m->source), line, text, sizeof text);
     size_t n = 0;
     const char *s = text;
     while (*s == ' ' || *s == '\t')
@@ -46,15 +45,15 @@ static void source_comment(sbuf *o, const char *file, int line)
             clean[n++] = ' ';   /* never close the comment early */
     }
     clean[n] = '\0';
-    OUT("/* %s:%d: %s */\n", file, line, clean);
+    OUT("/* %s:%d: %s */\n", m->path, line, clean);
 }
 
 static void layer_comment(sbuf *o, const ir_model *m, const ir_layer *l, const char *what)
 {
     char in[64], out[64];
-    source_comment(o, m->path, l->line);
+    source_comment(o, m, l->line);
     if (l->act_line)
-        source_comment(o, m->path, l->act_line);
+        source_comment(o, m, l->act_line);
     OUT("/* %s: %s -> %s%s%s */\n", what, ir_shape_str(l->in, in, sizeof in),
         ir_shape_str(l->out, out, sizeof out), l->act ? ", then " : "", l->act ? ir_act_name(l->act) : "");
 }
@@ -258,7 +257,7 @@ static void emit_conv2d(sbuf *o, const ir_model *m, const ir_layer *l)
         gemm(o, TR, NT, CKK, N, OC, "weight", CKK, "dout", N, "0.0f", "dcols", N);
         OUT("    %s_col2im(din, dcols, B);\n", l->name);
     } else {
-        OUT("    (void)din, (void)dcols, (void)weight;   /* the first layer: no input gradient */\n");
+        OUT("    (void)din, (void)dcols, (void)weight;   /* the first layer that learns: no input gradient */\n");
     }
     OUT("}\n\n");
 }
@@ -294,7 +293,7 @@ static void emit_deconv2d(sbuf *o, const ir_model *m, const ir_layer *l)
         OUT("    /* din[%s][B*%d] = weight[%s][%s] x dcols */\n", IC, g.GH * g.GW, IC, OKK);
         gemm(o, NT, NT, IC, N, OKK, "weight", OKK, "dcols", N, "0.0f", "din", N);
     } else {
-        OUT("    (void)din;   /* the first layer: no input gradient */\n");
+        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
     }
     OUT("}\n\n");
 }
@@ -322,7 +321,7 @@ static void emit_linear(sbuf *o, const ir_model *m, const ir_layer *l)
         OUT("    /* din[B][%s] = dout[B][%s] x weight[%s][%s] */\n", F, O, O, F);
         gemm(o, NT, NT, "B", F, O, "dout", O, "weight", F, "0.0f", "din", F);
     } else {
-        OUT("    (void)din;   /* the first layer: no input gradient */\n");
+        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
     }
     OUT("}\n\n");
 }
@@ -336,7 +335,7 @@ static void emit_reshape(sbuf *o, const ir_model *m, const ir_layer *l)
     int C = img.c, HW = img.h * img.w;
     const char *cbhw_to_flat = "memcpy(flat + ((size_t)b * %d + c * %d), img + ((size_t)c * B + b) * %d, sizeof(float) * %d);\n";
     const char *flat_to_cbhw = "memcpy(img + ((size_t)c * B + b) * %d, flat + ((size_t)b * %d + c * %d), sizeof(float) * %d);\n";
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < (l->runs_backward ? 2 : 1); pass++) {
         int to_flat = flatten == (pass == 0);
         layer_comment(o, m, l, pass == 0 ? (flatten ? "flatten forward" : "unflatten forward")
                                          : (flatten ? "flatten backward" : "unflatten backward"));
@@ -364,6 +363,8 @@ static void emit_act_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     OUT("    for (size_t i = 0; i < (size_t)B * %zu; i++)\n        out[i] = ", n);
     act_call(o, l, "in[i]");
     OUT(";\n}\n\n");
+    if (!l->runs_backward)
+        return;     /* nothing below it learns */
     layer_comment(o, m, l, "activation backward");
     OUT("static void %s_backward(float *din, const float *dout, const float *out, int B)\n{\n", l->name);
     OUT("    for (size_t i = 0; i < (size_t)B * %zu; i++)\n        din[i] = ", n);
@@ -391,7 +392,7 @@ static void emit_loss(sbuf *o, const ir_model *m, int loss_line)
     const char *y = buf_name(m, m->layers[m->nlayers - 1].buf_out), *x = buf_name(m, m->buf_input);
     const char *dy = buf_name(m, m->layers[m->nlayers - 1].buf_dout);
     int bce = m->loss == LOSS_BCE;
-    source_comment(o, m->path, loss_line);
+    source_comment(o, m, loss_line);
     OUT("/* %s, the mean over B x %zu values, of the output against the input */\n",
         bce ? "binary cross-entropy" : "squared error", n);
     OUT("float %s_loss(float *arena, int B)\n{\n", m->name);
@@ -404,7 +405,7 @@ static void emit_loss(sbuf *o, const ir_model *m, int loss_line)
         OUT("        const double d = (double)y[i] - x[i];\n        sum += d * d;\n");
     OUT("    }\n    return (float)(sum / (double)n);\n}\n\n");
 
-    source_comment(o, m->path, loss_line);
+    source_comment(o, m, loss_line);
     OUT("static void loss_backward(float *arena, int B)\n{\n");
     OUT("    const float *y = AT(%s), *x = AT(%s);\n    float *dy = AT(%s);\n", y, x, dy);
     OUT("    const size_t n = (size_t)B * %zu;\n    const float scale = 1.0f / (float)n;\n", n);
@@ -438,7 +439,7 @@ static void emit_forward_call(sbuf *o, const ir_model *m, int i)
 static void emit_backward_call(sbuf *o, const ir_model *m, int i)
 {
     const ir_layer *l = &m->layers[i];
-    const char *din = i > 0 ? buf_name(m, m->layers[i - 1].buf_dout) : NULL;
+    const char *din = l->needs_din ? buf_name(m, m->layers[i - 1].buf_dout) : NULL;
     OUT("    %s_backward(", l->name);
     if (din)
         OUT("AT(%s), ", din);
@@ -479,7 +480,8 @@ static void emit_entry_points(sbuf *o, const ir_model *m)
     OUT("void %s_backward(const float *params, float *grads, float *arena, int B)\n{\n", m->name);
     OUT("    loss_backward(arena, B);\n");
     for (int i = m->nlayers - 1; i >= 0; i--)
-        emit_backward_call(o, m, i);
+        if (m->layers[i].runs_backward)
+            emit_backward_call(o, m, i);
     OUT("}\n\n");
 }
 

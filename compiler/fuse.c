@@ -13,7 +13,7 @@
 static int can_fuse(const ir_layer *prev, const ir_layer *act)
 {
     int has_weights = prev->kind == IR_CONV2D || prev->kind == IR_DECONV2D || prev->kind == IR_LINEAR;
-    return act->kind == IR_ACT && has_weights && prev->act == ACT_NONE &&
+    return act->kind == IR_ACT && !act->named && has_weights && prev->act == ACT_NONE &&
            prev->in_decoder == act->in_decoder;
 }
 

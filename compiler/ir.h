@@ -31,7 +31,8 @@ typedef struct {
 typedef struct {
     ir_kind kind;
     char name[64];
-    int line;           /* the .ae line it came from */
+    int line, col;      /* where on its .ae line it starts */
+    int named;          /* the user gave its name (a named activation stays a layer) */
     int act_line;       /* the line of a bare activation fused into it, or 0 */
     int in_decoder;
     ir_shape in, out;
@@ -42,7 +43,8 @@ typedef struct {
     int weight, bias;   /* indices into ir_model.params, or -1 */
     /* plan.c: arena buffers (indices into ir_model.bufs, -1 if none) */
     int buf_out, buf_cols, buf_dout, buf_dcols;
-    int needs_din;      /* the layer below wants d loss / d input */
+    int needs_din;      /* a layer with weights lies below: pass d loss / d input on */
+    int runs_backward;  /* it has weights or needs_din: else nothing to do */
 } ir_layer;
 
 typedef struct {

@@ -11,7 +11,7 @@
  *
  * The parser checks only the form; what the words mean is sema.c's job. */
 %define api.prefix {ae}
-%define parse.error verbose
+%define parse.error custom
 %locations
 
 %code requires {
@@ -31,6 +31,7 @@ static ast_block *block;        /* the encoder or decoder being filled */
 
 static ast_pos P(AELTYPE l) { return (ast_pos){l.first_line, l.first_column}; }
 static void aeerror(const char *msg) { diag_error(P(aelloc), "%s", msg); }
+
 static ast_value number(char *text, AELTYPE l);
 static ast_value ident_value(char *text, AELTYPE l);
 static void set_call(ast_call *slot, ast_call *c, const char *what);
@@ -158,6 +159,36 @@ value
     ;
 
 %%
+
+/* "'model'" as written in %token, without bison's double quotes. */
+static const char *token_name(yysymbol_kind_t t)
+{
+    static char buf[64];
+    const char *n = yysymbol_name(t);
+    size_t len = strlen(n);
+    if (len >= 2 && n[0] == '"' && n[len - 1] == '"' && len - 2 < sizeof buf) {
+        memcpy(buf, n + 1, len - 2);
+        buf[len - 2] = '\0';
+        return buf;
+    }
+    return n;
+}
+
+/* "syntax error, unexpected X, expecting A, B or C" (the expectations only
+ * when there are few enough to help). */
+static int yyreport_syntax_error(const yypcontext_t *ctx)
+{
+    enum { MAX_EXPECTED = 5 };
+    yysymbol_kind_t expected[MAX_EXPECTED];
+    char msg[512];
+    int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
+    int len = snprintf(msg, sizeof msg, "syntax error, unexpected %s", token_name(yypcontext_token(ctx)));
+    for (int i = 0; i < n && len > 0 && (size_t)len < sizeof msg; i++)
+        len += snprintf(msg + len, sizeof msg - (size_t)len, "%s%s",
+                        i == 0 ? ", expecting " : i == n - 1 ? " or " : ", ", token_name(expected[i]));
+    diag_error(P(*yypcontext_location(ctx)), "%s", msg);
+    return 0;
+}
 
 static ast_value number(char *text, AELTYPE l)
 {

@@ -57,10 +57,12 @@ static void make_buffers(ir_model *m)
 {
     int n = m->nlayers;
     m->buf_input = add_buf(m, "", "input", ir_numel(m->input), 0, dloss_stage(m));
-    int in = m->buf_input;
+    int in = m->buf_input, weights_below = 0;
     for (int i = 0; i < n; i++) {
         ir_layer *l = &m->layers[i];
-        l->needs_din = i > 0;
+        l->needs_din = weights_below;
+        weights_below |= l->weight >= 0;
+        l->runs_backward = l->weight >= 0 || l->needs_din;
         extend(m, in, fwd_stage(i));
         if (backward_reads_input(l))
             extend(m, in, bwd_stage(m, i));
@@ -76,7 +78,8 @@ static void make_buffers(ir_model *m)
             l->buf_dcols = add_buf(m, l->name, "dcols", cols_size(l), bwd_stage(m, i), bwd_stage(m, i));
         }
         int grad_from = i == n - 1 ? dloss_stage(m) : bwd_stage(m, i + 1);
-        l->buf_dout = add_buf(m, l->name, "dout", ir_numel(l->out), grad_from, bwd_stage(m, i));
+        l->buf_dout = l->runs_backward
+                          ? add_buf(m, l->name, "dout", ir_numel(l->out), grad_from, bwd_stage(m, i)) : -1;
         in = l->buf_out;
     }
     extend(m, in, dloss_stage(m));      /* the output: read by the loss and its gradient */

@@ -196,11 +196,13 @@ static int arg_slot(const call_spec *s, const ast_arg *a, int i)
         return key_index(s, a);
     if (i < s->positional)
         return i;
-    if (s->positional == 0 && nkeys(s) == 0)
+    if (nkeys(s) == 0)
         diag_error(a->pos, "%s takes no arguments", s->name);
+    else if (i >= nkeys(s))
+        diag_error(a->pos, "%s takes at most %d argument%s", s->name, nkeys(s), nkeys(s) == 1 ? "" : "s");
     else
-        diag_error(a->pos, "%s: name this argument (%s=...); only the first %d may go without a name",
-                   s->name, s->args[i < nkeys(s) ? i : 0].key, s->positional);
+        diag_error(a->pos, "%s: give this argument with its name, as %s=%s", s->name, s->args[i].key,
+                   a->val.text);
     return -1;
 }
 
@@ -260,7 +262,7 @@ static const char *const reserved[] = {
     "typedef", "union", "unsigned", "void", "volatile", "while", "main", "input", "params",
     "grads", "arena", "B", NULL};
 
-static int check_name(const char *name, ast_pos pos, const ir_model *m)
+static int check_name(const char *name, ast_pos pos, const ir_model *m, int given)
 {
     if (strlen(name) > 40 || name[0] == '_') {
         diag_error(pos, "layer name '%s' must be at most 40 characters and not start with '_'", name);
@@ -271,9 +273,17 @@ static int check_name(const char *name, ast_pos pos, const ir_model *m)
             diag_error(pos, "'%s' is reserved in the generated C; choose another layer name", name);
             return -1;
         }
+    if (strcmp(name, m->name) == 0) {
+        diag_error(pos, "layer '%s' has the model's name, which its generated functions use; rename it", name);
+        return -1;
+    }
     for (int i = 0; i < m->nlayers; i++)
         if (strcmp(m->layers[i].name, name) == 0) {
-            diag_error(pos, "a second layer named '%s' (the first is on line %d)", name, m->layers[i].line);
+            if (given)
+                diag_error(pos, "a second layer named '%s' (the first is on line %d)", name, m->layers[i].line);
+            else
+                diag_error(pos, "this layer's default name '%s' is taken (line %d); give it a name", name,
+                           m->layers[i].line);
             return -1;
         }
     return 0;
@@ -289,11 +299,12 @@ static void name_layer(sema_state *st, ir_layer *l, const ast_layer *al, const c
     snprintf(l->name, sizeof l->name, "%s_%s%d", l->in_decoder ? "dec" : "enc", s->name, n);
 }
 
-static int shape_error(const ir_layer *l, ast_pos pos, const char *need)
+/* "KIND 'NAME' needs NEED, but its input is SHAPE[; HINT]" */
+static int shape_error(const ir_layer *l, ast_pos pos, const char *need, const char *hint)
 {
     char in[64];
-    diag_error(pos, "%s '%s' needs %s, but its input is %s", ir_kind_name(l->kind), l->name, need,
-               ir_shape_str(l->in, in, sizeof in));
+    diag_error(pos, "%s '%s' needs %s, but its input is %s%s%s", ir_kind_name(l->kind), l->name, need,
+               ir_shape_str(l->in, in, sizeof in), hint ? "; " : "", hint ? hint : "");
     return -1;
 }
 
@@ -308,11 +319,11 @@ static int infer_conv(ir_layer *l, ast_pos pos)
 {
     ir_conv *c = &l->conv;
     if (l->in.flat)
-        return shape_error(l, pos, "an image input (CxHxW); add unflatten before it");
+        return shape_error(l, pos, "an image input (CxHxW)", "add unflatten before it");
     int h, w;
     if (l->kind == IR_CONV2D) {
         if (c->kernel > l->in.h + 2 * c->pad || c->kernel > l->in.w + 2 * c->pad)
-            return shape_error(l, pos, "an input at least as large as its kernel (with padding)");
+            return shape_error(l, pos, "an input at least as large as its kernel (with padding)", NULL);
         h = conv_extent(l->in.h, c);
         w = conv_extent(l->in.w, c);
     } else {
@@ -324,7 +335,7 @@ static int infer_conv(ir_layer *l, ast_pos pos)
         h = deconv_extent(l->in.h, c);
         w = deconv_extent(l->in.w, c);
         if (h < 1 || w < 1)
-            return shape_error(l, pos, "less padding: its output would be empty");
+            return shape_error(l, pos, "less padding", "its output would be empty");
     }
     l->out = (ir_shape){c->out, h, w, 0};
     return 0;
@@ -340,13 +351,13 @@ static int infer_shape(ir_layer *l, const bound_args *b, ast_pos pos)
         return infer_conv(l, pos);
     case IR_LINEAR:
         if (!l->in.flat)
-            return shape_error(l, pos, "a flat input; add flatten before it");
+            return shape_error(l, pos, "a flat input", "add flatten before it");
         l->features = (int)b->num[0];
         l->out = (ir_shape){l->features, 1, 1, 1};
         return 0;
     case IR_FLATTEN:
         if (l->in.flat)
-            return shape_error(l, pos, "an image input (it is already flat)");
+            return shape_error(l, pos, "an image input", "it is already flat");
         l->out = (ir_shape){(int)ir_numel(l->in), 1, 1, 1};
         return 0;
     case IR_UNFLATTEN: {
@@ -355,7 +366,7 @@ static int infer_shape(ir_layer *l, const bound_args *b, ast_pos pos)
         if (!l->in.flat || ir_numel(s) != ir_numel(l->in)) {
             char need[96];
             snprintf(need, sizeof need, "a flat input of %zu features for %s", ir_numel(s), v->text);
-            return shape_error(l, pos, need);
+            return shape_error(l, pos, need, NULL);
         }
         l->out = s;
         return 0;
@@ -412,7 +423,9 @@ static int check_size(const ir_layer *l, ast_pos pos)
                             (l->kind == IR_CONV2D ? l->in.c * (double)l->out.h * l->out.w
                                                   : l->out.c * (double)l->in.h * l->in.w)
                       : 0;
-    double weights = l->kind == IR_LINEAR ? (double)l->in.c * l->out.c : 0;
+    double k2 = (double)l->conv.kernel * l->conv.kernel;
+    double weights = l->kind == IR_LINEAR ? (double)l->in.c * l->out.c
+                     : l->kind == IR_CONV2D || l->kind == IR_DECONV2D ? (double)l->in.c * l->out.c * k2 : 0;
     if ((double)ir_numel(l->out) > 1 << 26 || cols > 1 << 28 || weights > 1 << 28) {
         diag_error(pos, "layer '%s' is too large (more than 2^26 outputs or 2^28 weights per image)", l->name);
         return -1;
@@ -427,10 +440,10 @@ static int add_layer(sema_state *st, const ast_layer *al, int in_decoder, ir_sha
     bound_args b;
     if (!s || bind_args(&al->call, s, &b) < 0)
         return -1;
-    ir_layer l = {.line = al->pos.line, .in_decoder = in_decoder, .in = *cur, .weight = -1, .bias = -1,
+    ir_layer l = {.line = al->pos.line, .col = al->pos.col, .named = al->name != NULL, .in_decoder = in_decoder, .in = *cur, .weight = -1, .bias = -1,
                   .kind = s->role == ROLE_ACT ? IR_ACT : (ir_kind)s->code};
     name_layer(st, &l, al, s);
-    if (check_name(l.name, al->name ? al->name_pos : al->pos, m) < 0)
+    if (check_name(l.name, al->name ? al->name_pos : al->pos, m, al->name != NULL) < 0)
         return -1;
     if (s->role == ROLE_ACT) {
         l.act = (ir_act)s->code;
@@ -458,6 +471,7 @@ static int add_block(sema_state *st, const ast_block *blk, int in_decoder, const
         diag_error(blk->pos.line ? blk->pos : at, "the model needs a non-empty %s block", what);
         return -1;
     }
+    memset(st->counts, 0, sizeof st->counts);     /* enc_relu1 and dec_relu1 */
     for (int i = 0; i < blk->nlayers; i++)
         if (add_layer(st, &blk->layers[i], in_decoder, cur) < 0)
             return -1;
@@ -480,9 +494,14 @@ static int check_input(const ast_model *a, ir_model *m)
     m->input = (ir_shape){s->dims[0], s->dims[1], s->dims[2], 0};
     m->lo = (float)a->range_lo.num;
     m->hi = (float)a->range_hi.num;
-    if (!(a->range_lo.num < a->range_hi.num) || fabs(a->range_lo.num) > 1e6 || fabs(a->range_hi.num) > 1e6) {
+    if (!(a->range_lo.num < a->range_hi.num)) {
         diag_error(a->range_lo.pos, "input range [%s, %s] must have its low end below its high end",
                    a->range_lo.text, a->range_hi.text);
+        return -1;
+    }
+    if (fabs(a->range_lo.num) > 1e6 || fabs(a->range_hi.num) > 1e6) {
+        diag_error(a->range_lo.pos, "input range [%s, %s] must lie within [-1e6, 1e6]", a->range_lo.text,
+                   a->range_hi.text);
         return -1;
     }
     if (ir_numel(m->input) > 1 << 24) {
@@ -503,8 +522,11 @@ static int check_loss(const ast_model *a, ir_model *m)
     if (!s || bind_args(&a->loss, s, &b) < 0)
         return -1;
     m->loss = (ir_loss)s->code;
+    /* flatten and unflatten only move values: look through them */
     const ir_layer *last = &m->layers[m->nlayers - 1];
-    if (m->loss == LOSS_BCE && last->act != ACT_SIGMOID && !(last->kind == IR_ACT && last->act == ACT_SIGMOID)) {
+    while (last > m->layers && (last->kind == IR_FLATTEN || last->kind == IR_UNFLATTEN))
+        last--;
+    if (m->loss == LOSS_BCE && last->act != ACT_SIGMOID) {
         diag_error(a->loss.pos, "loss bce needs outputs in (0, 1): end the decoder with sigmoid "
                                 "(its last layer '%s' is not)", last->name);
         return -1;
@@ -551,6 +573,10 @@ static int check_model_name(const ast_model *a, ir_model *m)
         diag_error(a->pos, "model name '%s' must be at most 40 characters and not start with '_'", a->name);
         return -1;
     }
+    if (strcmp(a->name, "aec") == 0 || strncmp(a->name, "aec_", 4) == 0) {
+        diag_error(a->pos, "model name '%s' is taken by the runtime (aec.h, aec_*); choose another", a->name);
+        return -1;
+    }
     snprintf(m->name, sizeof m->name, "%s", a->name);
     return 0;
 }
@@ -562,9 +588,9 @@ static int check_output(const ast_model *a, const ir_model *m)
     if (!o.flat && o.c == i.c && o.h == i.h && o.w == i.w)
         return 0;
     char os[64], is[64];
-    diag_error((ast_pos){last->line, 1}, "the decoder ends in %s (after '%s'), but the input is %s; "
+    diag_error((ast_pos){last->line, last->col}, "the decoder ends in %s here, but the input is %s; "
                "an autoencoder's output must have the input's shape",
-               ir_shape_str(o, os, sizeof os), last->name, ir_shape_str(i, is, sizeof is));
+               ir_shape_str(o, os, sizeof os), ir_shape_str(i, is, sizeof is));
     return -1;
 }
 

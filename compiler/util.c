@@ -95,3 +95,18 @@ char *read_file(const char *path, size_t *len)
     *len = b.len;
     return b.s;
 }
+
+void source_line(const char *src, size_t len, int line, char *buf, size_t size)
+{
+    size_t i = 0, n = 0;
+    for (int l = 1; l < line && i < len; i++)
+        if (src[i] == '\n')
+            l++;
+    for (; i < len && src[i] != '\n' && n + 1 < size; i++) {
+        unsigned char c = (unsigned char)src[i];
+        buf[n++] = (c == '\t' || (c >= 32 && c < 127)) ? (char)c : '?';
+    }
+    while (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+}

@@ -16,6 +16,10 @@ typedef struct {
 void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_free(sbuf *b);
 
+/* Line `line` (1-based) of src, without its newline, into buf; bytes that
+ * would garble a terminal or a C comment become '?'. */
+void source_line(const char *src, size_t len, int line, char *buf, size_t size);
+
 /* Read a whole file; NULL (with errno set) on failure. */
 char *read_file(const char *path, size_t *len);
 

@@ -197,10 +197,14 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
  * kad_check_grad): for n_probe entries of every parameter tensor, compare
  * d loss / d p from backward with (loss(p + h) - loss(p - h)) / 2h on the
  * NCHW batch x. A probe where the slopes right and left of p differ by more
- * than 5% straddles a kink (relu) and is skipped, and counted. */
+ * than 5% straddles a kink (relu) and is skipped, and counted. A tensor most
+ * of whose probes are skipped (a bias before a relu shifts a whole channel
+ * across many kinks) is inconclusive: its worst error says nothing, and the
+ * total leaves it out. */
 typedef struct {
     double worst;       /* max |analytic - numeric| / max(|a|, |n|, floor) */
     int probes, skipped;
+    int inconclusive;   /* tensors (1 or 0 for one tensor) */
 } aec_gradcheck_result;
 
 /* Fills per_tensor[0 .. n_tensors) (may be NULL) and *all; 0, or -1 on

@@ -19,6 +19,7 @@
 enum {
     CMD_TRAIN = 1 << 0, CMD_EVAL = 1 << 1, CMD_RECON = 1 << 2, CMD_ENCODE = 1 << 3,
     CMD_DECODE = 1 << 4, CMD_INIT = 1 << 5, CMD_GRAD = 1 << 6, CMD_STEP = 1 << 7,
+    CMD_INFO = 1 << 8, CMD_GRADCHECK = 1 << 9,
 };
 
 typedef struct {
@@ -61,11 +62,11 @@ static const opt_spec options[] = {
       "--split test|train  which part of the data set (default test)" },
     { "epochs", ARG_COUNT, offsetof(cli_opts, epochs), CMD_TRAIN,
       "--epochs N          epochs in all, counting those a resumed run already did" },
-    { "batch", ARG_COUNT, offsetof(cli_opts, batch), CMD_TRAIN | CMD_EVAL,
+    { "batch", ARG_COUNT, offsetof(cli_opts, batch), CMD_TRAIN | CMD_EVAL | CMD_GRADCHECK,
       "--batch N           images per batch" },
     { "lr", ARG_RATE, offsetof(cli_opts, lr), CMD_TRAIN | CMD_STEP,
       "--lr X              learning rate" },
-    { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT,
+    { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT | CMD_GRADCHECK,
       "--seed N            seed of the initial parameters and of the shuffling" },
     { "limit", ARG_COUNT, offsetof(cli_opts, limit), CMD_TRAIN | CMD_EVAL | CMD_ENCODE,
       "--limit N           only the first N images (train: of each split)" },
@@ -94,6 +95,8 @@ static int cmd_decode(const aec_model *m, const cli_opts *o);
 static int cmd_init(const aec_model *m, const cli_opts *o);
 static int cmd_grad(const aec_model *m, const cli_opts *o);
 static int cmd_step(const aec_model *m, const cli_opts *o);
+static int cmd_info(const aec_model *m, const cli_opts *o);
+static int cmd_gradcheck(const aec_model *m, const cli_opts *o);
 
 static const command commands[] = {
     { "train", CMD_TRAIN, cmd_train, { "data", "out" },
@@ -120,6 +123,12 @@ static const command commands[] = {
     { "step", CMD_STEP, cmd_step, { "weights", "input", "out" },
       "--weights FILE --input X.npy --out W.safetensors [--lr X]",
       "the parameters after one optimizer step (fresh state) on one batch" },
+    { "gradcheck", CMD_GRADCHECK, cmd_gradcheck, { 0 },
+      "[--seed N] [--batch N]",
+      "check the backward pass against finite differences, at random parameters and input" },
+    { "info", CMD_INFO, cmd_info, { 0 },
+      "",
+      "the model's shapes, parameters and arena, and the BLAS kernels in use" },
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -727,4 +736,47 @@ static int cmd_step(const aec_model *m, const cli_opts *o)
     free(grads);
     free(params);
     return rc;
+}
+
+char *openblas_get_corename(void);
+int openblas_get_num_threads(void);
+
+static int cmd_info(const aec_model *m, const cli_opts *o)
+{
+    printf("model: %s, input %dx%dx%d in [%g, %g], latent %d, loss %s\n", m->name, m->in_c, m->in_h,
+           m->in_w, m->in_lo, m->in_hi, m->latent, m->loss == AEC_LOSS_MSE ? "mse" : "bce");
+    printf("parameters: %zu in %d tensors\n", m->n_params, m->n_tensors);
+    printf("arena: %zu floats per image (%.1f MiB at batch %d)\n", m->arena_per_image,
+           m->arena_per_image * 4.0 * m->defaults.batch / 1048576.0, m->defaults.batch);
+    printf("blas: OpenBLAS %s, %d threads\n", openblas_get_corename(), openblas_get_num_threads());
+    return 0;
+}
+
+/* Random parameters (as init makes them) and a random batch in the input
+ * range; every tensor probed at 16 entries. */
+static int cmd_gradcheck(const aec_model *m, const cli_opts *o)
+{
+    int B = given(o, "batch") ? o->batch : 2;   /* small: each probe is 3 forward passes */
+    size_t n = (size_t)B * m->in_c * m->in_h * m->in_w;
+    float *p = aec_alloc_floats(m->n_params, "parameters"), *x = aec_alloc_floats(n, "input");
+    aec_gradcheck_result per[256], all;
+    int rc = 1;
+    if (p && x && m->n_tensors <= 256) {
+        aec_rng r;
+        aec_init_params(m, p, o->seed);
+        aec_rng_seed(&r, aec_rng_seed_mix(o->seed, 1));
+        for (size_t i = 0; i < n; i++)
+            x[i] = m->in_lo + (m->in_hi - m->in_lo) * (0.05f + 0.9f * aec_rng_uniform(&r));
+        rc = aec_gradcheck(m, p, x, B, 16, 1e-2f, 1e-3, o->seed, per, &all) != 0;
+    }
+    for (int i = 0; rc == 0 && i < m->n_tensors; i++)
+        printf("%-28s worst relative error %.2e, %2d of %d probes at a relu kink%s\n", m->params[i].name,
+               per[i].worst, per[i].skipped, per[i].probes, per[i].inconclusive ? ": inconclusive" : "");
+    if (rc == 0)
+        printf("worst: %.2e over %d probes, %d tensor(s) inconclusive: %s\n", all.worst,
+               all.probes - all.skipped, all.inconclusive,
+               all.worst < 0.05 ? "ok" : "the backward pass looks wrong");
+    free(p);
+    free(x);
+    return rc || all.worst >= 0.05;
 }

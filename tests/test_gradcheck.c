@@ -13,7 +13,7 @@
 #include "fmnist_cae.h"
 #include "tiny_all.h"
 
-enum { PROBES = 32, MIN_SMOOTH = 3 };
+enum { PROBES = 32 };
 static const float H = 1e-2f;
 static const double FLOOR = 1e-3, TOLERANCE = 0.05;
 
@@ -39,11 +39,16 @@ static void check_model(const aec_model *m, int B)
     for (int i = 0; i < m->n_tensors; i++) {
         print_message("%-12s %-16s worst %.2e, %d of %d probes at a kink\n", m->name, m->params[i].name,
                       per[i].worst, per[i].skipped, per[i].probes);
-        assert_true(per[i].worst < TOLERANCE);
-        /* every tensor is really tested: some of its probes are smooth (a
-         * bias shifts a whole channel, so with relu after it most may not be) */
-        assert_true(per[i].probes - per[i].skipped >= MIN_SMOOTH);
+        if (!per[i].inconclusive)
+            assert_true(per[i].worst < TOLERANCE);
     }
+    /* Only a bias before a relu may be inconclusive (it shifts a whole
+     * channel across its kinks); every weight tensor is really tested. */
+    for (int i = 0; i < m->n_tensors; i++) {
+        if (m->params[i].ndim > 1)
+            assert_false(per[i].inconclusive);
+    }
+    assert_true(all.worst < TOLERANCE);
     assert_true(all.skipped * 4 <= all.probes);
     free(p);
     free(x);
