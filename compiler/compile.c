@@ -110,7 +110,7 @@ int write_emitted(const compiled *c, const char *dir)
     if (make_dirs(dir) < 0)
         return -1;
     char *ctext, *htext;
-    emit_model(&c->ir, c->ast.loss.pos.line, &ctext, &htext);
+    emit_model(&c->ir, &ctext, &htext);
     int rc = write_atomic(dir, c->ir.name, ".c", ctext);
     if (rc == 0)
         rc = write_atomic(dir, c->ir.name, ".h", htext);

@@ -3,8 +3,7 @@
 #define EMIT_H
 #include "ir.h"
 
-/* The text of MODEL.c and MODEL.h for a planned model (malloc'd). loss_line
- * is the .ae line of the loss, for its functions' comments. */
-void emit_model(const ir_model *m, int loss_line, char **c_text, char **h_text);
+/* The text of MODEL.c and MODEL.h for a planned model (malloc'd). */
+void emit_model(const ir_model *m, char **c_text, char **h_text);
 
 #endif

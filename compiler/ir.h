@@ -73,6 +73,7 @@ typedef struct {
     const char *source;     /* its text */
     ir_shape input;
     float lo, hi;
+    int model_line, encoder_line, decoder_line, loss_line;   /* for comments */
     int nlayers, n_encoder; /* layers[0 .. n_encoder-1] make the encoder */
     ir_layer *layers;
     int nparams;

@@ -598,6 +598,10 @@ int sema_check(const ast_model *a, ir_model *m)
 {
     memset(m, 0, sizeof *m);
     sema_state st = {.m = m};
+    m->model_line = a->pos.line;
+    m->encoder_line = a->encoder.pos.line;
+    m->decoder_line = a->decoder.pos.line;
+    m->loss_line = a->loss.pos.line;
     if (check_model_name(a, m) < 0 || check_input(a, m) < 0)
         return -1;
     ir_shape cur = m->input;

@@ -166,7 +166,7 @@ static void assert_param(const ir_param *p, const char *name, int ndim, int s0, 
 /* The text of emitted MODEL.c and MODEL.h. */
 static void emit(const compiled *c, char **ctext, char **htext)
 {
-    emit_model(&c->ir, c->ast.loss.pos.line, ctext, htext);
+    emit_model(&c->ir, ctext, htext);
     assert_non_null(*ctext);
     assert_non_null(*htext);
 }
