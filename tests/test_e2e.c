@@ -1,0 +1,740 @@
+/* test_e2e.c: the product end to end, as a user runs it. `aec build` turns
+ * models/fmnist_cae.ae into an executable in a temporary directory, which then
+ * trains on real Fashion-MNIST for a few hundred images, resumes, evaluates,
+ * reconstructs, encodes and decodes; then the failure paths. Every program
+ * runs as a child process (posix_spawn), its stdout and stderr captured in
+ * files. The outputs are checked against values computed here, in process,
+ * with the runtime and the generated code for the same model.
+ *
+ * The tests run in order and share one temporary directory: the training
+ * tests build on the executable from the first, and the later ones on the
+ * checkpoint from training. Without the data set those tests skip, saying why. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <png.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "aec.h"
+#include "runtime_internal.h"
+#include "fmnist_cae.h"
+
+extern char **environ;
+
+#define AEC     AEC_ROOT "/build/aec"
+#define MODEL   AEC_ROOT "/models/fmnist_cae.ae"
+#ifndef DATA
+#define DATA    "/usr/share/datasets/fashion-mnist"
+#endif
+
+enum { TRAIN_LIMIT = 300, N_RECON = 6, N_ENCODE = 50, TILE = 28, GAP = 2, LATENT = 64 };
+
+static char tmp[64];                            /* the test's directory */
+static const aec_model *const M = &fmnist_cae_model;
+
+/* ---- paths and files ----------------------------------------------------------- */
+
+/* TMP/name, in one of a few rotating buffers so that several can be live. */
+static const char *at(const char *name)
+{
+    static char bufs[8][256];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", tmp, name);
+    return b;
+}
+
+/* The whole file, NUL-terminated; NULL if it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, fp)) > 0;) {
+        n += got;
+        if (n == cap)
+            buf = realloc(buf, (cap *= 2) + 1);
+    }
+    fclose(fp);
+    if (buf)
+        buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    char *data = slurp(from, &n);
+    assert_non_null(data);
+    FILE *fp = fopen(to, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    free(data);
+}
+
+static void assert_same_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *da = slurp(a, &na), *db = slurp(b, &nb);
+    assert_non_null(da);
+    assert_non_null(db);
+    assert_true(na > 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(da, db, na);
+    free(da);
+    free(db);
+}
+
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    DIR *d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        remove_tree(sub);
+    }
+    if (d)
+        closedir(d);
+    if (S_ISDIR(st.st_mode))
+        rmdir(path);
+    else
+        unlink(path);
+}
+
+/* ---- running a program ------------------------------------------------------------ */
+
+typedef struct {
+    int status;         /* the exit status, or -1 when killed by a signal */
+    int signal;
+    char *out, *err;    /* what it wrote */
+} proc;
+
+static void proc_free(proc *p)
+{
+    free(p->out);
+    free(p->err);
+    memset(p, 0, sizeof *p);
+}
+
+/* Run argv[0] with stdin from /dev/null and stdout/stderr into TMP files. */
+static proc run_argv(char *const argv[])
+{
+    proc p = { -1, 0, NULL, NULL };
+    char out[128], err[128];
+    snprintf(out, sizeof out, "%s/stdout.txt", tmp);
+    snprintf(err, sizeof err, "%s/stderr.txt", tmp);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        fail_msg("cannot run %s: %s", argv[0], strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    if (WIFEXITED(status))
+        p.status = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        p.signal = WTERMSIG(status);
+    p.out = slurp(out, NULL);
+    p.err = slurp(err, NULL);
+    assert_non_null(p.out);
+    assert_non_null(p.err);
+    return p;
+}
+
+static proc run_va(const char *prog, va_list ap)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)prog;
+    for (char *a; n < 31 && (a = va_arg(ap, char *));)
+        argv[n++] = a;
+    argv[n] = NULL;
+    return run_argv(argv);
+}
+
+/* run(prog, arg, ..., NULL) */
+static proc run(const char *prog, ...)
+{
+    va_list ap;
+    va_start(ap, prog);
+    proc p = run_va(prog, ap);
+    va_end(ap);
+    return p;
+}
+
+/* Exit status `want`; on a mismatch, show what the program said. */
+static void expect_status(const proc *p, int want)
+{
+    if (p->status != want)
+        print_message("exit %d (signal %d)\nstdout:\n%s\nstderr:\n%s\n", p->status, p->signal,
+                      p->out, p->err);
+    assert_int_equal(p->status, want);
+}
+
+/* expect_ok(prog, arg, ..., NULL): it exits 0. */
+static void expect_ok(const char *prog, ...)
+{
+    va_list ap;
+    va_start(ap, prog);
+    proc p = run_va(prog, ap);
+    va_end(ap);
+    expect_status(&p, 0);
+    proc_free(&p);
+}
+
+static void need_data(void)
+{
+    if (access(DATA "/train-images-idx3-ubyte.gz", R_OK) != 0
+        && access(DATA "/train-images-idx3-ubyte", R_OK) != 0) {
+        print_message("no Fashion-MNIST in %s (apt-get install dataset-fashion-mnist): skipping\n",
+                      DATA);
+        skip();
+    }
+}
+
+static void need_exe(void)
+{
+    if (access(at("fmnist_cae"), X_OK) != 0)
+        fail_msg("%s is missing: aec build failed in an earlier test", at("fmnist_cae"));
+}
+
+static void need_run(void)
+{
+    need_data();
+    need_exe();
+    if (access(at("run/model.safetensors"), R_OK) != 0)
+        fail_msg("%s is missing: training failed in an earlier test", at("run/model.safetensors"));
+}
+
+/* ---- loss.csv ------------------------------------------------------------------------ */
+
+typedef struct {
+    int epoch;
+    double train, val, secs;
+} csv_row;
+
+/* Parse loss.csv into rows; returns the row count, -1 on a malformed file. */
+static int read_csv(const char *text, csv_row *rows, int max)
+{
+    const char *header = "epoch,train_loss,val_loss,seconds\n";
+    if (strncmp(text, header, strlen(header)) != 0)
+        return -1;
+    const char *p = text + strlen(header);
+    int n = 0;
+    while (*p && n < max) {
+        int used = 0;
+        csv_row *r = &rows[n];
+        if (sscanf(p, "%d,%lf,%lf,%lf%n", &r->epoch, &r->train, &r->val, &r->secs, &used) != 4
+            || p[used] != '\n')
+            return -1;
+        p += used + 1;
+        n++;
+    }
+    return *p ? -1 : n;
+}
+
+static int load_csv(csv_row *rows, int max, char **text)
+{
+    char *t = slurp(at("run/loss.csv"), NULL);
+    assert_non_null(t);
+    int n = read_csv(t, rows, max);
+    if (n < 0)
+        print_message("malformed loss.csv:\n%s", t);
+    if (text)
+        *text = t;
+    else
+        free(t);
+    return n;
+}
+
+static void assert_positive_finite(double x)
+{
+    assert_true(isfinite(x));
+    assert_true(x > 0.0);
+}
+
+/* ---- PNG ------------------------------------------------------------------------------- */
+
+static uint32_t be32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Check the signature and the IHDR chunk (with its CRC) of a PNG; its size. */
+static void png_header(const char *path, uint32_t *width, uint32_t *height)
+{
+    static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+    size_t n;
+    unsigned char *b = (unsigned char *)slurp(path, &n);
+    assert_non_null(b);
+    assert_true(n > 33);
+    assert_memory_equal(b, sig, 8);
+    assert_int_equal(be32(b + 8), 13);
+    assert_memory_equal(b + 12, "IHDR", 4);
+    assert_int_equal(be32(b + 29), crc32(0, b + 12, 17));
+    assert_int_equal(b[24], 8);     /* bit depth */
+    assert_int_equal(b[25], 0);     /* greyscale */
+    *width = be32(b + 16);
+    *height = be32(b + 20);
+    free(b);
+}
+
+/* The grid size for rows x cols tiles of TILE pixels with GAP-pixel gaps. */
+static void assert_grid(const char *path, int rows, int cols)
+{
+    uint32_t w, h;
+    png_header(path, &w, &h);
+    assert_int_equal(w, cols * (TILE + GAP) + GAP);
+    assert_int_equal(h, rows * (TILE + GAP) + GAP);
+}
+
+/* Decode a greyscale PNG with libpng; the pixels, malloc'd. */
+static uint8_t *png_pixels(const char *path, uint32_t *width, uint32_t *height)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_file(&img, path));
+    img.format = PNG_FORMAT_GRAY;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    assert_non_null(px);
+    assert_true(png_image_finish_read(&img, NULL, px, 0, NULL));
+    *width = img.width;
+    *height = img.height;
+    return px;
+}
+
+/* ---- the model, run here ---------------------------------------------------------------- */
+
+static float *load_checkpoint(void)
+{
+    float *params = aec_alloc_floats(M->n_params, "parameters");
+    assert_non_null(params);
+    assert_int_equal(aec_load_params(at("run/model.safetensors"), M, params), 0);
+    return params;
+}
+
+/* The first n test images through the model: their latents and reconstructions. */
+static void forward_here(const aec_dataset *d, int n, float *z, float *y)
+{
+    float *params = load_checkpoint();
+    float *arena = aec_arena_alloc(M, n);
+    assert_non_null(arena);
+    aec_put_input(M, arena, d->x, n);
+    M->encode(params, arena, n);
+    M->decode(params, arena, n);
+    if (z)
+        aec_get_latent(M, arena, z, n);
+    if (y)
+        aec_get_output(M, arena, y, n);
+    free(arena);
+    free(params);
+}
+
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double diff = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return diff / (scale > 0 ? scale : 1.0);
+}
+
+/* ---- 1. the compiler ------------------------------------------------------------------- */
+
+static void build_makes_an_executable(void **state)
+{
+    (void)state;
+    expect_ok(AEC, "build", MODEL, "-o", at("fmnist_cae"), NULL);
+    struct stat st;
+    assert_int_equal(stat(at("fmnist_cae"), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(access(at("fmnist_cae"), X_OK), 0);
+    proc p = run(at("fmnist_cae"), "info", NULL);
+    expect_status(&p, 0);
+    assert_non_null(strstr(p.out, "model: fmnist_cae, input 1x28x28 in [0, 1], latent 64, loss mse\n"));
+    assert_non_null(strstr(p.out, "parameters: 442177 in 12 tensors\n"));
+    proc_free(&p);
+}
+
+static void emit_twice_gives_identical_files(void **state)
+{
+    (void)state;
+    expect_ok(AEC, "emit", MODEL, "-o", at("emit1"), NULL);
+    expect_ok(AEC, "emit", MODEL, "-o", at("emit2"), NULL);
+    assert_same_bytes(at("emit1/fmnist_cae.c"), at("emit2/fmnist_cae.c"));
+    assert_same_bytes(at("emit1/fmnist_cae.h"), at("emit2/fmnist_cae.h"));
+}
+
+/* ---- 2.-6. the model executable on Fashion-MNIST ---------------------------------------- */
+
+static void train_two_epochs_writes_loss_csv(void **state)
+{
+    (void)state;
+    need_data();
+    need_exe();
+    proc p = run(at("fmnist_cae"), "train", "--data", DATA, "--out", at("run"), "--epochs", "2",
+                 "--limit", "300", "--batch", "32", NULL);
+    expect_status(&p, 0);
+    /* not a terminal: one plain line per epoch, nothing else */
+    assert_int_equal(strncmp(p.out, "epoch 1/2  train ", 17), 0);
+    const char *second = strchr(p.out, '\n') + 1;
+    assert_int_equal(strncmp(second, "epoch 2/2  train ", 17), 0);
+    assert_ptr_equal(strchr(second, '\n'), p.out + strlen(p.out) - 1);
+    assert_null(strchr(p.out, '\r'));
+    proc_free(&p);
+
+    csv_row r[4];
+    assert_int_equal(load_csv(r, 4, NULL), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r[i].epoch, i + 1);
+        assert_positive_finite(r[i].train);
+        assert_positive_finite(r[i].val);
+        assert_true(isfinite(r[i].secs) && r[i].secs >= 0.0);
+    }
+    print_message("val loss %.6f -> %.6f\n", r[0].val, r[1].val);
+    assert_true(r[1].val < r[0].val);
+}
+
+static void checkpoint_is_the_torch_state_dict(void **state)
+{
+    static const struct { const char *name; int ndim; int64_t shape[4]; } want[] = {
+        { "conv1.weight", 4, { 32, 1, 3, 3 } }, { "conv1.bias", 1, { 32 } },
+        { "conv2.weight", 4, { 64, 32, 3, 3 } }, { "conv2.bias", 1, { 64 } },
+        { "code.weight", 2, { 64, 3136 } },      { "code.bias", 1, { 64 } },
+        { "fc.weight", 2, { 3136, 64 } },        { "fc.bias", 1, { 3136 } },
+        { "up1.weight", 4, { 64, 32, 3, 3 } },  { "up1.bias", 1, { 32 } },
+        { "up2.weight", 4, { 32, 1, 3, 3 } },   { "up2.bias", 1, { 1 } },
+    };
+    (void)state;
+    need_run();
+    aec_tensor_file f;
+    assert_int_equal(aec_safetensors_read(at("run/model.safetensors"), &f), 0);
+    assert_int_equal(f.n, 12);
+    float *params = load_checkpoint();
+    for (int i = 0; i < 12; i++) {
+        assert_string_equal(f.names[i], want[i].name);
+        assert_int_equal(f.ndim[i], want[i].ndim);
+        assert_memory_equal(f.shape[i], want[i].shape, (size_t)want[i].ndim * sizeof(int64_t));
+        assert_memory_equal(f.data[i], params + M->params[i].offset, M->params[i].numel * sizeof(float));
+    }
+    assert_non_null(f.metadata_json);
+    assert_non_null(strstr(f.metadata_json, "\"model\":\"fmnist_cae\""));
+    assert_non_null(strstr(f.metadata_json, "\"epoch\":\"2\""));
+    free(params);
+    aec_tensor_file_free(&f);
+}
+
+static void resume_adds_one_row_and_keeps_the_others(void **state)
+{
+    (void)state;
+    need_run();
+    char *before, *after;
+    csv_row r[4];
+    assert_int_equal(load_csv(r, 4, &before), 2);
+    proc p = run(at("fmnist_cae"), "train", "--data", DATA, "--out", at("run"), "--epochs", "3",
+                 "--limit", "300", "--batch", "32", "--resume", NULL);
+    expect_status(&p, 0);
+    assert_non_null(strstr(p.out, "resuming after epoch 2"));
+    assert_non_null(strstr(p.out, "epoch 3/3  train "));
+    proc_free(&p);
+    assert_int_equal(load_csv(r, 4, &after), 3);
+    assert_int_equal(strncmp(before, after, strlen(before)), 0);
+    assert_int_equal(r[2].epoch, 3);
+    assert_positive_finite(r[2].train);
+    assert_positive_finite(r[2].val);
+    free(before);
+    free(after);
+}
+
+static void eval_prints_the_last_val_loss(void **state)
+{
+    (void)state;
+    need_run();
+    csv_row r[4];
+    int n = load_csv(r, 4, NULL);
+    assert_true(n >= 1);
+    proc p = run(at("fmnist_cae"), "eval", "--data", DATA, "--weights", at("run/model.safetensors"),
+                 "--limit", "300", NULL);
+    expect_status(&p, 0);
+    double loss;
+    int used = 0;
+    assert_int_equal(sscanf(p.out, "loss %lf\n%n", &loss, &used), 1);
+    assert_int_equal((size_t)used, strlen(p.out));
+    print_message("eval %.8g, loss.csv %.8g\n", loss, r[n - 1].val);
+    assert_true(fabs(loss - r[n - 1].val) <= 1e-6 * r[n - 1].val);
+    proc_free(&p);
+}
+
+/* Top row: the first test images, exactly; bottom row: their reconstructions. */
+static void check_recon_tiles(const uint8_t *px, uint32_t width, const aec_dataset *d,
+                              const float *y)
+{
+    int worst = 0;
+    for (int i = 0; i < N_RECON; i++)
+        for (int r = 0; r < TILE; r++)
+            for (int c = 0; c < TILE; c++) {
+                size_t x0 = GAP + (size_t)i * (TILE + GAP) + c, y0 = GAP + r;
+                size_t k = (size_t)i * TILE * TILE + r * TILE + c;
+                assert_int_equal(px[y0 * width + x0], (int)lrintf(d->x[k] * 255.0f));
+                int got = px[(y0 + TILE + GAP) * width + x0], want = (int)lrintf(y[k] * 255.0f);
+                worst = abs(got - want) > worst ? abs(got - want) : worst;
+            }
+    assert_true(worst <= 1);
+    assert_int_equal(px[0], 128);                           /* the gap's grey */
+    assert_int_equal(px[(GAP + TILE) * width + GAP], 128);  /* between the rows */
+}
+
+static void reconstruct_writes_two_rows_of_tiles(void **state)
+{
+    (void)state;
+    need_run();
+    expect_ok(at("fmnist_cae"), "reconstruct", "--data", DATA, "--weights",
+              at("run/model.safetensors"), "--out", at("r.png"), "--n", "6", NULL);
+    assert_grid(at("r.png"), 2, N_RECON);
+    uint32_t w, h;
+    uint8_t *px = png_pixels(at("r.png"), &w, &h);
+    assert_int_equal(w, N_RECON * (TILE + GAP) + GAP);
+    aec_dataset d;
+    assert_int_equal(aec_dataset_load(DATA, "test", M, N_RECON, &d), 0);
+    float y[N_RECON * TILE * TILE];
+    forward_here(&d, N_RECON, NULL, y);
+    check_recon_tiles(px, w, &d, y);
+    aec_dataset_free(&d);
+    free(px);
+}
+
+/* labels.npy: int64 [n], as aec_npy_write_i64 writes it. */
+static int64_t *read_labels_npy(const char *path, int64_t n)
+{
+    size_t len;
+    char *b = slurp(path, &len);
+    assert_non_null(b);
+    assert_true(len > 10);
+    assert_memory_equal(b, "\x93NUMPY\x01\x00", 8);
+    size_t hlen = (uint8_t)b[8] | (size_t)(uint8_t)b[9] << 8;
+    assert_int_equal(len, 10 + hlen + (size_t)n * 8);
+    char header[256], shape[32];
+    assert_true(hlen < sizeof header);
+    memcpy(header, b + 10, hlen);
+    header[hlen] = '\0';
+    snprintf(shape, sizeof shape, "'shape': (%lld,)", (long long)n);
+    assert_non_null(strstr(header, "'descr': '<i8'"));
+    assert_non_null(strstr(header, shape));
+    int64_t *labels = malloc((size_t)n * 8);
+    assert_non_null(labels);
+    memcpy(labels, b + 10 + hlen, (size_t)n * 8);
+    free(b);
+    return labels;
+}
+
+static void encode_writes_latents_and_labels(void **state)
+{
+    (void)state;
+    need_run();
+    expect_ok(at("fmnist_cae"), "encode", "--data", DATA, "--weights", at("run/model.safetensors"),
+              "--out", at("z.npy"), "--labels", at("l.npy"), "--limit", "50", NULL);
+    float *z;
+    int ndim;
+    int64_t shape[4];
+    assert_int_equal(aec_npy_read_f32(at("z.npy"), &z, &ndim, shape), 0);
+    assert_int_equal(ndim, 2);
+    assert_int_equal(shape[0], N_ENCODE);
+    assert_int_equal(shape[1], LATENT);
+
+    aec_dataset d;
+    assert_int_equal(aec_dataset_load(DATA, "test", M, N_ENCODE, &d), 0);
+    static float here[N_ENCODE * LATENT];
+    forward_here(&d, N_ENCODE, here, NULL);
+    double diff = rel_diff(z, here, N_ENCODE * LATENT);
+    print_message("latents: executable vs in process %.2e\n", diff);
+    assert_true(diff <= 1e-4);
+
+    int64_t *labels = read_labels_npy(at("l.npy"), N_ENCODE);
+    assert_int_equal(labels[0], 9);     /* the first test image: an ankle boot */
+    assert_memory_equal(labels, d.labels, N_ENCODE * sizeof(int64_t));
+    free(labels);
+    aec_dataset_free(&d);
+    free(z);
+}
+
+static void decode_writes_a_grid_of_the_latents(void **state)
+{
+    (void)state;
+    need_run();
+    if (access(at("z.npy"), R_OK) != 0)
+        fail_msg("%s is missing: encode failed in an earlier test", at("z.npy"));
+    expect_ok(at("fmnist_cae"), "decode", "--weights", at("run/model.safetensors"), "--latents",
+              at("z.npy"), "--out", at("d.png"), NULL);
+    assert_grid(at("d.png"), (N_ENCODE + 7) / 8, 8);    /* --cols defaults to 8 */
+}
+
+/* ---- 7. failures -------------------------------------------------------------------------- */
+
+/* Exit status want, and stderr holds `needle`. */
+static void expect_failure(const proc *p, int want, const char *needle)
+{
+    expect_status(p, want);
+    if (!strstr(p->err, needle))
+        print_message("stderr lacks '%s':\n%s", needle, p->err);
+    assert_non_null(strstr(p->err, needle));
+}
+
+static void train_on_missing_data_names_the_path(void **state)
+{
+    (void)state;
+    need_exe();
+    proc p = run(at("fmnist_cae"), "train", "--data", "/nonexistent", "--out", at("nodata"), NULL);
+    expect_failure(&p, 1, "/nonexistent");
+    assert_int_equal(strncmp(p.err, "aec: ", 5), 0);
+    proc_free(&p);
+}
+
+static void eval_of_truncated_weights_names_the_file(void **state)
+{
+    (void)state;
+    need_run();
+    copy_file(at("run/model.safetensors"), at("short.safetensors"));
+    assert_int_equal(truncate(at("short.safetensors"), 100), 0);
+    proc p = run(at("fmnist_cae"), "eval", "--data", DATA, "--weights", at("short.safetensors"),
+                 "--limit", "10", NULL);
+    expect_failure(&p, 1, at("short.safetensors"));
+    assert_string_equal(p.out, "");
+    proc_free(&p);
+}
+
+/* models/fmnist_cae.ae with conv2's kind misspelled `conv2`, at TMP/bad.ae. */
+static const char *write_bad_model(void)
+{
+    char *src = slurp(MODEL, NULL);
+    assert_non_null(src);
+    char *kind = strstr(src, "conv2 = conv2d(64");
+    assert_non_null(kind);
+    memmove(kind + 13, kind + 14, strlen(kind + 14) + 1);   /* drop the d */
+    FILE *fp = fopen(at("bad.ae"), "w");
+    assert_non_null(fp);
+    fputs(src, fp);
+    assert_int_equal(fclose(fp), 0);
+    free(src);
+    return at("bad.ae");
+}
+
+static void misspelled_kind_gives_did_you_mean(void **state)
+{
+    (void)state;
+    proc p = run(AEC, "build", write_bad_model(), "-o", at("bad_exe"), NULL);
+    expect_failure(&p, 1, ":7:13: error: unknown layer kind 'conv2'; did you mean 'conv2d'?\n"
+                          "      conv2 = conv2(64, kernel=3, stride=2, pad=1) relu\n"
+                          "              ^\n");
+    assert_int_equal(access(at("bad_exe"), F_OK), -1);
+    proc_free(&p);
+}
+
+/* FILE in FILE:LINE:COL is the path as given, as in `cannot read` errors. */
+static void diagnostic_names_the_file_as_given(void **state)
+{
+    (void)state;
+    char want[300];
+    snprintf(want, sizeof want, "%s:7:13: error: ", write_bad_model());
+    proc p = run(AEC, "check", at("bad.ae"), NULL);
+    expect_status(&p, 1);
+    if (strncmp(p.err, want, strlen(want)) != 0)
+        print_message("want stderr to start with '%s', got:\n%s", want, p.err);
+    assert_int_equal(strncmp(p.err, want, strlen(want)), 0);
+    proc_free(&p);
+}
+
+static void build_into_a_missing_directory_fails_cleanly(void **state)
+{
+    (void)state;
+    proc p = run(AEC, "build", MODEL, "-o", at("no/such/dir/exe"), NULL);
+    if (p.signal)
+        fail_msg("aec build crashed with signal %d:\n%s", p.signal, p.err);
+    assert_true(p.status != 0);
+    assert_non_null(strstr(p.err, at("no/such/dir")));
+    assert_int_equal(access(at("no"), F_OK), -1);
+    proc_free(&p);
+}
+
+static void failed_build_keeps_the_old_executable(void **state)
+{
+    (void)state;
+    need_exe();
+    copy_file(at("fmnist_cae"), at("fmnist_cae.before"));
+    proc p = run(AEC, "build", write_bad_model(), "-o", at("fmnist_cae"), NULL);
+    expect_failure(&p, 1, "unknown layer kind 'conv2'");
+    proc_free(&p);
+    assert_int_equal(access(at("fmnist_cae"), X_OK), 0);
+    assert_same_bytes(at("fmnist_cae"), at("fmnist_cae.before"));
+    /* and it still runs */
+    expect_ok(at("fmnist_cae"), "info", NULL);
+}
+
+/* ---- the group ------------------------------------------------------------------------------ */
+
+static int make_tmp(void **state)
+{
+    (void)state;
+    snprintf(tmp, sizeof tmp, "/tmp/aec-e2e-XXXXXX");
+    return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int remove_tmp(void **state)
+{
+    (void)state;
+    remove_tree(tmp);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(build_makes_an_executable),
+        cmocka_unit_test(emit_twice_gives_identical_files),
+        cmocka_unit_test(train_two_epochs_writes_loss_csv),
+        cmocka_unit_test(checkpoint_is_the_torch_state_dict),
+        cmocka_unit_test(resume_adds_one_row_and_keeps_the_others),
+        cmocka_unit_test(eval_prints_the_last_val_loss),
+        cmocka_unit_test(reconstruct_writes_two_rows_of_tiles),
+        cmocka_unit_test(encode_writes_latents_and_labels),
+        cmocka_unit_test(decode_writes_a_grid_of_the_latents),
+        cmocka_unit_test(train_on_missing_data_names_the_path),
+        cmocka_unit_test(eval_of_truncated_weights_names_the_file),
+        cmocka_unit_test(misspelled_kind_gives_did_you_mean),
+        cmocka_unit_test(diagnostic_names_the_file_as_given),
+        cmocka_unit_test(build_into_a_missing_directory_fails_cleanly),
+        cmocka_unit_test(failed_build_keeps_the_old_executable),
+    };
+    return cmocka_run_group_tests_name("end to end", tests, make_tmp, remove_tmp);
+}
