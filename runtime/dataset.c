@@ -1,7 +1,10 @@
-/* dataset.c: one split of an IDX data set (MNIST, Fashion-MNIST) as NCHW
- * floats in the model's input range, with its labels. */
+/* dataset.c: one split of a data set as NCHW floats in the model's input
+ * range: IDX files (MNIST, Fashion-MNIST) with their labels, read here, or a
+ * folder of images (CelebA), read by images.c. */
 #include "aec.h"
+#include "images.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,18 +81,12 @@ static int ds_fill(aec_dataset *d, const aec_idx_images *img, const uint8_t *lab
     return 0;
 }
 
-int aec_dataset_load(const char *dir, const char *split, const aec_model *m,
-                     int limit, aec_dataset *d)
+static int ds_load_idx(const char *dir, const char *prefix, const aec_model *m,
+                       int limit, aec_dataset *d)
 {
     aec_idx_images img = {0};
     uint8_t *labels = NULL;
     int n_labels = 0, rc = -1;
-    memset(d, 0, sizeof *d);
-    const char *prefix = ds_prefix(split);
-    if (!prefix) {
-        aec_error("unknown split '%s' (expected train or test)", split);
-        return -1;
-    }
     char *ipath = ds_find(dir, prefix, "images-idx3-ubyte");
     char *lpath = ipath ? ds_find(dir, prefix, "labels-idx1-ubyte") : NULL;
     if (lpath && aec_idx_read_images(ipath, &img) == 0
@@ -101,6 +98,43 @@ int aec_dataset_load(const char *dir, const char *split, const aec_model *m,
     free(img.pixels);
     free(labels);
     return rc;
+}
+
+/* DIR holds IDX images of either split, raw or gzipped. */
+static int ds_has_idx(const char *dir)
+{
+    static const char *const names[] = {
+        "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte",
+        "t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte",
+    };
+    char p[4096];
+    for (int k = 0; k < 4; k++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[k]);
+        if (access(p, F_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* IDX files if DIR has any, else the images in it. */
+int aec_dataset_load(const char *dir, const char *split, const aec_model *m,
+                     int limit, aec_dataset *d)
+{
+    memset(d, 0, sizeof *d);
+    const char *prefix = ds_prefix(split);
+    if (!prefix) {
+        aec_error("unknown split '%s' (expected train or test)", split);
+        return -1;
+    }
+    if (ds_has_idx(dir))
+        return ds_load_idx(dir, prefix, m, limit, d);
+    int images = aec_images_present(dir);
+    if (images > 0)
+        return aec_images_load(dir, split, m, limit, d);
+    aec_error("%s: neither %s-images-idx3-ubyte.gz nor %s-images-idx3-ubyte (IDX files) "
+              "nor images (*.jpg, *.jpeg, *.png) are there%s%s", dir, prefix, prefix,
+              images < 0 ? ": cannot open the folder: " : "", images < 0 ? strerror(errno) : "");
+    return -1;
 }
 
 void aec_dataset_free(aec_dataset *d)

@@ -6,7 +6,8 @@
  *   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
  * padded with spaces and ended by '\n' so that the data starts at a multiple
  * of 64 bytes, then the data in C order. We write version 1.0 exactly as
- * numpy does, so numpy.load and hexdumps agree; we read float32 only. */
+ * numpy does, so numpy.load and hexdumps agree; we read float32 and uint8
+ * (the decoded-image cache of images.c). */
 #include "aec.h"
 #include "io_internal.h"
 
@@ -81,6 +82,11 @@ int aec_npy_write_i64(const char *path, const int64_t *data, int64_t n)
     return npy_write(path, "<i8", data, sizeof(int64_t), 1, &n);
 }
 
+int aec_npy_write_u8(const char *path, const uint8_t *data, int ndim, const int64_t *shape)
+{
+    return npy_write(path, "|u1", data, 1, ndim, shape);
+}
+
 /* ---- reading the header dict ------------------------------------------------- */
 
 typedef struct {
@@ -92,6 +98,17 @@ typedef struct {
     int fortran, ndim;
     int64_t shape[4];
 } npy_info;
+
+/* A dtype we read: its descr as numpy writes it, another spelling numpy
+ * accepts (or NULL), the element size, and the end of the message for others. */
+typedef struct {
+    const char *descr, *alias;
+    size_t elem;
+    const char *expect;
+} npy_dtype;
+
+static const npy_dtype NPY_F32 = { "<f4", NULL, sizeof(float), "aec reads float32 ('<f4') only" };
+static const npy_dtype NPY_U8 = { "|u1", "<u1", 1, "expected uint8 ('|u1')" };
 
 static int npy_fail(npy_dict *d, const char *msg)
 {
@@ -260,11 +277,10 @@ static int npy_read_header(FILE *fp, const char *path, char **text, size_t *len)
     return 0;
 }
 
-static int npy_check(const char *path, const npy_info *h)
+static int npy_check(const char *path, const npy_info *h, const npy_dtype *dt)
 {
-    if (strcmp(h->descr, "<f4") != 0)
-        aec_error("%s: dtype '%s' is not supported; aec reads float32 ('<f4') only",
-                  path, h->descr);
+    if (strcmp(h->descr, dt->descr) != 0 && (!dt->alias || strcmp(h->descr, dt->alias) != 0))
+        aec_error("%s: dtype '%s' is not supported; %s", path, h->descr, dt->expect);
     else if (h->fortran)
         aec_error("%s: fortran_order is True; aec reads C-order arrays only", path);
     else if (h->ndim < 1)
@@ -276,11 +292,12 @@ static int npy_check(const char *path, const npy_info *h)
 
 /* The data must be exactly what the shape says: a shorter file is truncated,
  * a longer one was written with a different shape. */
-static int npy_read_data(FILE *fp, const char *path, const npy_info *h, float **data)
+static int npy_read_data(FILE *fp, const char *path, const npy_info *h, size_t elem,
+                         void **data)
 {
     struct stat st;
     long pos = ftell(fp);
-    size_t numel = npy_numel(h->shape, h->ndim, sizeof(float)), bytes = numel * sizeof(float);
+    size_t numel = npy_numel(h->shape, h->ndim, elem), bytes = numel * elem;
     if (numel == SIZE_MAX || pos < 0 || fstat(fileno(fp), &st) != 0) {
         aec_error("%s: cannot read: %s", path, numel == SIZE_MAX ? "shape too large" : strerror(errno));
         return -1;
@@ -304,7 +321,8 @@ static int npy_read_data(FILE *fp, const char *path, const npy_info *h, float **
     return 0;
 }
 
-int aec_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[4])
+static int npy_read(const char *path, const npy_dtype *dt, void **data, int *ndim,
+                    int64_t shape[4])
 {
     npy_info h = {0};
     char *text = NULL;
@@ -320,8 +338,8 @@ int aec_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[4]
         npy_dict d = { text, text + len, path };
         rc = npy_parse(&d, &h);
     }
-    rc = rc ? rc : npy_check(path, &h);
-    rc = rc ? rc : npy_read_data(fp, path, &h, data);
+    rc = rc ? rc : npy_check(path, &h, dt);
+    rc = rc ? rc : npy_read_data(fp, path, &h, dt->elem, data);
     free(text);
     fclose(fp);
     if (rc == 0) {
@@ -329,5 +347,21 @@ int aec_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[4]
         for (int k = 0; k < 4; k++)
             shape[k] = k < h.ndim ? h.shape[k] : 0;
     }
+    return rc;
+}
+
+int aec_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[4])
+{
+    void *p = NULL;
+    int rc = npy_read(path, &NPY_F32, &p, ndim, shape);
+    *data = p;
+    return rc;
+}
+
+int aec_npy_read_u8(const char *path, uint8_t **data, int *ndim, int64_t shape[4])
+{
+    void *p = NULL;
+    int rc = npy_read(path, &NPY_U8, &p, ndim, shape);
+    *data = p;
     return rc;
 }
