@@ -7,7 +7,7 @@ CC      ?= cc
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Wno-unused-parameter
 CFLAGS  := $(OPT) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L
-LIBS    := -lopenblas -lpng -lz -lm
+LIBS    := -lopenblas -ljpeg -lpng -lz -lm
 B       := build
 
 RT_SRC  := $(sort $(wildcard runtime/*.c))
@@ -60,3 +60,11 @@ clean:
 
 .PHONY: all test bench clean
 .SECONDARY:
+
+# ---- examples: programs of your own around a generated model ----------------
+$(B)/gen/%.c: models/%.ae $(B)/aec
+	$(B)/aec emit $< -o $(@D)
+
+$(B)/latent_walk: examples/latent_walk.c $(B)/gen/celeba_vae.c $(B)/libaecrt.a
+	$(CC) $(CFLAGS) -O3 -march=native -DAEC_NO_MAIN -Iruntime -I$(B)/gen $< $(B)/gen/celeba_vae.c \
+	    $(B)/libaecrt.a $(LIBS) -o $@

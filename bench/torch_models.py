@@ -2,6 +2,8 @@
 
 The submodule names are the .ae layer names, registered in layer order, so the
 state_dict keys (conv1.weight, conv1.bias, ...) match the parameter names aec uses.
+Autoencoders: forward(x) -> y, loss(y, x) -> scalar. VAEs (listed in VAE_LATENT):
+forward(x, eps) -> (y, mu, logvar), loss(y, x, mu, logvar) -> (total, recon, kl).
 Run with /usr/bin/python3 (Debian's python3-torch).
 """
 import json
@@ -83,8 +85,63 @@ class TinyAll(nn.Module):
         return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
 
 
-MODELS = {"fmnist_cae": FmnistCae, "tiny_all": TinyAll}
-INPUT_SHAPES = {"fmnist_cae": (1, 28, 28), "tiny_all": (2, 8, 8)}
+class CelebaVae(nn.Module):
+    """models/celeba_vae.ae: input 3x64x64 in [-1,1], latent 128, loss sse + kl (beta 1), adam(1e-3).
+
+    forward(x, eps) takes the noise explicitly (z = mu + eps * exp(0.5 * logvar)), so the parity
+    oracle and aec can use the same eps. loss() is per image: squared error summed over pixels plus
+    beta * KL, both summed over the batch and divided by the batch size.
+    """
+
+    LATENT = 128
+    BETA = 1.0
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 4, stride=2, padding=1)      # 32x32x32
+        self.conv2 = nn.Conv2d(32, 64, 4, stride=2, padding=1)     # 64x16x16
+        self.conv3 = nn.Conv2d(64, 128, 4, stride=2, padding=1)    # 128x8x8
+        self.mu = nn.Linear(128 * 8 * 8, self.LATENT)
+        self.logvar = nn.Linear(128 * 8 * 8, self.LATENT)
+        self.fc = nn.Linear(self.LATENT, 128 * 8 * 8)
+        self.up1 = nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1)  # 64x16x16
+        self.up2 = nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1)   # 32x32x32
+        self.up3 = nn.ConvTranspose2d(32, 3, 4, stride=2, padding=1)    # 3x64x64
+
+    def encode(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.relu(self.conv3(x))
+        x = torch.flatten(x, 1)
+        return self.mu(x), self.logvar(x)
+
+    def decode(self, z):
+        x = self.fc(z)
+        x = x.view(-1, 128, 8, 8)
+        x = F.relu(self.up1(x))
+        x = F.relu(self.up2(x))
+        return torch.tanh(self.up3(x))
+
+    def forward(self, x, eps):
+        mu, logvar = self.encode(x)
+        z = mu + eps * torch.exp(0.5 * logvar)
+        return self.decode(z), mu, logvar
+
+    def loss(self, y, x, mu, logvar):
+        """Returns (total, recon, kl), each a scalar averaged over the batch's images."""
+        b = x.shape[0]
+        recon = torch.sum((y - x) ** 2) / b
+        kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - torch.exp(logvar)) / b
+        return recon + self.BETA * kl, recon, kl
+
+    def optimizer(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+
+MODELS = {"fmnist_cae": FmnistCae, "tiny_all": TinyAll, "celeba_vae": CelebaVae}
+INPUT_SHAPES = {"fmnist_cae": (1, 28, 28), "tiny_all": (2, 8, 8), "celeba_vae": (3, 64, 64)}
+# Models whose forward takes (x, eps) and returns (y, mu, logvar): name -> latent size.
+VAE_LATENT = {"celeba_vae": CelebaVae.LATENT}
 
 
 def build(name):

@@ -55,6 +55,7 @@ void ast_free_model(ast_model *m)
     free_value(&m->range_hi);
     free_block(&m->encoder);
     free_block(&m->decoder);
+    ast_free_call(&m->latent);
     ast_free_call(&m->loss);
     ast_free_call(&m->optimizer);
     ast_free_call(&m->train);

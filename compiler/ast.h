@@ -62,7 +62,7 @@ typedef struct {
     ast_value input_shape;
     ast_value range_lo, range_hi;
     ast_block encoder, decoder;
-    ast_call loss, optimizer, train;
+    ast_call latent, loss, optimizer, train;   /* latent: name NULL if absent */
 } ast_model;
 
 /* Growing arrays for the parser's lists. */

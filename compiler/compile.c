@@ -22,7 +22,8 @@ int compile_source(const char *path, const char *src, size_t len, FILE *err, com
     memcpy(c->source, src, len);
     c->source[len] = '\0';
     c->len = len;
-    if (parse_source(c->base, c->source, len, &c->ast, err) < 0)
+    /* diagnostics name the file as given; generated comments, its base name */
+    if (parse_source(c->path, c->source, len, &c->ast, err) < 0)
         return -1;
     if (sema_check(&c->ast, &c->ir) < 0)
         return -1;

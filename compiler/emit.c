@@ -374,6 +374,51 @@ static void emit_act_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     OUT(";\n}\n\n");
 }
 
+/* The gaussian latent: two linear heads and the reparameterisation. */
+static void emit_gaussian(sbuf *o, const ir_model *m, const ir_layer *l)
+{
+    char F[16], Z[16], beta[32];
+    snprintf(F, sizeof F, "%d", l->in.c);
+    snprintf(Z, sizeof Z, "%d", l->out.c);
+    layer_comment(o, m, l, "gaussian latent forward");
+    OUT("/* mu and logvar [B][%s] = in[B][%s] x weight^T + bias; z = mu + eps * exp(logvar / 2) */\n", Z, F);
+    OUT("static void latent_forward(float *z, float *mu, float *logvar, const float *eps, const float *in,\n"
+        "        const float *mu_weight, const float *mu_bias, const float *logvar_weight,\n"
+        "        const float *logvar_bias, int B)\n{\n");
+    gemm(o, NT, TR, "B", Z, F, "in", F, "mu_weight", F, "0.0f", "mu", Z);
+    gemm(o, NT, TR, "B", Z, F, "in", F, "logvar_weight", F, "0.0f", "logvar", Z);
+    OUT("    for (int b = 0; b < B; b++)\n        for (int o = 0; o < %s; o++) {\n", Z);
+    OUT("            const size_t i = (size_t)b * %s + o;\n", Z);
+    OUT("            mu[i] += mu_bias[o];\n            logvar[i] += logvar_bias[o];\n");
+    OUT("            z[i] = mu[i] + eps[i] * expf(0.5f * logvar[i]);\n        }\n}\n\n");
+
+    layer_comment(o, m, l, "gaussian latent backward");
+    OUT("/* With KL = -1/2 sum(1 + logvar - mu^2 - exp(logvar)) in the loss at weight beta / B:\n"
+        " * d/dmu = dz + beta/B * mu; d/dlogvar = dz * eps * exp(logvar/2) / 2 + beta/B * (exp(logvar) - 1) / 2 */\n");
+    OUT("static void latent_backward(float *din, float *dmu, float *dlogvar, const float *dz,\n"
+        "        const float *mu, const float *logvar, const float *eps, const float *in,\n"
+        "        const float *mu_weight, const float *logvar_weight, float *dmu_weight, float *dmu_bias,\n"
+        "        float *dlogvar_weight, float *dlogvar_bias, int B)\n{\n");
+    OUT("    const float kl = %s / (float)B;\n", flit(l->beta, beta, sizeof beta));
+    OUT("    for (size_t i = 0; i < (size_t)B * %s; i++) {\n", Z);
+    OUT("        dmu[i] = dz[i] + kl * mu[i];\n");
+    OUT("        dlogvar[i] = 0.5f * dz[i] * eps[i] * expf(0.5f * logvar[i]) + 0.5f * kl * (expf(logvar[i]) - 1.0f);\n    }\n");
+    OUT("    for (int o = 0; o < %s; o++) {\n        double sum_mu = 0.0, sum_logvar = 0.0;\n", Z);
+    OUT("        for (int b = 0; b < B; b++) {\n            sum_mu += dmu[(size_t)b * %s + o];\n", Z);
+    OUT("            sum_logvar += dlogvar[(size_t)b * %s + o];\n        }\n", Z);
+    OUT("        dmu_bias[o] += (float)sum_mu;\n        dlogvar_bias[o] += (float)sum_logvar;\n    }\n");
+    gemm(o, TR, NT, Z, F, "B", "dmu", Z, "in", F, "1.0f", "dmu_weight", F);
+    gemm(o, TR, NT, Z, F, "B", "dlogvar", Z, "in", F, "1.0f", "dlogvar_weight", F);
+    if (l->needs_din) {
+        OUT("    /* din[B][%s] = dmu x mu_weight + dlogvar x logvar_weight */\n", F);
+        gemm(o, NT, NT, "B", F, Z, "dmu", Z, "mu_weight", F, "0.0f", "din", F);
+        gemm(o, NT, NT, "B", F, Z, "dlogvar", Z, "logvar_weight", F, "1.0f", "din", F);
+    } else {
+        OUT("    (void)din;   /* the first layer that learns: no input gradient */\n");
+    }
+    OUT("}\n\n");
+}
+
 static void emit_layer(sbuf *o, const ir_model *m, const ir_layer *l)
 {
     switch (l->kind) {
@@ -383,21 +428,27 @@ static void emit_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     case IR_FLATTEN:
     case IR_UNFLATTEN: emit_reshape(o, m, l); break;
     case IR_ACT: emit_act_layer(o, m, l); break;
+    case IR_GAUSSIAN: emit_gaussian(o, m, l); break;
     }
 }
 
 /* ---- the loss --------------------------------------------------------------------- */
 
+/* The reconstruction term: its mean over B x N values, or (reduction=sum)
+ * its sum over each image's N values, averaged over the B images. */
 static void emit_loss(sbuf *o, const ir_model *m)
 {
-    int loss_line = m->loss_line;
     size_t n = ir_numel(m->input);
     const char *y = buf_name(m, m->layers[m->nlayers - 1].buf_out), *x = buf_name(m, m->buf_input);
     const char *dy = buf_name(m, m->layers[m->nlayers - 1].buf_dout);
-    int bce = m->loss == LOSS_BCE;
-    source_comment(o, m, loss_line);
-    OUT("/* %s, the mean over B x %zu values, of the output against the input */\n",
-        bce ? "binary cross-entropy" : "squared error", n);
+    const ir_layer *g = m->gaussian >= 0 ? &m->layers[m->gaussian] : NULL;
+    int bce = m->loss == LOSS_BCE, sum = m->reduce == REDUCE_SUM;
+    char denom[48], beta[32];
+    snprintf(denom, sizeof denom, sum ? "(double)B" : "((double)B * %zu)", n);
+    source_comment(o, m, m->loss_line);
+    OUT("/* %s of the output against the input, %s%s */\n", bce ? "binary cross-entropy" : "squared error",
+        sum ? "summed over each image's values and averaged over the batch" : "the mean over all values",
+        g ? ", plus beta * KL(q(z|x) || N(0, I)) averaged over the batch" : "");
     OUT("float %s_loss(float *arena, int B)\n{\n", m->name);
     OUT("    const float *y = AT(%s), *x = AT(%s);\n    const size_t n = (size_t)B * %zu;\n", y, x, n);
     OUT("    double sum = 0.0;\n    for (size_t i = 0; i < n; i++) {\n");
@@ -406,17 +457,28 @@ static void emit_loss(sbuf *o, const ir_model *m)
             "        sum -= x[i] * fmaxf(logf(y[i]), -100.0f) + (1.0f - x[i]) * fmaxf(logf(1.0f - y[i]), -100.0f);\n");
     else
         OUT("        const double d = (double)y[i] - x[i];\n        sum += d * d;\n");
-    OUT("    }\n    return (float)(sum / (double)n);\n}\n\n");
+    OUT("    }\n");
+    if (!g) {
+        OUT("    return (float)(sum / %s);\n}\n\n", denom);
+    } else {
+        OUT("    const float *mu = AT(%s), *logvar = AT(%s);\n    double kl = 0.0;\n", buf_name(m, g->buf_mu),
+            buf_name(m, g->buf_logvar));
+        OUT("    for (size_t i = 0; i < (size_t)B * %d; i++)\n", g->out.c);
+        OUT("        kl -= 0.5 * (1.0 + logvar[i] - (double)mu[i] * mu[i] - exp(logvar[i]));\n");
+        OUT("    return (float)(sum / %s + %s * kl / (double)B);\n}\n\n", denom, flit(g->beta, beta, sizeof beta));
+    }
 
-    source_comment(o, m, loss_line);
+    source_comment(o, m, m->loss_line);
     OUT("static void loss_backward(float *arena, int B)\n{\n");
     OUT("    const float *y = AT(%s), *x = AT(%s);\n    float *dy = AT(%s);\n", y, x, dy);
-    OUT("    const size_t n = (size_t)B * %zu;\n    const float scale = 1.0f / (float)n;\n", n);
+    OUT("    const size_t n = (size_t)B * %zu;\n    const float scale = (float)(1.0 / %s);\n", n, denom);
     if (bce)
         OUT("    for (size_t i = 0; i < n; i++)   /* PyTorch's eps: 1e-12 */\n"
             "        dy[i] = scale * (y[i] - x[i]) / fmaxf((1.0f - y[i]) * y[i], 1e-12f);\n");
     else
         OUT("    for (size_t i = 0; i < n; i++)\n        dy[i] = 2.0f * scale * (y[i] - x[i]);\n");
+    if (g)
+        OUT("    /* the KL term's gradient is added in latent_backward */\n");
     OUT("}\n\n");
 }
 
@@ -430,6 +492,12 @@ static const char *in_buf(const ir_model *m, int i)
 static void emit_forward_call(sbuf *o, const ir_model *m, int i)
 {
     const ir_layer *l = &m->layers[i];
+    if (l->kind == IR_GAUSSIAN) {
+        OUT("    latent_forward(AT(%s), AT(%s), AT(%s), AT(%s), AT(%s),\n", buf_name(m, l->buf_out),
+            buf_name(m, l->buf_mu), buf_name(m, l->buf_logvar), buf_name(m, l->buf_eps), in_buf(m, i));
+        OUT("        params + P_mu_weight, params + P_mu_bias, params + P_logvar_weight, params + P_logvar_bias, B);\n");
+        return;
+    }
     OUT("    %s_forward(AT(%s), ", l->name, buf_name(m, l->buf_out));
     if (l->buf_cols >= 0)
         OUT("AT(%s), ", buf_name(m, l->buf_cols));
@@ -443,6 +511,15 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
 {
     const ir_layer *l = &m->layers[i];
     const char *din = l->needs_din ? buf_name(m, m->layers[i - 1].buf_dout) : NULL;
+    if (l->kind == IR_GAUSSIAN) {
+        OUT("    latent_backward(%s%s%s, AT(%s), AT(%s), AT(%s),\n", din ? "AT(" : "NULL", din ? din : "",
+            din ? ")" : "", buf_name(m, l->buf_dmu), buf_name(m, l->buf_dlogvar), buf_name(m, l->buf_dout));
+        OUT("        AT(%s), AT(%s), AT(%s), AT(%s),\n", buf_name(m, l->buf_mu), buf_name(m, l->buf_logvar),
+            buf_name(m, l->buf_eps), in_buf(m, i));
+        OUT("        params + P_mu_weight, params + P_logvar_weight, grads + P_mu_weight, grads + P_mu_bias,\n"
+            "        grads + P_logvar_weight, grads + P_logvar_bias, B);\n");
+        return;
+    }
     OUT("    %s_backward(", l->name);
     if (din)
         OUT("AT(%s), ", din);
@@ -563,8 +640,12 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
         flit(op->momentum, f[5], 32), m->batch, m->epochs, (unsigned long long)m->seed);
     OUT("    .n_params = P_TOTAL, .n_tensors = %d, .params = param_table,\n", m->nparams);
     OUT("    .arena_per_image = A_TOTAL, .input_offset = A_%s,\n", buf_name(m, m->buf_input));
-    OUT("    .latent_offset = A_%s, .output_offset = A_%s,\n", buf_name(m, lat->buf_out),
+    OUT("    .latent_offset = A_%s, .decode_offset = A_%s, .output_offset = A_%s,\n",
+        buf_name(m, lat->kind == IR_GAUSSIAN ? lat->buf_mu : lat->buf_out), buf_name(m, lat->buf_out),
         buf_name(m, m->layers[m->nlayers - 1].buf_out));
+    if (lat->kind == IR_GAUSSIAN)
+        OUT("    .variational = 1, .eps_offset = A_%s, .kl_beta = %s,\n", buf_name(m, lat->buf_eps),
+            flit(lat->beta, f[6], 32));
     OUT("    .encode = %s_encode, .decode = %s_decode,\n", m->name, m->name);
     OUT("    .loss_fn = %s_loss, .backward = %s_backward,\n};\n\n", m->name, m->name);
     OUT("#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_select_blas_kernels(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",

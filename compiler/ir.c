@@ -20,7 +20,7 @@ void ir_free(ir_model *m)
 
 const char *ir_kind_name(ir_kind k)
 {
-    static const char *const names[] = {"conv2d", "deconv2d", "linear", "flatten", "unflatten", "act"};
+    static const char *const names[] = {"conv2d", "deconv2d", "linear", "flatten", "unflatten", "act", "gaussian"};
     return names[k];
 }
 
@@ -49,6 +49,8 @@ double ir_layer_flops(const ir_layer *l)
         return 2.0 * (double)ir_numel(l->in) * l->out.c * k2;
     case IR_LINEAR:
         return 2.0 * (double)l->in.c * l->out.c;
+    case IR_GAUSSIAN:
+        return 4.0 * (double)l->in.c * l->out.c;
     case IR_ACT:
         return (double)ir_numel(l->out);
     default:

@@ -9,9 +9,10 @@
 #define IR_H
 #include <stddef.h>
 
-typedef enum { IR_CONV2D, IR_DECONV2D, IR_LINEAR, IR_FLATTEN, IR_UNFLATTEN, IR_ACT } ir_kind;
+typedef enum { IR_CONV2D, IR_DECONV2D, IR_LINEAR, IR_FLATTEN, IR_UNFLATTEN, IR_ACT, IR_GAUSSIAN } ir_kind;
 typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH } ir_act;
 typedef enum { LOSS_MSE, LOSS_BCE } ir_loss;
+typedef enum { REDUCE_MEAN, REDUCE_SUM } ir_reduce;     /* over pixels; always mean over images */
 typedef enum { OPT_ADAM, OPT_SGD } ir_opt;
 
 /* One image (C x H x W, stored CBHW in the arena) or a flat vector
@@ -37,12 +38,15 @@ typedef struct {
     int in_decoder;
     ir_shape in, out;
     ir_conv conv;       /* IR_CONV2D, IR_DECONV2D */
-    int features;       /* IR_LINEAR: output features */
+    int features;       /* IR_LINEAR, IR_GAUSSIAN: output features */
+    float beta;         /* IR_GAUSSIAN: the weight of the KL term */
     ir_act act;         /* the activation applied to the output (fused) */
     float slope;        /* leaky_relu's negative slope */
-    int weight, bias;   /* indices into ir_model.params, or -1 */
+    int weight, bias;   /* indices into ir_model.params, or -1 (IR_GAUSSIAN: mu's) */
+    int weight2, bias2; /* IR_GAUSSIAN: logvar's */
     /* plan.c: arena buffers (indices into ir_model.bufs, -1 if none) */
     int buf_out, buf_cols, buf_dout, buf_dcols;
+    int buf_mu, buf_logvar, buf_eps, buf_dmu, buf_dlogvar;    /* IR_GAUSSIAN */
     int needs_din;      /* a layer with weights lies below: pass d loss / d input on */
     int runs_backward;  /* it has weights or needs_din: else nothing to do */
 } ir_layer;
@@ -80,6 +84,8 @@ typedef struct {
     ir_param *params;
     size_t n_param_floats;
     ir_loss loss;
+    ir_reduce reduce;
+    int gaussian;           /* index of the IR_GAUSSIAN layer, or -1 */
     ir_optim optim;
     int batch, epochs;
     long long seed;

@@ -57,8 +57,27 @@ static int add_flags(char **argv, int n, char *flags)
     return n;
 }
 
+/* The folder EXE goes into must exist before compiling, not fail after. */
+static int check_out_dir(const char *exe)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", exe);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    struct stat st;
+    if (dir[0] && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "aec: cannot write %s: the directory %s does not exist\n", exe, dir);
+        return -1;
+    }
+    return 0;
+}
+
 static int compile_exe(const compiled *c, const char *exe)
 {
+    if (check_out_dir(exe) < 0)
+        return -1;
     char dir[] = "/tmp/aec-build-XXXXXX", src[4200], inc_rt[4200], inc_gen[4200], lib[4200], tmp_exe[4200];
     if (!mkdtemp(dir)) {
         fprintf(stderr, "aec: cannot make a temporary directory: %s\n", strerror(errno));
@@ -83,7 +102,7 @@ static int compile_exe(const compiled *c, const char *exe)
     argv[n++] = (char *)cc;
     n = add_flags(argv, n, flags);
     char *rest[] = {"-std=c11", "-Wall", "-Wextra", inc_rt, inc_gen, src, "-o", tmp_exe, lib,
-                    "-lopenblas", "-lpng", "-lz", "-lm", NULL};
+                    "-lopenblas", "-ljpeg", "-lpng", "-lz", "-lm", NULL};
     for (int i = 0; rest[i]; i++)
         argv[n++] = rest[i];
     argv[n] = NULL;

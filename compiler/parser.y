@@ -3,6 +3,7 @@
  *   model NAME {
  *     input CxHxW range [LO, HI]
  *     encoder { LAYER... }          LAYER:  [name =] kind[(args)] [activation[(args)]]
+ *     latent gaussian(Z)            (optional: a variational latent)
  *     decoder { LAYER... }
  *     loss KIND
  *     optimizer KIND(args)
@@ -47,7 +48,7 @@ static void set_block(ast_block *slot, AELTYPE l);
 }
 
 %token MODEL "'model'" INPUT "'input'" RANGE "'range'" ENCODER "'encoder'"
-%token DECODER "'decoder'" LOSS "'loss'" OPTIMIZER "'optimizer'" TRAIN "'train'"
+%token DECODER "'decoder'" LOSS "'loss'" OPTIMIZER "'optimizer'" TRAIN "'train'" LATENT "'latent'"
 %token NEWLINE "end of line"
 %token <str> IDENT "name" NUMBER "number"
 %token <value> SHAPE "shape (like 1x28x28)"
@@ -93,6 +94,7 @@ section
     | ENCODER { set_block(&M->encoder, @1); block = &M->encoder; if (!block->pos.line) YYABORT; } layer_block
     | DECODER { set_block(&M->decoder, @1); block = &M->decoder; if (!block->pos.line) YYABORT; } layer_block
     | LOSS call        { set_call(&M->loss, $2, "loss"); if (!M->loss.name) YYABORT; }
+    | LATENT call      { set_call(&M->latent, $2, "latent"); if (!M->latent.name) YYABORT; }
     | OPTIMIZER call   { set_call(&M->optimizer, $2, "optimizer"); if (!M->optimizer.name) YYABORT; }
     | TRAIN args_paren { }
     ;

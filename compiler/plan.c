@@ -42,7 +42,22 @@ static void extend(ir_model *m, int buf, int stage)
  * columns instead, and the others have no weights). */
 static int backward_reads_input(const ir_layer *l)
 {
-    return l->kind == IR_LINEAR || l->kind == IR_DECONV2D;
+    return l->kind == IR_LINEAR || l->kind == IR_DECONV2D || l->kind == IR_GAUSSIAN;
+}
+
+static int last_stage(const ir_model *m) { return bwd_stage(m, 0); }
+
+/* mu and logvar live until the layer's backward (the loss reads them for
+ * the KL term on the way); eps, written by the runtime before a step, lives
+ * the whole step so that repeated forward passes (gradcheck) see the same. */
+static void gaussian_buffers(ir_model *m, ir_layer *l, int i)
+{
+    size_t z = ir_numel(l->out);
+    l->buf_mu = add_buf(m, "latent", "mu", z, fwd_stage(i), bwd_stage(m, i));
+    l->buf_logvar = add_buf(m, "latent", "logvar", z, fwd_stage(i), bwd_stage(m, i));
+    l->buf_eps = add_buf(m, "latent", "eps", z, 0, last_stage(m));
+    l->buf_dmu = add_buf(m, "latent", "dmu", z, bwd_stage(m, i), bwd_stage(m, i));
+    l->buf_dlogvar = add_buf(m, "latent", "dlogvar", z, bwd_stage(m, i), bwd_stage(m, i));
 }
 
 static size_t cols_size(const ir_layer *l)
@@ -69,6 +84,9 @@ static void make_buffers(ir_model *m)
         int last = l->act != ACT_NONE ? bwd_stage(m, i) : fwd_stage(i);
         l->buf_out = add_buf(m, l->name, "out", ir_numel(l->out), fwd_stage(i), last);
         l->buf_cols = l->buf_dcols = -1;
+        l->buf_mu = l->buf_logvar = l->buf_eps = l->buf_dmu = l->buf_dlogvar = -1;
+        if (l->kind == IR_GAUSSIAN)
+            gaussian_buffers(m, l, i);
         if (l->kind == IR_CONV2D) {
             l->buf_cols = add_buf(m, l->name, "cols", cols_size(l), fwd_stage(i), bwd_stage(m, i));
             if (l->needs_din)

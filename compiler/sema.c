@@ -15,18 +15,19 @@
 
 /* ---- what every call may say ---------------------------------------------- */
 
-typedef enum { ARG_INT, ARG_REAL, ARG_SHAPE } arg_type;
+typedef enum { ARG_INT, ARG_REAL, ARG_SHAPE, ARG_WORD } arg_type;
 
 typedef struct {
     const char *key;
     arg_type type;
     int required;
-    double def, min, max;   /* for ARG_INT and ARG_REAL */
+    double def, min, max;   /* for ARG_INT and ARG_REAL; ARG_WORD: the word's index */
+    const char *words[3];   /* ARG_WORD: the words it may be */
 } arg_spec;
 
 enum { MAX_ARGS = 6 };
 
-typedef enum { ROLE_LAYER, ROLE_ACT, ROLE_LOSS, ROLE_OPTIM, ROLE_TRAIN } call_role;
+typedef enum { ROLE_LAYER, ROLE_ACT, ROLE_LOSS, ROLE_OPTIM, ROLE_TRAIN, ROLE_LATENT } call_role;
 
 typedef struct {
     const char *name;
@@ -36,34 +37,41 @@ typedef struct {
     arg_spec args[MAX_ARGS];
 } call_spec;
 
-#define BIG 1e9
+/* One argument: a whole number, a real, a shape or a word, with its
+ * default and range (REQ: required, OPT: optional with a default). */
+#define REQ 1
+#define OPT 0
+#define INT(key, req, def, lo, hi) {key, ARG_INT, req, def, lo, hi, {0}}
+#define REAL(key, req, def, lo, hi) {key, ARG_REAL, req, def, lo, hi, {0}}
+#define SHAPE(key) {key, ARG_SHAPE, REQ, 0, 0, 0, {0}}
+#define WORD(key, w0, w1) {key, ARG_WORD, OPT, 0, 0, 0, {w0, w1, 0}}
+
 static const call_spec specs[] = {
     {"conv2d", ROLE_LAYER, IR_CONV2D, 1,
-     {{"out", ARG_INT, 1, 0, 1, 65536}, {"kernel", ARG_INT, 1, 0, 1, 64},
-      {"stride", ARG_INT, 0, 1, 1, 64}, {"pad", ARG_INT, 0, 0, 0, 64}}},
+     {INT("out", REQ, 0, 1, 65536), INT("kernel", REQ, 0, 1, 64), INT("stride", OPT, 1, 1, 64),
+      INT("pad", OPT, 0, 0, 64)}},
     {"deconv2d", ROLE_LAYER, IR_DECONV2D, 1,
-     {{"out", ARG_INT, 1, 0, 1, 65536}, {"kernel", ARG_INT, 1, 0, 1, 64},
-      {"stride", ARG_INT, 0, 1, 1, 64}, {"pad", ARG_INT, 0, 0, 0, 64},
-      {"out_pad", ARG_INT, 0, 0, 0, 63}}},
-    {"linear", ROLE_LAYER, IR_LINEAR, 1, {{"out", ARG_INT, 1, 0, 1, 16777216}}},
+     {INT("out", REQ, 0, 1, 65536), INT("kernel", REQ, 0, 1, 64), INT("stride", OPT, 1, 1, 64),
+      INT("pad", OPT, 0, 0, 64), INT("out_pad", OPT, 0, 0, 63)}},
+    {"linear", ROLE_LAYER, IR_LINEAR, 1, {INT("out", REQ, 0, 1, 16777216)}},
     {"flatten", ROLE_LAYER, IR_FLATTEN, 0, {{0}}},
-    {"unflatten", ROLE_LAYER, IR_UNFLATTEN, 1, {{"shape", ARG_SHAPE, 1, 0, 0, 0}}},
+    {"unflatten", ROLE_LAYER, IR_UNFLATTEN, 1, {SHAPE("shape")}},
     {"relu", ROLE_ACT, ACT_RELU, 0, {{0}}},
-    {"leaky_relu", ROLE_ACT, ACT_LEAKY_RELU, 1, {{"slope", ARG_REAL, 0, 0.01, 0, 1}}},
+    {"leaky_relu", ROLE_ACT, ACT_LEAKY_RELU, 1, {REAL("slope", OPT, 0.01, 0, 1)}},
     {"sigmoid", ROLE_ACT, ACT_SIGMOID, 0, {{0}}},
     {"tanh", ROLE_ACT, ACT_TANH, 0, {{0}}},
-    {"mse", ROLE_LOSS, LOSS_MSE, 0, {{0}}},
-    {"bce", ROLE_LOSS, LOSS_BCE, 0, {{0}}},
+    {"mse", ROLE_LOSS, LOSS_MSE, 0, {WORD("reduction", "mean", "sum")}},
+    {"bce", ROLE_LOSS, LOSS_BCE, 0, {WORD("reduction", "mean", "sum")}},
+    {"gaussian", ROLE_LATENT, IR_GAUSSIAN, 1, {INT("out", REQ, 0, 1, 65536), REAL("beta", OPT, 1, 0, 1e6)}},
     {"adam", ROLE_OPTIM, OPT_ADAM, 0,
-     {{"lr", ARG_REAL, 0, 1e-3, 1e-12, 10}, {"beta1", ARG_REAL, 0, 0.9, 0, 0.999999},
-      {"beta2", ARG_REAL, 0, 0.999, 0, 0.999999}, {"eps", ARG_REAL, 0, 1e-8, 1e-30, 1},
-      {"weight_decay", ARG_REAL, 0, 0, 0, 1}}},
+     {REAL("lr", OPT, 1e-3, 1e-12, 10), REAL("beta1", OPT, 0.9, 0, 0.999999),
+      REAL("beta2", OPT, 0.999, 0, 0.999999), REAL("eps", OPT, 1e-8, 1e-30, 1),
+      REAL("weight_decay", OPT, 0, 0, 1)}},
     {"sgd", ROLE_OPTIM, OPT_SGD, 0,
-     {{"lr", ARG_REAL, 1, 0, 1e-12, 10}, {"momentum", ARG_REAL, 0, 0, 0, 0.999999},
-      {"weight_decay", ARG_REAL, 0, 0, 0, 1}}},
+     {REAL("lr", REQ, 0, 1e-12, 10), REAL("momentum", OPT, 0, 0, 0.999999), REAL("weight_decay", OPT, 0, 0, 1)}},
     {"train", ROLE_TRAIN, 0, 0,
-     {{"batch", ARG_INT, 0, 64, 1, 65536}, {"epochs", ARG_INT, 0, 10, 1, 1000000},
-      {"seed", ARG_INT, 0, 1, 0, 9007199254740991.0}}},
+     {INT("batch", OPT, 64, 1, 65536), INT("epochs", OPT, 10, 1, 1000000),
+      INT("seed", OPT, 1, 0, 9007199254740991.0)}},
 };
 #define NSPECS (int)(sizeof specs / sizeof specs[0])
 
@@ -78,7 +86,7 @@ static const char *const synonyms[][2] = {
 
 static const char *role_noun(call_role r)
 {
-    static const char *const nouns[] = {"layer kind", "activation", "loss", "optimizer", "setting"};
+    static const char *const nouns[] = {"layer kind", "activation", "loss", "optimizer", "setting", "latent kind"};
     return nouns[r];
 }
 
@@ -164,6 +172,16 @@ static int key_index(const call_spec *s, const ast_arg *a)
 
 static int check_value(const call_spec *s, const arg_spec *as, const ast_value *v, double *out)
 {
+    if (as->type == ARG_WORD) {
+        for (int i = 0; i < 3 && as->words[i]; i++)
+            if (v->kind == VAL_IDENT && strcmp(v->ident, as->words[i]) == 0) {
+                *out = i;
+                return 0;
+            }
+        diag_error(v->pos, "%s: '%s' must be %s or %s, not '%s'", s->name, as->key, as->words[0], as->words[1],
+                   v->text);
+        return -1;
+    }
     if (as->type == ARG_SHAPE) {
         if (v->kind != VAL_SHAPE || v->ndims != 3) {
             diag_error(v->pos, "%s: '%s' must be a shape CxHxW, like 64x7x7, not '%s'",
@@ -273,6 +291,10 @@ static int check_name(const char *name, ast_pos pos, const ir_model *m, int give
             diag_error(pos, "'%s' is reserved in the generated C; choose another layer name", name);
             return -1;
         }
+    if (m->gaussian >= 0 && (strcmp(name, "mu") == 0 || strcmp(name, "logvar") == 0)) {
+        diag_error(pos, "'%s' names a head of the gaussian latent; choose another layer name", name);
+        return -1;
+    }
     if (strcmp(name, m->name) == 0) {
         diag_error(pos, "layer '%s' has the model's name, which its generated functions use; rename it", name);
         return -1;
@@ -374,14 +396,21 @@ static int infer_shape(ir_layer *l, const bound_args *b, ast_pos pos)
     case IR_ACT:
         l->out = l->in;
         return 0;
+    case IR_GAUSSIAN:   /* made by add_gaussian, never from a layer line */
+        break;
     }
     return -1;
 }
 
+/* what: "weight" or "bias" (named after the layer), or a gaussian head's
+ * "mu.weight" ... (named after the head alone, as PyTorch's submodules). */
 static void add_param(ir_model *m, ir_layer *l, const char *what, int ndim, const int *shape, int fan_in)
 {
     ir_param *p = &m->params[m->nparams];
-    snprintf(p->name, sizeof p->name, "%s.%s", l->name, what);
+    if (strchr(what, '.'))
+        snprintf(p->name, sizeof p->name, "%s", what);
+    else
+        snprintf(p->name, sizeof p->name, "%s.%s", l->name, what);
     p->ndim = ndim;
     p->numel = 1;
     for (int i = 0; i < ndim; i++) {
@@ -391,7 +420,9 @@ static void add_param(ir_model *m, ir_layer *l, const char *what, int ndim, cons
     p->fan_in = fan_in;
     p->offset = m->n_param_floats;
     m->n_param_floats += p->numel;
-    *(strcmp(what, "weight") == 0 ? &l->weight : &l->bias) = m->nparams++;
+    int *slot = strstr(what, "logvar.") ? (strstr(what, "weight") ? &l->weight2 : &l->bias2)
+                                         : (strstr(what, "weight") ? &l->weight : &l->bias);
+    *slot = m->nparams++;
 }
 
 /* Parameters in PyTorch's layouts: Conv2d [out, in, k, k], ConvTranspose2d
@@ -401,6 +432,7 @@ static void add_params(ir_model *m, ir_layer *l)
 {
     int k = l->conv.kernel, fan_in, ws[4];
     m->params = xrealloc(m->params, (size_t)(m->nparams + 2) * sizeof *m->params);
+    l->weight2 = l->bias2 = -1;
     if (l->kind == IR_CONV2D) {
         ws[0] = l->out.c, ws[1] = l->in.c, ws[2] = ws[3] = k;
         fan_in = l->in.c * k * k;
@@ -410,6 +442,14 @@ static void add_params(ir_model *m, ir_layer *l)
     } else {
         ws[0] = l->out.c, ws[1] = l->in.c;
         fan_in = l->in.c;
+    }
+    if (l->kind == IR_GAUSSIAN) {
+        m->params = xrealloc(m->params, (size_t)(m->nparams + 4) * sizeof *m->params);
+        add_param(m, l, "mu.weight", 2, ws, fan_in);
+        add_param(m, l, "mu.bias", 1, &l->out.c, fan_in);
+        add_param(m, l, "logvar.weight", 2, ws, fan_in);
+        add_param(m, l, "logvar.bias", 1, &l->out.c, fan_in);
+        return;
     }
     add_param(m, l, "weight", l->kind == IR_LINEAR ? 2 : 4, ws, fan_in);
     add_param(m, l, "bias", 1, &l->out.c, fan_in);
@@ -424,7 +464,7 @@ static int check_size(const ir_layer *l, ast_pos pos)
                                                   : l->out.c * (double)l->in.h * l->in.w)
                       : 0;
     double k2 = (double)l->conv.kernel * l->conv.kernel;
-    double weights = l->kind == IR_LINEAR ? (double)l->in.c * l->out.c
+    double weights = l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN ? (double)l->in.c * l->out.c
                      : l->kind == IR_CONV2D || l->kind == IR_DECONV2D ? (double)l->in.c * l->out.c * k2 : 0;
     if ((double)ir_numel(l->out) > 1 << 26 || cols > 1 << 28 || weights > 1 << 28) {
         diag_error(pos, "layer '%s' is too large (more than 2^26 outputs or 2^28 weights per image)", l->name);
@@ -440,7 +480,8 @@ static int add_layer(sema_state *st, const ast_layer *al, int in_decoder, ir_sha
     bound_args b;
     if (!s || bind_args(&al->call, s, &b) < 0)
         return -1;
-    ir_layer l = {.line = al->pos.line, .col = al->pos.col, .named = al->name != NULL, .in_decoder = in_decoder, .in = *cur, .weight = -1, .bias = -1,
+    ir_layer l = {.line = al->pos.line, .col = al->pos.col, .named = al->name != NULL, .in_decoder = in_decoder,
+                  .in = *cur, .weight = -1, .bias = -1, .weight2 = -1, .bias2 = -1,
                   .kind = s->role == ROLE_ACT ? IR_ACT : (ir_kind)s->code};
     name_layer(st, &l, al, s);
     if (check_name(l.name, al->name ? al->name_pos : al->pos, m, al->name != NULL) < 0)
@@ -475,6 +516,38 @@ static int add_block(sema_state *st, const ast_block *blk, int in_decoder, const
     for (int i = 0; i < blk->nlayers; i++)
         if (add_layer(st, &blk->layers[i], in_decoder, cur) < 0)
             return -1;
+    return 0;
+}
+
+/* latent gaussian(Z): the heads mu and logvar (PyTorch: nn.Linear each,
+ * named mu and logvar) read the encoder's flat output; z = mu + eps *
+ * exp(logvar / 2) feeds the decoder. One IR layer, named latent. */
+static int add_gaussian(sema_state *st, const ast_call *c, ir_shape *cur)
+{
+    ir_model *m = st->m;
+    const call_spec *s = find_spec(c, ROLE_LATENT);
+    bound_args b;
+    if (!s || bind_args(c, s, &b) < 0)
+        return -1;
+    ir_layer l = {.kind = IR_GAUSSIAN, .line = c->pos.line, .col = c->pos.col, .in = *cur, .weight = -1,
+                  .bias = -1, .weight2 = -1, .bias2 = -1, .features = (int)b.num[0], .beta = (float)b.num[1]};
+    snprintf(l.name, sizeof l.name, "latent");
+    if (!cur->flat)
+        return shape_error(&l, c->pos, "a flat input", "end the encoder with flatten");
+    for (int i = 0; i < m->nlayers; i++)
+        if (strcmp(m->layers[i].name, "mu") == 0 || strcmp(m->layers[i].name, "logvar") == 0) {
+            diag_error(c->pos, "the gaussian latent's heads are named mu and logvar, but line %d has a layer "
+                       "named '%s'; rename it", m->layers[i].line, m->layers[i].name);
+            return -1;
+        }
+    l.out = (ir_shape){l.features, 1, 1, 1};
+    if (check_size(&l, c->pos) < 0)
+        return -1;
+    add_params(m, &l);
+    m->gaussian = m->nlayers;
+    m->layers = xrealloc(m->layers, (size_t)(m->nlayers + 1) * sizeof *m->layers);
+    m->layers[m->nlayers++] = l;
+    *cur = l.out;
     return 0;
 }
 
@@ -522,6 +595,7 @@ static int check_loss(const ast_model *a, ir_model *m)
     if (!s || bind_args(&a->loss, s, &b) < 0)
         return -1;
     m->loss = (ir_loss)s->code;
+    m->reduce = (ir_reduce)b.num[0];
     /* flatten and unflatten only move values: look through them */
     const ir_layer *last = &m->layers[m->nlayers - 1];
     while (last > m->layers && (last->kind == IR_FLATTEN || last->kind == IR_UNFLATTEN))
@@ -598,6 +672,7 @@ int sema_check(const ast_model *a, ir_model *m)
 {
     memset(m, 0, sizeof *m);
     sema_state st = {.m = m};
+    m->gaussian = -1;
     m->model_line = a->pos.line;
     m->encoder_line = a->encoder.pos.line;
     m->decoder_line = a->decoder.pos.line;
@@ -606,6 +681,8 @@ int sema_check(const ast_model *a, ir_model *m)
         return -1;
     ir_shape cur = m->input;
     if (add_block(&st, &a->encoder, 0, "encoder", a->pos, &cur) < 0)
+        return -1;
+    if (a->latent.name && add_gaussian(&st, &a->latent, &cur) < 0)
         return -1;
     m->n_encoder = m->nlayers;
     if (add_block(&st, &a->decoder, 1, "decoder", a->pos, &cur) < 0)

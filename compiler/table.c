@@ -19,9 +19,12 @@ static const char *grouped(size_t v, char *buf, size_t size)
 
 static size_t layer_params(const ir_model *m, const ir_layer *l)
 {
-    if (l->weight < 0)
-        return 0;
-    return m->params[l->weight].numel + m->params[l->bias].numel;
+    size_t n = 0;
+    const int idx[] = {l->weight, l->bias, l->weight2, l->bias2};
+    for (int i = 0; i < 4; i++)
+        if (idx[i] >= 0)
+            n += m->params[idx[i]].numel;
+    return n;
 }
 
 static void print_settings(FILE *out, const ir_model *m)

@@ -72,8 +72,17 @@ typedef struct aec_model {
      * image too: the buffer starts at arena + B * offset. */
     size_t arena_per_image;
     size_t input_offset;        /* CBHW input (also the target) */
-    size_t latent_offset;
+    size_t latent_offset;       /* what encode gives: the code, or mu of a VAE */
+    size_t decode_offset;       /* what decode reads: the code, or z of a VAE */
     size_t output_offset;       /* CBHW reconstruction */
+
+    /* A variational latent (`latent gaussian(Z)`): before each step the
+     * caller writes eps [B, Z] at eps_offset: N(0, 1) draws to train, zeros
+     * to take z = mu (encode, reconstruct). loss_fn then includes
+     * kl_beta * KL / B, and backward its gradient. */
+    int variational;
+    size_t eps_offset;
+    float kl_beta;
 
     /* Entry points. Each reads and writes the arena at the offsets above.
      * encode: input -> latent.  decode: latent -> output.
@@ -152,6 +161,9 @@ int aec_load_params(const char *path, const aec_model *m, float *params);
 int aec_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape);
 int aec_npy_write_i64(const char *path, const int64_t *data, int64_t n);
 int aec_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[4]);
+/* uint8 ('|u1'), e.g. the decoded images images.c caches as [N, C, H, W]. */
+int aec_npy_write_u8(const char *path, const uint8_t *data, int ndim, const int64_t *shape);
+int aec_npy_read_u8(const char *path, uint8_t **data, int *ndim, int64_t shape[4]);
 
 /* IDX (MNIST family), gzipped or raw. Images become uint8 [n, rows, cols]. */
 typedef struct {
@@ -174,9 +186,14 @@ typedef struct {
     int64_t *labels;    /* n labels, or NULL */
 } aec_dataset;
 
-/* Load split "train" or "test" from a directory of IDX files
- * (train-images-idx3-ubyte[.gz], ..., t10k-labels-idx1-ubyte[.gz]),
- * checking the image shape against the model. limit > 0 keeps the first limit. */
+/* Load split "train" or "test" from DIR, checking the image shape against the
+ * model. limit > 0 keeps the first limit images of the split. DIR is either
+ *   - IDX files (train-images-idx3-ubyte[.gz], ..., t10k-labels-idx1-ubyte[.gz]),
+ *     with labels; or
+ *   - a folder of images (*.jpg, *.jpeg, *.png, as CelebA's img_align_celeba):
+ *     sorted by name, "train" is the first 90%, "test" the last 10%; each is
+ *     centre-cropped to a square and area-resized to the model's H x W; no
+ *     labels. The decoded images are cached (see images.c). */
 int  aec_dataset_load(const char *dir, const char *split, const aec_model *m,
                       int limit, aec_dataset *d);
 void aec_dataset_free(aec_dataset *d);
@@ -186,7 +203,12 @@ void aec_dataset_free(aec_dataset *d);
 /* Copy B NCHW images into the arena's CBHW input, and back out. */
 void aec_put_input(const aec_model *m, float *arena, const float *x, int B);
 void aec_get_output(const aec_model *m, const float *arena, float *y, int B);
-/* Latents as [B, Z] rows, in and out of the arena. */
+/* eps [B, Z] into a variational model's arena: eps NULL gives zeros (z = mu);
+ * aec_draw_eps fills it with N(0, 1) draws from r. No-ops for other models. */
+void aec_put_eps(const aec_model *m, float *arena, const float *eps, int B);
+void aec_draw_eps(const aec_model *m, float *arena, int B, aec_rng *r);
+/* Latents as [B, Z] rows: get reads what encode gives (mu of a VAE), put
+ * writes what decode reads (z). */
 void aec_get_latent(const aec_model *m, const float *arena, float *z, int B);
 void aec_put_latent(const aec_model *m, float *arena, const float *z, int B);
 

@@ -19,12 +19,12 @@
 enum {
     CMD_TRAIN = 1 << 0, CMD_EVAL = 1 << 1, CMD_RECON = 1 << 2, CMD_ENCODE = 1 << 3,
     CMD_DECODE = 1 << 4, CMD_INIT = 1 << 5, CMD_GRAD = 1 << 6, CMD_STEP = 1 << 7,
-    CMD_INFO = 1 << 8, CMD_GRADCHECK = 1 << 9,
+    CMD_INFO = 1 << 8, CMD_GRADCHECK = 1 << 9, CMD_SAMPLE = 1 << 10, CMD_INTERP = 1 << 11,
 };
 
 typedef struct {
-    const char *data, *out, *weights, *input, *latents, *labels, *split;
-    int epochs, batch, limit, n, cols, resume;
+    const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode;
+    int epochs, batch, limit, n, cols, resume, from, to, steps;
     float lr;
     uint64_t seed;
     unsigned given;             /* bit i: options[i] was on the command line */
@@ -32,7 +32,7 @@ typedef struct {
     char **argv;                /* for the resume command printed after Ctrl-C */
 } cli_opts;
 
-typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT } arg_kind;
+typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE } arg_kind;
 
 typedef struct {
     const char *name;           /* without the leading "--" */
@@ -42,8 +42,8 @@ typedef struct {
     const char *help;
 } opt_spec;
 
-#define ANY_DATA (CMD_TRAIN | CMD_EVAL | CMD_RECON | CMD_ENCODE)
-#define ANY_WEIGHTS (CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_DECODE | CMD_GRAD | CMD_STEP)
+#define ANY_DATA (CMD_TRAIN | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP)
+#define ANY_WEIGHTS (CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_DECODE | CMD_GRAD | CMD_STEP | CMD_SAMPLE | CMD_INTERP)
 
 static const opt_spec options[] = {
     { "data", ARG_PATH, offsetof(cli_opts, data), ANY_DATA,
@@ -52,13 +52,15 @@ static const opt_spec options[] = {
       "--out PATH          the directory (train) or file to write" },
     { "weights", ARG_PATH, offsetof(cli_opts, weights), ANY_WEIGHTS,
       "--weights FILE      parameters to load, e.g. OUT/model.safetensors" },
+    { "eps", ARG_PATH, offsetof(cli_opts, eps), CMD_GRAD | CMD_STEP,
+      "--eps E.npy         a VAE's noise for the batch, float32 [B, Z] (grad and step need it)" },
     { "input", ARG_PATH, offsetof(cli_opts, input), CMD_GRAD | CMD_STEP,
       "--input X.npy       a float32 batch [B, C, H, W]" },
-    { "latents", ARG_PATH, offsetof(cli_opts, latents), CMD_DECODE,
+    { "latents", ARG_PATH, offsetof(cli_opts, latents), CMD_DECODE | CMD_INTERP,
       "--latents Z.npy     float32 latents [N, Z]" },
     { "labels", ARG_PATH, offsetof(cli_opts, labels), CMD_ENCODE,
       "--labels L.npy      also write the images' labels, int64 [N]" },
-    { "split", ARG_SPLIT, offsetof(cli_opts, split), CMD_EVAL | CMD_RECON | CMD_ENCODE,
+    { "split", ARG_SPLIT, offsetof(cli_opts, split), CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP,
       "--split test|train  which part of the data set (default test)" },
     { "epochs", ARG_COUNT, offsetof(cli_opts, epochs), CMD_TRAIN,
       "--epochs N          epochs in all, counting those a resumed run already did" },
@@ -66,16 +68,24 @@ static const opt_spec options[] = {
       "--batch N           images per batch" },
     { "lr", ARG_RATE, offsetof(cli_opts, lr), CMD_TRAIN | CMD_STEP,
       "--lr X              learning rate" },
-    { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT | CMD_GRADCHECK,
+    { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT | CMD_GRADCHECK | CMD_SAMPLE,
       "--seed N            seed of the initial parameters and of the shuffling" },
     { "limit", ARG_COUNT, offsetof(cli_opts, limit), CMD_TRAIN | CMD_EVAL | CMD_ENCODE,
       "--limit N           only the first N images (train: of each split)" },
     { "resume", ARG_FLAG, offsetof(cli_opts, resume), CMD_TRAIN,
       "--resume            go on from OUT's last checkpoint" },
-    { "n", ARG_COUNT, offsetof(cli_opts, n), CMD_RECON,
-      "--n N               images to reconstruct (default 8)" },
-    { "cols", ARG_COUNT, offsetof(cli_opts, cols), CMD_DECODE,
+    { "n", ARG_COUNT, offsetof(cli_opts, n), CMD_RECON | CMD_SAMPLE,
+      "--n N               images to reconstruct or sample (default 8)" },
+    { "cols", ARG_COUNT, offsetof(cli_opts, cols), CMD_DECODE | CMD_SAMPLE,
       "--cols N            images per row of the grid (default 8)" },
+    { "from", ARG_INDEX, offsetof(cli_opts, from), CMD_INTERP,
+      "--from I, --to J    interpolate between image I and image J (0-based) of the split," },
+    { "to", ARG_INDEX, offsetof(cli_opts, to), CMD_INTERP,
+      "                    or between rows I and J of --latents Z.npy" },
+    { "steps", ARG_COUNT, offsetof(cli_opts, steps), CMD_INTERP,
+      "--steps N           images in the interpolation, ends included (default 8)" },
+    { "mode", ARG_MODE, offsetof(cli_opts, mode), CMD_INTERP,
+      "--mode linear|slerp straight line, or spherical (for a gaussian prior) (default linear)" },
 };
 enum { N_OPTIONS = sizeof options / sizeof options[0] };
 
@@ -97,6 +107,8 @@ static int cmd_grad(const aec_model *m, const cli_opts *o);
 static int cmd_step(const aec_model *m, const cli_opts *o);
 static int cmd_info(const aec_model *m, const cli_opts *o);
 static int cmd_gradcheck(const aec_model *m, const cli_opts *o);
+static int cmd_sample(const aec_model *m, const cli_opts *o);
+static int cmd_interpolate(const aec_model *m, const cli_opts *o);
 
 static const command commands[] = {
     { "train", CMD_TRAIN, cmd_train, { "data", "out" },
@@ -118,11 +130,18 @@ static const command commands[] = {
       "--out FILE.safetensors [--seed N]",
       "the initial parameters, as train would start from them" },
     { "grad", CMD_GRAD, cmd_grad, { "weights", "input", "out" },
-      "--weights FILE --input X.npy --out G.safetensors",
+      "--weights FILE --input X.npy --out G.safetensors [--eps E.npy]",
       "the loss (`loss`, a scalar) and every parameter's gradient on one batch" },
     { "step", CMD_STEP, cmd_step, { "weights", "input", "out" },
-      "--weights FILE --input X.npy --out W.safetensors [--lr X]",
+      "--weights FILE --input X.npy --out W.safetensors [--lr X] [--eps E.npy]",
       "the parameters after one optimizer step (fresh state) on one batch" },
+    { "sample", CMD_SAMPLE, cmd_sample, { "weights", "out" },
+      "--weights FILE --out FILE.png [--n N] [--seed N] [--cols N]",
+      "a VAE's images decoded from z drawn from its prior N(0, I), as a grid" },
+    { "interpolate", CMD_INTERP, cmd_interpolate, { "weights", "out" },
+      "--weights FILE --out FILE.png (--data DIR [--split test|train] | --latents Z.npy) "
+      "[--from I] [--to J] [--steps N] [--mode linear|slerp]",
+      "a strip of images decoded along the way between two latents (default: images 0 and 1)" },
     { "gradcheck", CMD_GRADCHECK, cmd_gradcheck, { 0 },
       "[--seed N] [--batch N]",
       "check the backward pass against finite differences, at random parameters and input" },
@@ -209,8 +228,19 @@ static int parse_value(const opt_spec *spec, const char *val, cli_opts *o)
         return parse_rate(val, field);
     case ARG_SEED:
         return parse_seed(val, field);
+    case ARG_INDEX: {
+        uint64_t v;
+        if (parse_seed(val, &v) != 0 || v > INT_MAX)
+            return -1;
+        *(int *)field = (int)v;
+        return 0;
+    }
     case ARG_SPLIT:
         if (strcmp(val, "test") != 0 && strcmp(val, "train") != 0)
+            return -1;
+        break;
+    case ARG_MODE:
+        if (strcmp(val, "linear") != 0 && strcmp(val, "slerp") != 0)
             return -1;
         break;
     case ARG_PATH:
@@ -231,6 +261,7 @@ static int set_value(const char *cmd, const opt_spec *spec, const char *val, cli
         [ARG_PATH] = "a non-empty path", [ARG_COUNT] = "a positive integer",
         [ARG_RATE] = "a positive number", [ARG_SEED] = "a non-negative integer",
         [ARG_SPLIT] = "'test' or 'train'", [ARG_FLAG] = "no value",
+        [ARG_INDEX] = "a non-negative integer", [ARG_MODE] = "'linear' or 'slerp'",
     };
     if (parse_value(spec, val, o) == 0)
         return 0;
@@ -331,6 +362,9 @@ static void set_defaults(cli_opts *o, const aec_model *m, int argc, char **argv)
     o->seed = m->defaults.seed;
     o->n = 8;
     o->cols = 8;
+    o->steps = 8;
+    o->to = 1;
+    o->mode = "linear";
     o->argc = argc;
     o->argv = argv;
 }
@@ -425,6 +459,7 @@ typedef enum { RUN_RECONSTRUCT, RUN_ENCODE, RUN_DECODE } run_kind;
 static void run_batch(const aec_model *m, const float *params, float *arena, run_kind k,
                       const float *in, int B, float *out)
 {
+    aec_put_eps(m, arena, NULL, B);     /* a VAE reconstructs and encodes with z = mu */
     if (k == RUN_DECODE)
         aec_put_latent(m, arena, in, B);
     else
@@ -666,14 +701,44 @@ static int cmd_init(const aec_model *m, const cli_opts *o)
     return rc;
 }
 
+/* E.npy into the arena: a VAE's noise must be given, so that the result is
+ * comparable (with PyTorch's, say); other models take none. */
+static int put_given_eps(const aec_model *m, const char *path, float *arena, int B)
+{
+    if (!m->variational) {
+        if (path)
+            aec_error("--eps: model '%s' has no variational latent", m->name);
+        return path ? -1 : 0;
+    }
+    if (!path) {
+        aec_error("model '%s' samples its latent: give the noise with --eps E.npy, float32 [%d, %d]",
+                  m->name, B, m->latent);
+        return -1;
+    }
+    float *eps = NULL;
+    int ndim = 0;
+    int64_t s[4] = {0, 0, 0, 0};
+    if (aec_npy_read_f32(path, &eps, &ndim, s) != 0)
+        return -1;
+    int ok = ndim == 2 && s[0] == B && s[1] == m->latent;
+    if (ok)
+        aec_put_eps(m, arena, eps, B);
+    else
+        aec_error("%s: eps must be float32 [%d, %d], one row per input image", path, B, m->latent);
+    free(eps);
+    return ok ? 0 : -1;
+}
+
 /* Forward, loss and backward on X.npy: the loss, and the gradients in grads. */
 static int batch_gradient(const aec_model *m, const float *params, const char *input,
-                          float *grads, float *loss)
+                          const char *eps, float *grads, float *loss)
 {
     float *x = NULL, *arena = NULL;
     int B = 0;
-    if (read_batch(m, input, &x, &B) != 0 || !(arena = aec_arena_alloc(m, B))) {
+    if (read_batch(m, input, &x, &B) != 0 || !(arena = aec_arena_alloc(m, B))
+        || put_given_eps(m, eps, arena, B) != 0) {
         free(x);
+        free(arena);
         return -1;
     }
     *loss = aec_forward(m, params, arena, x, B);
@@ -707,7 +772,7 @@ static int cmd_grad(const aec_model *m, const cli_opts *o)
     float *params = load_weights(m, o->weights);
     float *grads = params ? aec_alloc_floats(m->n_params, "gradients") : NULL;
     int rc = !grads
-          || batch_gradient(m, params, o->input, grads, &loss) != 0
+          || batch_gradient(m, params, o->input, o->eps, grads, &loss) != 0
           || write_grads(m, o->out, grads, &loss) != 0;
     free(grads);
     free(params);
@@ -725,7 +790,7 @@ static int cmd_step(const aec_model *m, const cli_opts *o)
     float *params = load_weights(m, o->weights);
     float *grads = params ? aec_alloc_floats(m->n_params, "gradients") : NULL;
     int rc = !grads
-          || batch_gradient(m, params, o->input, grads, &loss) != 0
+          || batch_gradient(m, params, o->input, o->eps, grads, &loss) != 0
           || aec_optim_init(&opt, &cfg, m->n_params) != 0;
     if (rc == 0) {
         aec_optim_step(&opt, params, grads);
@@ -779,4 +844,120 @@ static int cmd_gradcheck(const aec_model *m, const cli_opts *o)
     free(p);
     free(x);
     return rc || all.worst >= 0.05;
+}
+
+/* ---- sampling and interpolation ------------------------------------------------ */
+
+/* z [n, Z] through the decoder into a PNG grid. */
+static int decode_to_png(const aec_model *m, const float *params, const float *z, int n, int cols,
+                         const char *path)
+{
+    float *y = aec_alloc_floats((size_t)n * image_floats(m), "images");
+    int rc = !y
+          || run_all(m, params, RUN_DECODE, z, n, y) != 0
+          || aec_png_write_grid(path, y, n, cols < n ? cols : n, m->in_c, m->in_h, m->in_w,
+                                m->in_lo, m->in_hi) != 0;
+    free(y);
+    return rc;
+}
+
+static int cmd_sample(const aec_model *m, const cli_opts *o)
+{
+    if (!m->variational) {
+        aec_error("sample: model '%s' has no variational latent (latent gaussian(Z)), so no prior to "
+                  "sample from; try interpolate", m->name);
+        return 1;
+    }
+    float *params = load_weights(m, o->weights);
+    float *z = params ? aec_alloc_floats((size_t)o->n * m->latent, "latents") : NULL;
+    int rc = 1;
+    if (z) {
+        aec_rng r;
+        aec_rng_seed(&r, o->seed);
+        for (size_t i = 0; i < (size_t)o->n * m->latent; i++)
+            z[i] = aec_rng_normal(&r);
+        rc = decode_to_png(m, params, z, o->n, o->cols, o->out);
+    }
+    free(z);
+    free(params);
+    return rc;
+}
+
+/* Rows from and to of src (n rows of Z) into a and b. */
+static int pick_rows(const aec_model *m, const cli_opts *o, const float *src, int n, float *a, float *b)
+{
+    if (o->from >= n || o->to >= n) {
+        aec_error("interpolate: --from %d --to %d, but there are only %d %s", o->from, o->to, n,
+                  o->latents ? "latents" : "images");
+        return -1;
+    }
+    memcpy(a, src + (size_t)o->from * m->latent, (size_t)m->latent * sizeof *a);
+    memcpy(b, src + (size_t)o->to * m->latent, (size_t)m->latent * sizeof *b);
+    return 0;
+}
+
+/* The two ends: rows of --latents, or the encodings (mu of a VAE) of two images. */
+static int interp_ends(const aec_model *m, const cli_opts *o, const float *params, float *a, float *b)
+{
+    float *src = NULL;
+    int n = 0, rc = -1;
+    if (o->latents) {
+        if (read_latents(m, o->latents, &src, &n) == 0)
+            rc = pick_rows(m, o, src, n, a, b);
+        free(src);
+        return rc;
+    }
+    if (!o->data) {
+        aec_error("interpolate: give --data DIR (and --from, --to) or --latents Z.npy");
+        return -1;
+    }
+    aec_dataset d;
+    int limit = (o->from > o->to ? o->from : o->to) + 1;
+    if (aec_dataset_load(o->data, o->split, m, limit, &d) != 0)
+        return -1;
+    src = aec_alloc_floats((size_t)d.n * m->latent, "latents");
+    if (src && run_all(m, params, RUN_ENCODE, d.x, d.n, src) == 0)
+        rc = pick_rows(m, o, src, d.n, a, b);
+    free(src);
+    aec_dataset_free(&d);
+    return rc;
+}
+
+/* steps points from a to b: on the line, or on the great circle (slerp),
+ * which keeps a gaussian latent's norm typical; nearly parallel ends fall
+ * back to the line. */
+static void interp_path(const float *a, const float *b, int Z, int steps, int slerp, float *z)
+{
+    double dot = 0, na = 0, nb = 0;
+    for (int i = 0; i < Z; i++) {
+        dot += (double)a[i] * b[i];
+        na += (double)a[i] * a[i];
+        nb += (double)b[i] * b[i];
+    }
+    double cosw = na > 0 && nb > 0 ? dot / sqrt(na * nb) : 1.0;
+    double omega = acos(cosw < -1 ? -1 : cosw > 1 ? 1 : cosw);
+    int spherical = slerp && sin(omega) > 1e-6;
+    for (int k = 0; k < steps; k++) {
+        double t = steps > 1 ? (double)k / (steps - 1) : 0.0;
+        double wa = spherical ? sin((1 - t) * omega) / sin(omega) : 1 - t;
+        double wb = spherical ? sin(t * omega) / sin(omega) : t;
+        for (int i = 0; i < Z; i++)
+            z[(size_t)k * Z + i] = (float)(wa * a[i] + wb * b[i]);
+    }
+}
+
+static int cmd_interpolate(const aec_model *m, const cli_opts *o)
+{
+    float *params = load_weights(m, o->weights);
+    float *ends = params ? aec_alloc_floats(2 * (size_t)m->latent, "latents") : NULL;
+    float *z = ends ? aec_alloc_floats((size_t)o->steps * m->latent, "latents") : NULL;
+    int rc = 1;
+    if (z && interp_ends(m, o, params, ends, ends + m->latent) == 0) {
+        interp_path(ends, ends + m->latent, m->latent, o->steps, strcmp(o->mode, "slerp") == 0, z);
+        rc = decode_to_png(m, params, z, o->steps, o->steps, o->out);
+    }
+    free(z);
+    free(ends);
+    free(params);
+    return rc;
 }

@@ -69,6 +69,7 @@ int aec_gradcheck(const aec_model *m, const float *params, const float *x, int B
         aec_rng rng;
         aec_rng_seed(&rng, seed);
         memcpy(c.params, params, m->n_params * sizeof *c.params);
+        aec_draw_eps(m, c.arena, B, &rng);     /* fixed noise: the step stays a function */
         aec_forward(m, c.params, c.arena, x, B);
         m->backward(c.params, grads, c.arena, B);
         for (int i = 0; i < m->n_tensors; i++) {

@@ -82,11 +82,32 @@ void aec_get_latent(const aec_model *m, const float *arena, float *z, int B)
 
 void aec_put_latent(const aec_model *m, float *arena, const float *z, int B)
 {
-    float *a = arena + (size_t)B * m->latent_offset;
+    float *a = arena + (size_t)B * m->decode_offset;
     if (m->latent_is_image)
         to_cbhw(a, z, B, m->lat_c, (size_t)m->lat_hw);
     else
         memcpy(a, z, (size_t)B * m->latent * sizeof(float));
+}
+
+void aec_put_eps(const aec_model *m, float *arena, const float *eps, int B)
+{
+    if (!m->variational)
+        return;
+    float *a = arena + (size_t)B * m->eps_offset;
+    size_t n = (size_t)B * m->latent;
+    if (eps)
+        memcpy(a, eps, n * sizeof *a);
+    else
+        memset(a, 0, n * sizeof *a);
+}
+
+void aec_draw_eps(const aec_model *m, float *arena, int B, aec_rng *r)
+{
+    if (!m->variational)
+        return;
+    float *a = arena + (size_t)B * m->eps_offset;
+    for (size_t i = 0; i < (size_t)B * m->latent; i++)
+        a[i] = aec_rng_normal(r);
 }
 
 void aec_gather(const aec_dataset *d, const int *idx, int B, float *x)
@@ -107,16 +128,22 @@ float aec_forward(const aec_model *m, const float *params, float *arena,
 
 /* The data set's images are already contiguous NCHW, so a batch is a slice
  * and needs no gathering. Batch means are weighted by batch size: the result
- * is the mean over every element of the set, as one huge batch would give. */
+ * is the mean over every element of the set, as one huge batch would give.
+ * A VAE's z is sampled, as in training (and as the seed experiment measured
+ * its validation loss), from a fixed stream: the same weights give the same
+ * number every time. */
 double aec_evaluate_in(const aec_model *m, const float *params,
                        const aec_dataset *d, int B, float *arena)
 {
     size_t chw = (size_t)d->C * d->H * d->W;
     double sum = 0.0;
+    aec_rng r;
+    aec_rng_seed(&r, aec_rng_seed_mix(0, UINT64_C(0xe7a1)));
     if (d->n <= 0)
         return NAN;
     for (int i = 0; i < d->n; i += B) {
         int nb = d->n - i < B ? d->n - i : B;
+        aec_draw_eps(m, arena, nb, &r);
         float loss = aec_forward(m, params, arena, d->x + (size_t)i * chw, nb);
         sum += (double)loss * nb;
     }

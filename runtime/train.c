@@ -536,10 +536,11 @@ static void progress_epoch(const progress *p, double train, double val, double s
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-static float train_batch(trainer *t, const aec_dataset *d, const int *idx, int B)
+static float train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, aec_rng *noise)
 {
     const aec_model *m = t->m;
     aec_gather(d, idx, B, t->x);
+    aec_draw_eps(m, t->arena, B, noise);
     float loss = aec_forward(m, t->params, t->arena, t->x, B);
     memset(t->grads, 0, m->n_params * sizeof(float));
     m->backward(t->params, t->grads, t->arena, B);
@@ -564,12 +565,14 @@ static int train_epoch(trainer *t, const aec_dataset *d, progress *p, double *lo
 {
     int n = d->n;
     double sum = 0.0;
+    aec_rng noise;      /* a VAE's eps: like the shuffle, a function of (seed, epoch) */
+    aec_rng_seed(&noise, aec_rng_seed_mix(t->cfg.seed, UINT64_C(1) << 32 | (uint64_t)p->epoch));
     shuffle_epoch(t, n, p->epoch);
     for (int first = 0; first < n; first += t->B) {
         if (interrupted)
             return AEC_INTERRUPTED;
         int B = n - first < t->B ? n - first : t->B;
-        float l = train_batch(t, d, t->idx + first, B);
+        float l = train_batch(t, d, t->idx + first, B, &noise);
         if (!isfinite(l)) {
             aec_error("the loss is %g in epoch %d, batch %d: training diverged; "
                       "try a lower --lr", (double)l, p->epoch, first / t->B + 1);

@@ -12,6 +12,7 @@
 #include "aec.h"
 #include "fmnist_cae.h"
 #include "tiny_all.h"
+#include "tiny_vae.h"
 
 enum { PROBES = 32 };
 static const float H = 1e-2f;
@@ -56,6 +57,8 @@ static void check_model(const aec_model *m, int B)
 
 static void every_layer_kind_tiny_all(void **state) { check_model(&tiny_all_model, 3); }
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
+/* the gaussian latent: both heads, the reparameterisation, the KL term, a summed loss */
+static void gaussian_latent_tiny_vae(void **state) { check_model(&tiny_vae_model, 3); }
 
 /* A backward pass 10% off everywhere must fail the check. */
 static void wrong_backward(const float *params, float *grads, float *arena, int B)
@@ -85,6 +88,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_layer_kind_tiny_all),
         cmocka_unit_test(seed_model_fmnist_cae),
+        cmocka_unit_test(gaussian_latent_tiny_vae),
         cmocka_unit_test(check_catches_wrong_gradient),
     };
     return cmocka_run_group_tests_name("gradcheck", tests, NULL, NULL);

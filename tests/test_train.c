@@ -116,7 +116,7 @@ static const aec_model lin_model = {
         .batch = 8, .epochs = 3, .seed = 7,
     },
     .n_params = N_PARAMS, .n_tensors = 4, .params = lin_params,
-    .arena_per_image = PER_IMAGE, .input_offset = OFF_IN, .latent_offset = OFF_Z,
+    .arena_per_image = PER_IMAGE, .input_offset = OFF_IN, .latent_offset = OFF_Z, .decode_offset = OFF_Z,
     .output_offset = OFF_OUT,
     .encode = lin_encode, .decode = lin_decode, .loss_fn = lin_loss, .backward = lin_backward,
 };
@@ -546,7 +546,7 @@ static void test_latent_image_layout(void **state)
 {
     enum { B = 2, C = 3, HW = 4, ZZ = C * HW };
     aec_model m = { .latent = ZZ, .latent_is_image = 1, .lat_c = C, .lat_hw = HW,
-                    .latent_offset = 7, .arena_per_image = 30 };
+                    .latent_offset = 7, .decode_offset = 7, .arena_per_image = 30 };
     float z[B * ZZ], back[B * ZZ], arena[B * 30] = { 0 };
     for (int i = 0; i < B * ZZ; i++)
         z[i] = 1.0f + i;
@@ -562,7 +562,7 @@ static void test_latent_image_layout(void **state)
 static void test_latent_flat_layout(void **state)
 {
     enum { B = 3 };
-    aec_model m = { .latent = 5, .latent_offset = 2, .arena_per_image = 10 };
+    aec_model m = { .latent = 5, .latent_offset = 2, .decode_offset = 2, .arena_per_image = 10 };
     float z[B * 5], back[B * 5], arena[B * 10] = { 0 };
     for (int i = 0; i < B * 5; i++)
         z[i] = (float)i - 4.0f;

@@ -5,7 +5,7 @@
 
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
-TEST_AE  := $(wildcard tests/models/*.ae) models/fmnist_cae.ae
+TEST_AE  := $(wildcard tests/models/*.ae) models/fmnist_cae.ae models/celeba_vae.ae
 GEN_OBJ  := $(foreach m,$(TEST_AE),$(B)/tests/gen/$(basename $(notdir $(m))).o)
 CC_PASSES := $(filter-out $(B)/cc/main.o,$(CC_OBJ))
 
