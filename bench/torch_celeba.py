@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models  # noqa: E402
+import torch_train  # noqa: E402
 
 MODEL = "celeba_vae"
 BATCH = 64
@@ -78,22 +79,12 @@ def to_float(pixels):
     return torch.from_numpy(pixels).to(torch.float32) / 127.5 - 1.0
 
 
-def train_epoch(model, opt, x_train, gen):
-    """One pass over shuffled batches of BATCH (last one partial); returns the mean per-image loss."""
-    model.train()
-    n = x_train.shape[0]
-    perm = torch.randperm(n, generator=gen)
-    total = 0.0
-    for start in range(0, n, BATCH):
-        x = x_train[perm[start:start + BATCH]]
-        eps = torch.randn(x.shape[0], model.LATENT, generator=gen)
-        y, mu, logvar = model(x, eps)
-        loss, _, _ = model.loss(y, x, mu, logvar)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        total += loss.item() * x.shape[0]
-    return total / n
+def batch_loss(model, x, gen):
+    """The batch's per-image loss, with z sampled with eps ~ N(0,1) drawn from gen."""
+    eps = torch.randn(x.shape[0], model.LATENT, generator=gen)
+    y, mu, logvar = model(x, eps)
+    loss, _, _ = model.loss(y, x, mu, logvar)
+    return loss
 
 
 @torch.no_grad()
@@ -104,10 +95,7 @@ def evaluate(model, x_val, seed):
     total = 0.0
     for start in range(0, x_val.shape[0], EVAL_BATCH):
         x = x_val[start:start + EVAL_BATCH]
-        eps = torch.randn(x.shape[0], model.LATENT, generator=gen)
-        y, mu, logvar = model(x, eps)
-        loss, _, _ = model.loss(y, x, mu, logvar)
-        total += loss.item() * x.shape[0]
+        total += batch_loss(model, x, gen).item() * x.shape[0]
     return total / x_val.shape[0]
 
 
@@ -125,9 +113,7 @@ def main():
     ap.add_argument("--out", required=True, help="output directory")
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch_train.seed_torch(args.threads, args.seed)
 
     t0 = time.perf_counter()
     if args.images:
@@ -143,27 +129,14 @@ def main():
     x_train = to_float(pixels[:args.train])
     x_val = to_float(pixels[args.train:])
 
-    model = torch_models.build(MODEL)
-    if args.init:
-        torch_models.load_state(model, args.init)
-    opt = model.optimizer()
-
-    os.makedirs(args.out, exist_ok=True)
-    csv_path = os.path.join(args.out, "loss.csv")
-    with open(csv_path, "w") as f:
-        f.write("epoch,train_loss,val_loss,seconds\n")
+    model, opt = torch_train.model_and_optimizer(MODEL, args.init)
+    csv_path = torch_train.start_csv(args.out)
     print("torch %s, %d threads, %d train / %d validation images (loaded in %.1fs), batch %d"
           % (torch.__version__, torch.get_num_threads(), x_train.shape[0], x_val.shape[0],
              load_seconds, BATCH), flush=True)
 
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        train_loss = train_epoch(model, opt, x_train, gen)
-        seconds = time.perf_counter() - t0
-        val_loss = evaluate(model, x_val, args.seed)
-        with open(csv_path, "a") as f:
-            f.write("%d,%.6f,%.6f,%.3f\n" % (epoch, train_loss, val_loss, seconds))
-        print("epoch %3d  train %.4f  val %.4f  %.2fs" % (epoch, train_loss, val_loss, seconds), flush=True)
+    torch_train.train(model, opt, x_train, gen, args.epochs, BATCH, batch_loss,
+                      lambda m: evaluate(m, x_val, args.seed), csv_path, 4)
 
     torch_models.save_state(model, os.path.join(args.out, "final.safetensors"),
                             {"model": MODEL, "epochs": str(args.epochs), "seed": str(args.seed),

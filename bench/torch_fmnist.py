@@ -10,13 +10,13 @@ import gzip
 import os
 import struct
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models  # noqa: E402
+import torch_train  # noqa: E402
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 BATCH = 128
@@ -40,21 +40,9 @@ def load_split(name):
     return read_idx_images(os.path.join(DATA_DIR, "%s-images-idx3-ubyte.gz" % name))
 
 
-def train_epoch(model, opt, x_train, gen):
-    """One pass over shuffled batches of BATCH (last one partial); returns the size-weighted mean loss."""
-    model.train()
-    n = x_train.shape[0]
-    perm = torch.randperm(n, generator=gen)
-    total = 0.0
-    for start in range(0, n, BATCH):
-        x = x_train[perm[start:start + BATCH]]
-        y = model(x)
-        loss = model.loss(y, x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        total += loss.item() * x.shape[0]
-    return total / n
+def batch_loss(model, x, gen):
+    """The batch's mean squared error (gen unused: the model draws no noise)."""
+    return model.loss(model(x), x)
 
 
 @torch.no_grad()
@@ -78,35 +66,20 @@ def main():
     ap.add_argument("--out", required=True, help="output directory")
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch_train.seed_torch(args.threads, args.seed)
 
     x_train = torch.from_numpy(load_split("train"))
     x_test = torch.from_numpy(load_split("t10k"))
     if args.limit > 0:
         x_train = x_train[:args.limit]
 
-    model = torch_models.build("fmnist_cae")
-    if args.init:
-        torch_models.load_state(model, args.init)
-    opt = model.optimizer()
-
-    os.makedirs(args.out, exist_ok=True)
-    csv_path = os.path.join(args.out, "loss.csv")
-    with open(csv_path, "w") as f:
-        f.write("epoch,train_loss,val_loss,seconds\n")
+    model, opt = torch_train.model_and_optimizer("fmnist_cae", args.init)
+    csv_path = torch_train.start_csv(args.out)
     print("torch %s, %d threads, %d train / %d test images, batch %d"
           % (torch.__version__, torch.get_num_threads(), x_train.shape[0], x_test.shape[0], BATCH), flush=True)
 
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        train_loss = train_epoch(model, opt, x_train, gen)
-        seconds = time.perf_counter() - t0
-        val_loss = evaluate(model, x_test)
-        with open(csv_path, "a") as f:
-            f.write("%d,%.6f,%.6f,%.3f\n" % (epoch, train_loss, val_loss, seconds))
-        print("epoch %3d  train %.6f  val %.6f  %.2fs" % (epoch, train_loss, val_loss, seconds), flush=True)
+    torch_train.train(model, opt, x_train, gen, args.epochs, BATCH, batch_loss,
+                      lambda m: evaluate(m, x_test), csv_path, 6)
 
     torch_models.save_state(model, os.path.join(args.out, "final.safetensors"),
                             {"model": "fmnist_cae", "epochs": str(args.epochs), "seed": str(args.seed)})

@@ -1,7 +1,8 @@
 /* io_internal.h: checked file helpers shared by the runtime's file formats
- * (safetensors.c, npy.c, png.c). Implemented in error.c, beside aec_error,
- * because every one of them exists to turn an OS failure into a message that
- * names the file. Not part of the public interface (aec.h). */
+ * (safetensors.c, npy.c, png.c), and the cursor their header parsers share.
+ * Implemented in error.c, beside aec_error, because every one of them exists
+ * to turn a failure into a message that names the file. Not part of the
+ * public interface (aec.h). */
 #ifndef AEC_IO_INTERNAL_H
 #define AEC_IO_INTERNAL_H
 
@@ -35,5 +36,19 @@ void aec_out_abort(aec_out_file *o);
 
 /* Read a whole file into a malloc'd buffer with a NUL after the last byte. */
 int  aec_read_whole(const char *path, char **buf, size_t *len);
+
+/* A cursor over a file's header text: safetensors' JSON and the .npy dict (a
+ * Python literal with the same white space and punctuation). Each format
+ * reports its own errors, naming path and, for safetensors, ctx and the byte
+ * offset p - start. */
+typedef struct {
+    const char *p, *end, *start;    /* cursor, end and start of the text */
+    const char *path, *ctx;         /* for messages: file, and what we parse */
+} aec_json_cursor;
+
+/* Skip spaces, tabs, newlines and carriage returns. */
+void aec_json_ws(aec_json_cursor *j);
+/* Skip white space; then 1 and step past c if it is next, else 0. */
+int  aec_json_eat(aec_json_cursor *j, char c);
 
 #endif

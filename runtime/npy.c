@@ -90,10 +90,6 @@ int aec_npy_write_u8(const char *path, const uint8_t *data, int ndim, const int6
 /* ---- reading the header dict ------------------------------------------------- */
 
 typedef struct {
-    const char *p, *end, *path;
-} npy_dict;
-
-typedef struct {
     char descr[16];
     int fortran, ndim;
     int64_t shape[4];
@@ -110,33 +106,17 @@ typedef struct {
 static const npy_dtype NPY_F32 = { "<f4", NULL, sizeof(float), "aec reads float32 ('<f4') only" };
 static const npy_dtype NPY_U8 = { "|u1", "<u1", 1, "expected uint8 ('|u1')" };
 
-static int npy_fail(npy_dict *d, const char *msg)
+static int npy_fail(aec_json_cursor *d, const char *msg)
 {
     aec_error("%s: malformed .npy header: %s", d->path, msg);
     return -1;
 }
 
-static void npy_ws(npy_dict *d)
-{
-    while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || *d->p == '\n' || *d->p == '\r'))
-        d->p++;
-}
-
-static int npy_eat(npy_dict *d, char c)
-{
-    npy_ws(d);
-    if (d->p < d->end && *d->p == c) {
-        d->p++;
-        return 1;
-    }
-    return 0;
-}
-
 /* 'text' or "text" into out (cap bytes with the NUL). */
-static int npy_quoted(npy_dict *d, char *out, size_t cap)
+static int npy_quoted(aec_json_cursor *d, char *out, size_t cap)
 {
     size_t n = 0;
-    npy_ws(d);
+    aec_json_ws(d);
     if (d->p >= d->end || (*d->p != '\'' && *d->p != '"'))
         return npy_fail(d, "expected a quoted string");
     char q = *d->p++;
@@ -152,9 +132,9 @@ static int npy_quoted(npy_dict *d, char *out, size_t cap)
     return 0;
 }
 
-static int npy_bool(npy_dict *d, int *v)
+static int npy_bool(aec_json_cursor *d, int *v)
 {
-    npy_ws(d);
+    aec_json_ws(d);
     size_t left = (size_t)(d->end - d->p);
     if (left >= 4 && !memcmp(d->p, "True", 4)) {
         *v = 1;
@@ -169,9 +149,9 @@ static int npy_bool(npy_dict *d, int *v)
     return npy_fail(d, "expected True or False");
 }
 
-static int npy_int(npy_dict *d, int64_t *v)
+static int npy_int(aec_json_cursor *d, int64_t *v)
 {
-    npy_ws(d);
+    aec_json_ws(d);
     if (d->p >= d->end || *d->p < '0' || *d->p > '9')
         return npy_fail(d, "expected a non-negative integer in the shape");
     for (*v = 0; d->p < d->end && *d->p >= '0' && *d->p <= '9'; d->p++) {
@@ -183,33 +163,33 @@ static int npy_int(npy_dict *d, int64_t *v)
 }
 
 /* (a, b, ...) with an optional trailing comma, as Python writes tuples. */
-static int npy_shape(npy_dict *d, int *ndim, int64_t shape[4])
+static int npy_shape(aec_json_cursor *d, int *ndim, int64_t shape[4])
 {
     *ndim = 0;
-    if (!npy_eat(d, '('))
+    if (!aec_json_eat(d, '('))
         return npy_fail(d, "expected '(' for the shape");
-    if (npy_eat(d, ')'))
+    if (aec_json_eat(d, ')'))
         return 0;
     for (;;) {
         if (*ndim == 4)
             return npy_fail(d, "more than 4 dimensions (aec reads 1 to 4)");
         if (npy_int(d, &shape[(*ndim)++]) != 0)
             return -1;
-        if (npy_eat(d, ')'))
+        if (aec_json_eat(d, ')'))
             return 0;
-        if (!npy_eat(d, ','))
+        if (!aec_json_eat(d, ','))
             return npy_fail(d, "expected ',' or ')' in the shape");
-        if (npy_eat(d, ')'))
+        if (aec_json_eat(d, ')'))
             return 0;
     }
 }
 
-static int npy_key(npy_dict *d, npy_info *h, int *seen)
+static int npy_key(aec_json_cursor *d, npy_info *h, int *seen)
 {
     char key[32];
     if (npy_quoted(d, key, sizeof key) != 0)
         return -1;
-    if (!npy_eat(d, ':'))
+    if (!aec_json_eat(d, ':'))
         return npy_fail(d, "expected ':'");
     int bit = !strcmp(key, "descr") ? 1 : !strcmp(key, "fortran_order") ? 2
             : !strcmp(key, "shape") ? 4 : 0;
@@ -223,22 +203,22 @@ static int npy_key(npy_dict *d, npy_info *h, int *seen)
     return npy_shape(d, &h->ndim, h->shape);
 }
 
-static int npy_parse(npy_dict *d, npy_info *h)
+static int npy_parse(aec_json_cursor *d, npy_info *h)
 {
     int seen = 0;
-    if (!npy_eat(d, '{'))
+    if (!aec_json_eat(d, '{'))
         return npy_fail(d, "expected '{'");
-    while (!npy_eat(d, '}')) {
+    while (!aec_json_eat(d, '}')) {
         if (npy_key(d, h, &seen) != 0)
             return -1;
-        if (npy_eat(d, '}'))
+        if (aec_json_eat(d, '}'))
             break;
-        if (!npy_eat(d, ','))
+        if (!aec_json_eat(d, ','))
             return npy_fail(d, "expected ',' or '}'");
     }
     if (seen != 7)
         return npy_fail(d, "needs descr, fortran_order and shape");
-    npy_ws(d);
+    aec_json_ws(d);
     return d->p == d->end ? 0 : npy_fail(d, "text after the closing '}'");
 }
 
@@ -335,7 +315,7 @@ static int npy_read(const char *path, const npy_dtype *dt, void **data, int *ndi
     }
     int rc = npy_read_header(fp, path, &text, &len);
     if (rc == 0) {
-        npy_dict d = { text, text + len, path };
+        aec_json_cursor d = { text, text + len, text, path, ".npy header" };
         rc = npy_parse(&d, &h);
     }
     rc = rc ? rc : npy_check(path, &h, dt);

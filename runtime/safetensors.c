@@ -19,11 +19,6 @@
 
 /* ---- a JSON reader for exactly the header's shape ----------------------- */
 
-typedef struct {
-    const char *p, *end, *start;    /* cursor, end and start of the text */
-    const char *path, *ctx;         /* for messages: file, and what we parse */
-} st_json;
-
 /* What one tensor entry says, before it is checked against the data. */
 typedef struct {
     char *dtype;
@@ -31,41 +26,25 @@ typedef struct {
     uint64_t shape[4], off[2];
 } st_entry;
 
-static int st_fail(st_json *j, const char *msg)
+static int st_fail(aec_json_cursor *j, const char *msg)
 {
     aec_error("%s: malformed %s at byte %td: %s", j->path, j->ctx, j->p - j->start, msg);
     return -1;
 }
 
-static void st_ws(st_json *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static int st_eat(st_json *j, char c)
-{
-    st_ws(j);
-    if (j->p < j->end && *j->p == c) {
-        j->p++;
-        return 1;
-    }
-    return 0;
-}
-
-static int st_expect(st_json *j, char c)
+static int st_expect(aec_json_cursor *j, char c)
 {
     char msg[32];
-    if (st_eat(j, c))
+    if (aec_json_eat(j, c))
         return 0;
     snprintf(msg, sizeof msg, "expected '%c'", c);
     return st_fail(j, msg);
 }
 
 /* The '}' after the last member of an object; anything else is a missing ','. */
-static int st_close(st_json *j)
+static int st_close(aec_json_cursor *j)
 {
-    return st_eat(j, '}') ? 0 : st_fail(j, "expected ',' or '}'");
+    return aec_json_eat(j, '}') ? 0 : st_fail(j, "expected ',' or '}'");
 }
 
 static int st_hex4(const char *p, const char *end, unsigned *v)
@@ -110,7 +89,7 @@ static size_t st_utf8(unsigned cp, char *s)
 
 /* A \uXXXX escape at j->p (before q, the closing quote); a UTF-16 surrogate
  * pair is two escapes that make one code point. */
-static int st_unicode(st_json *j, const char *q, unsigned *cp)
+static int st_unicode(aec_json_cursor *j, const char *q, unsigned *cp)
 {
     unsigned lo;
     if (st_hex4(j->p + 2, q, cp) != 0)
@@ -132,7 +111,7 @@ static int st_unicode(st_json *j, const char *q, unsigned *cp)
 
 /* One escape at j->p, decoded into s + *n. The decoded text is never longer
  * than the escape, so s (as long as the raw string) always has room. */
-static int st_escape(st_json *j, const char *q, char *s, size_t *n)
+static int st_escape(aec_json_cursor *j, const char *q, char *s, size_t *n)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
     char e = j->p[1];
@@ -163,7 +142,7 @@ static const char *st_string_end(const char *p, const char *end)
 }
 
 /* Decode the string body from j->p up to q, its closing quote, into s. */
-static int st_decode(st_json *j, const char *q, char *s)
+static int st_decode(aec_json_cursor *j, const char *q, char *s)
 {
     size_t n = 0;
     while (j->p < q) {
@@ -180,11 +159,11 @@ static int st_decode(st_json *j, const char *q, char *s)
 }
 
 /* A string, decoded into *out (malloc'd), or checked and dropped if out is NULL. */
-static int st_string(st_json *j, char **out)
+static int st_string(aec_json_cursor *j, char **out)
 {
     if (out)
         *out = NULL;
-    if (!st_eat(j, '"'))
+    if (!aec_json_eat(j, '"'))
         return st_fail(j, "expected a string");
     const char *q = st_string_end(j->p, j->end);
     if (!q)
@@ -200,15 +179,15 @@ static int st_string(st_json *j, char **out)
     return rc;
 }
 
-static int st_is_digit(st_json *j)
+static int st_is_digit(aec_json_cursor *j)
 {
     return j->p < j->end && *j->p >= '0' && *j->p <= '9';
 }
 
-static int st_uint(st_json *j, uint64_t *v)
+static int st_uint(aec_json_cursor *j, uint64_t *v)
 {
     uint64_t x = 0;
-    st_ws(j);
+    aec_json_ws(j);
     if (!st_is_digit(j))
         return st_fail(j, "expected a non-negative integer");
     while (st_is_digit(j)) {
@@ -225,12 +204,12 @@ static int st_uint(st_json *j, uint64_t *v)
 }
 
 /* [a, b, ...] of at most max non-negative integers. */
-static int st_uint_list(st_json *j, uint64_t *v, int max, int *n)
+static int st_uint_list(aec_json_cursor *j, uint64_t *v, int max, int *n)
 {
     *n = 0;
     if (st_expect(j, '[') != 0)
         return -1;
-    if (st_eat(j, ']'))
+    if (aec_json_eat(j, ']'))
         return 0;
     do {
         if (*n == max)
@@ -238,13 +217,13 @@ static int st_uint_list(st_json *j, uint64_t *v, int max, int *n)
                                        : "more than 4 dimensions");
         if (st_uint(j, &v[(*n)++]) != 0)
             return -1;
-    } while (st_eat(j, ','));
+    } while (aec_json_eat(j, ','));
     return st_expect(j, ']');
 }
 
 enum { ST_DTYPE = 1, ST_SHAPE = 2, ST_OFFSETS = 4 };
 
-static int st_field(st_json *j, st_entry *e, const char *key, int *seen)
+static int st_field(aec_json_cursor *j, st_entry *e, const char *key, int *seen)
 {
     int bit = !strcmp(key, "dtype") ? ST_DTYPE : !strcmp(key, "shape") ? ST_SHAPE
             : !strcmp(key, "data_offsets") ? ST_OFFSETS : 0;
@@ -263,7 +242,7 @@ static int st_field(st_json *j, st_entry *e, const char *key, int *seen)
 }
 
 /* {"dtype": ..., "shape": [...], "data_offsets": [b, e]}; the caller frees e->dtype. */
-static int st_entry_parse(st_json *j, st_entry *e)
+static int st_entry_parse(aec_json_cursor *j, st_entry *e)
 {
     int seen = 0;
     memset(e, 0, sizeof *e);
@@ -277,7 +256,7 @@ static int st_entry_parse(st_json *j, st_entry *e)
         free(key);
         if (rc != 0)
             return -1;
-    } while (st_eat(j, ','));
+    } while (aec_json_eat(j, ','));
     if (st_close(j) != 0)
         return -1;
     if (seen != (ST_DTYPE | ST_SHAPE | ST_OFFSETS))
@@ -287,22 +266,22 @@ static int st_entry_parse(st_json *j, st_entry *e)
 
 /* {"key": "value", ...}: the one shape "__metadata__" may have. The raw text
  * is kept (in *raw, if not NULL) so that callers see exactly what was written. */
-static int st_metadata(st_json *j, char **raw)
+static int st_metadata(aec_json_cursor *j, char **raw)
 {
-    st_ws(j);
+    aec_json_ws(j);
     const char *begin = j->p;
     if (st_expect(j, '{') != 0)
         return -1;
-    if (!st_eat(j, '}')) {
+    if (!aec_json_eat(j, '}')) {
         do {
             if (st_string(j, NULL) != 0 || st_expect(j, ':') != 0)
                 return -1;
-            st_ws(j);
+            aec_json_ws(j);
             if (j->p < j->end && *j->p != '"')
                 return st_fail(j, "__metadata__ values must be strings");
             if (st_string(j, NULL) != 0)
                 return -1;
-        } while (st_eat(j, ','));
+        } while (aec_json_eat(j, ','));
         if (st_close(j) != 0)
             return -1;
     }
@@ -447,10 +426,10 @@ static int st_check_tensor(const char *path, const aec_tensor *t, int i)
 static int st_check_metadata(const char *path, const char *meta)
 {
     size_t n = strlen(meta);
-    st_json j = { meta, meta + n, meta, path, "__metadata__ text" };
+    aec_json_cursor j = { meta, meta + n, meta, path, "__metadata__ text" };
     if (st_metadata(&j, NULL) != 0)
         return -1;
-    st_ws(&j);
+    aec_json_ws(&j);
     return j.p == j.end ? 0 : st_fail(&j, "text after the closing '}'");
 }
 
@@ -584,7 +563,7 @@ static int st_add(aec_tensor_file *f, int *cap, char *name, const st_entry *e,
 }
 
 /* One "name": {...} entry; takes name. */
-static int st_tensor(st_json *j, aec_tensor_file *f, int *cap, char *name,
+static int st_tensor(aec_json_cursor *j, aec_tensor_file *f, int *cap, char *name,
                      const uint8_t *data, size_t data_len)
 {
     st_entry e;
@@ -605,7 +584,7 @@ static int st_tensor(st_json *j, aec_tensor_file *f, int *cap, char *name,
     return rc;
 }
 
-static int st_key_value(st_json *j, aec_tensor_file *f, int *cap,
+static int st_key_value(aec_json_cursor *j, aec_tensor_file *f, int *cap,
                         const uint8_t *data, size_t data_len)
 {
     char *key;
@@ -621,20 +600,20 @@ static int st_key_value(st_json *j, aec_tensor_file *f, int *cap,
     return st_metadata(j, &f->metadata_json);
 }
 
-static int st_parse(st_json *j, aec_tensor_file *f, const uint8_t *data, size_t data_len)
+static int st_parse(aec_json_cursor *j, aec_tensor_file *f, const uint8_t *data, size_t data_len)
 {
     int cap = 0;
     if (st_expect(j, '{') != 0)
         return -1;
-    if (!st_eat(j, '}')) {
+    if (!aec_json_eat(j, '}')) {
         do {
             if (st_key_value(j, f, &cap, data, data_len) != 0)
                 return -1;
-        } while (st_eat(j, ','));
+        } while (aec_json_eat(j, ','));
         if (st_close(j) != 0)
             return -1;
     }
-    st_ws(j);
+    aec_json_ws(j);
     return j->p == j->end ? 0 : st_fail(j, "text after the closing '}'");
 }
 
@@ -656,7 +635,7 @@ static int st_read_buf(const char *path, const char *buf, size_t len, aec_tensor
         aec_error("%s: header length %" PRIu64 " is over the format's 100 MB limit", path, hlen);
         return -1;
     }
-    st_json j = { buf + 8, buf + 8 + hlen, buf + 8, path, "safetensors header" };
+    aec_json_cursor j = { buf + 8, buf + 8 + hlen, buf + 8, path, "safetensors header" };
     return st_parse(&j, f, (const uint8_t *)buf + 8 + hlen, len - 8 - hlen);
 }
 

@@ -36,23 +36,11 @@
 
 #include "aec.h"
 #include "images.h"
+#include "util.h"
 
-#define UNUSED __attribute__((unused))     /* cmocka's state, which we do not use */
 #define CELEBA AEC_ROOT "/../shared/data/celeba-10k"
 
-/* ---- helpers: the temporary directory ------------------------------------------ */
-
-static char tmpdir[64];
-
-/* TMPDIR/name, in one of a few rotating buffers so a test can hold several. */
-static const char *tp(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+/* ---- helpers: the temporary directory (more in util.c) --------------------------- */
 
 /* DIR/name in a caller's buffer. */
 static const char *in_dir(char *buf, size_t size, const char *dir, const char *name)
@@ -68,33 +56,6 @@ static const char *make_dir(const char *name)
     return p;
 }
 
-static void write_bytes(const char *path, const void *b, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(b, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    uint8_t *b = malloc((size_t)st.st_size + 1);
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(b);
-    assert_non_null(fp);
-    *n = fread(b, 1, (size_t)st.st_size, fp);
-    assert_int_equal(*n, (size_t)st.st_size);
-    fclose(fp);
-    return b;
-}
-
-static int exists(const char *path)
-{
-    return access(path, F_OK) == 0;
-}
-
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -107,66 +68,14 @@ static int count_entries(const char *dir)
     return n;
 }
 
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    struct dirent *e;
-    char sub[1024];
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode))
-        chmod(path, 0755);
-    DIR *d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-    }
-    if (d)
-        closedir(d);
-    remove(path);
-}
-
 static int setup(void **state UNUSED)
 {
-    strcpy(tmpdir, "/tmp/aec_test_images.XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (tmpdir_setup("/tmp/aec_test_images.XXXXXX") != 0)
         return -1;
     return setenv("AEC_CACHE_DIR", tp("cache"), 1);
 }
 
-static int teardown(void **state UNUSED)
-{
-    rm_rf(tmpdir);
-    return 0;
-}
-
-/* ---- helpers: stderr ----------------------------------------------------------------- */
-
-static int saved_stderr = -1;
-
-/* Send stderr to a file until capture_end, which returns what was written. */
-static void capture_begin(void)
-{
-    fflush(stderr);
-    saved_stderr = dup(2);
-    int fd = open(tp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(saved_stderr >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-}
-
-static char *capture_end(void)
-{
-    size_t n;
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    uint8_t *b = read_bytes(tp("stderr.txt"), &n);
-    b[n] = '\0';
-    return (char *)b;
-}
+/* ---- helpers: stderr (capture_begin and capture_end are in util.c) ------------------- */
 
 static void assert_has(const char *text, const char *want)
 {
@@ -1162,5 +1071,5 @@ int main(void)
     };
     if (getenv("AEC_TEST_SKIP"))
         cmocka_set_skip_filter(getenv("AEC_TEST_SKIP"));
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }

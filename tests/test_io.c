@@ -12,8 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,30 +22,15 @@
 #include <zlib.h>
 
 #include "aec.h"
+#include "util.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
-#define UNUSED __attribute__((unused))     /* cmocka's state, which we do not use */
 
-/* ---- helpers: files in the temporary directory ------------------------------ */
+/* ---- helpers: files in the temporary directory (more in util.c) ---------------- */
 
-static char tmpdir[64];
-
-/* TMPDIR/name, in one of a few rotating buffers so a test can hold several. */
-static const char *tp(const char *name)
+static int setup(void **state UNUSED)
 {
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static void write_bytes(const char *path, const void *b, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(b, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
+    return tmpdir_setup("/tmp/aec_test_io.XXXXXX");
 }
 
 static void write_gz(const char *path, const void *b, size_t n)
@@ -58,81 +41,7 @@ static void write_gz(const char *path, const void *b, size_t n)
     assert_int_equal(gzclose(gz), Z_OK);
 }
 
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    uint8_t *b = malloc((size_t)st.st_size + 1);
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(b);
-    assert_non_null(fp);
-    *n = fread(b, 1, (size_t)st.st_size, fp);
-    assert_int_equal(*n, (size_t)st.st_size);
-    fclose(fp);
-    return b;
-}
-
-static int exists(const char *path)
-{
-    return access(path, F_OK) == 0;
-}
-
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    struct dirent *e;
-    char sub[1024];
-    if (lstat(path, &st) != 0)
-        return;
-    DIR *d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-    }
-    if (d)
-        closedir(d);
-    remove(path);
-}
-
-static int setup(void **state UNUSED)
-{
-    strcpy(tmpdir, "/tmp/aec_test_io.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state UNUSED)
-{
-    rm_rf(tmpdir);
-    return 0;
-}
-
-/* ---- helpers: stderr ----------------------------------------------------------- */
-
-static int saved_stderr = -1;
-
-/* Send stderr to a file until capture_end, which returns what was written. */
-static void capture_begin(void)
-{
-    fflush(stderr);
-    saved_stderr = dup(2);
-    int fd = open(tp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(saved_stderr >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-}
-
-static char *capture_end(void)
-{
-    size_t n;
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    uint8_t *b = read_bytes(tp("stderr.txt"), &n);
-    b[n] = '\0';
-    return (char *)b;
-}
+/* ---- helpers: stderr (capture_begin and capture_end are in util.c) -------------- */
 
 static void quiet_end(void)
 {
@@ -1009,5 +918,5 @@ int main(void)
         cmocka_unit_test(test_dataset_errors),
         cmocka_unit_test(test_dataset_fashion_mnist),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }

@@ -19,6 +19,7 @@
 #include "celeba_vae.h"
 #include "fmnist_cae.h"
 #include "tiny_all.h"
+#include "util.h"
 
 static const double TOLERANCE = 1e-4;
 static const char *PYTHON = "/usr/bin/python3";
@@ -28,16 +29,6 @@ static int torch_available(void)
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1", PYTHON);
     return access(PYTHON, X_OK) == 0 && system(cmd) == 0;
-}
-
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double diff = 0.0, scale = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)a[i] - b[i]));
-        scale = fmax(scale, fabs((double)b[i]));
-    }
-    return diff / (scale > 0 ? scale : 1.0);
 }
 
 static int run(const char *fmt, ...)

@@ -13,7 +13,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -25,6 +24,7 @@
 
 #include "aec.h"
 #include "runtime_internal.h"
+#include "util.h"
 
 /* ---- the fixture model ------------------------------------------------------ */
 
@@ -190,24 +190,6 @@ static char *make_tmpdir(void)
     char *dir = strdup("/tmp/aec_test_train.XXXXXX");
     assert_non_null(mkdtemp(dir));
     return dir;
-}
-
-/* Remove dir and everything in it (files and one level of directories). */
-static void remove_tree(const char *dir)
-{
-    char path[1024];
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (remove(path) != 0)
-            remove_tree(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
 }
 
 static char *join(const char *dir, const char *name)
@@ -653,7 +635,7 @@ static void test_training_lowers_loss(void **state)
     aec_dataset_free(&train);
     aec_dataset_free(&val);
     free(model);
-    remove_tree(dir);
+    rm_rf(dir);
     free(dir);
 }
 
@@ -694,7 +676,7 @@ static void check_resume(const aec_optim_cfg *cfg, int epochs, int first, int st
     free(ma), free(mb), free(oa), free(ob);
     aec_dataset_free(&train);
     aec_dataset_free(&val);
-    remove_tree(a), remove_tree(b);
+    rm_rf(a), rm_rf(b);
     free(a), free(b);
 }
 
@@ -748,7 +730,7 @@ static void test_resume_refusals(void **state)
     assert_int_equal(aec_train(&lin_model, &o, &train, &val), 1);
     aec_dataset_free(&train);
     aec_dataset_free(&val);
-    remove_tree(dir);
+    rm_rf(dir);
     free(dir);
 }
 
@@ -874,7 +856,7 @@ static void test_cli_init(void **state)
     aec_init_params(&lin_model, want, 5);
     assert_memory_equal(p, want, sizeof p);
     free(wp);
-    remove_tree(dir);
+    rm_rf(dir);
     free(dir);
 }
 
@@ -903,7 +885,7 @@ static void test_cli_grad(void **state)
     }
     aec_tensor_file_free(&f);
     free(wp), free(xp), free(gp);
-    remove_tree(dir);
+    rm_rf(dir);
     free(dir);
 }
 
@@ -927,7 +909,7 @@ static void test_cli_step(void **state)
     assert_memory_equal(p, got, sizeof p);
     aec_optim_free(&o);
     free(wp), free(xp), free(sp);
-    remove_tree(dir);
+    rm_rf(dir);
     free(dir);
 }
 
@@ -948,7 +930,7 @@ static void test_cli_bad_shapes(void **state)
     assert_int_equal(CLI("lin", "decode", "--weights", wp, "--latents", zp, "--out", out), 1);
     assert_false(file_exists(dir, "out"));
     free(wp), free(xp), free(zp), free(out);
-    remove_tree(dir);
+    rm_rf(dir);
     free(dir);
 }
 
@@ -987,9 +969,9 @@ static void test_cli_round_trip(void **state)
     assert_true(access(dec, F_OK) == 0 && access(rec, F_OK) == 0 && access(lp, F_OK) == 0);
     free(out), free(w), free(zp), free(lp), free(dec), free(rec);
     char *run = join(dir, "run");
-    remove_tree(run);
+    rm_rf(run);
     free(run);
-    remove_tree(data), remove_tree(dir);
+    rm_rf(data), rm_rf(dir);
     free(data), free(dir);
 }
 

@@ -1,0 +1,129 @@
+/* tests/util.c: helpers shared by the test programs (see util.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* ---- the temporary directory ----------------------------------------------------- */
+
+char tmpdir[64];
+
+int tmpdir_setup(const char *pattern)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s", pattern);
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+int tmpdir_teardown(void **state UNUSED)
+{
+    rm_rf(tmpdir);
+    return 0;
+}
+
+const char *tp(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+void rm_rf(const char *path)
+{
+    struct stat st;
+    struct dirent *e;
+    char sub[1024];
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode))
+        chmod(path, 0755);
+    DIR *d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+    }
+    if (d)
+        closedir(d);
+    remove(path);
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+void write_bytes(const char *path, const void *b, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+uint8_t *read_bytes(const char *path, size_t *n)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    uint8_t *b = malloc((size_t)st.st_size + 1);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(b);
+    assert_non_null(fp);
+    *n = fread(b, 1, (size_t)st.st_size, fp);
+    assert_int_equal(*n, (size_t)st.st_size);
+    fclose(fp);
+    return b;
+}
+
+int exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* ---- stderr ------------------------------------------------------------------------ */
+
+static int saved_stderr = -1;
+
+void capture_begin(void)
+{
+    fflush(stderr);
+    saved_stderr = dup(2);
+    int fd = open(tp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved_stderr >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+}
+
+char *capture_end(void)
+{
+    size_t n;
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    uint8_t *b = read_bytes(tp("stderr.txt"), &n);
+    b[n] = '\0';
+    return (char *)b;
+}
+
+/* ---- numbers ----------------------------------------------------------------------- */
+
+double rel_diff(const float *a, const float *b, size_t n)
+{
+    double diff = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return diff / (scale > 0 ? scale : 1.0);
+}

@@ -1,0 +1,45 @@
+/* tests/util.h: helpers shared by the test programs (tests/util.c), linked
+ * into every one of them by tests/tests.mk. A failure in a helper fails the
+ * running cmocka test. Include after <cmocka.h>. */
+#ifndef AEC_TESTS_UTIL_H
+#define AEC_TESTS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UNUSED __attribute__((unused))     /* cmocka's state, which we do not use */
+
+/* ---- the temporary directory ----------------------------------------------------- */
+
+/* The test program's directory, made by tmpdir_setup. */
+extern char tmpdir[64];
+
+/* Make tmpdir from a mkdtemp template ("/tmp/aec_test_io.XXXXXX"): 0, or -1. */
+int tmpdir_setup(const char *pattern);
+/* A cmocka group teardown: remove tmpdir and everything in it. */
+int tmpdir_teardown(void **state);
+/* TMPDIR/name, in one of a few rotating buffers so a test can hold several. */
+const char *tp(const char *name);
+/* Remove path, and everything in it if it is a directory (read-only ones too). */
+void rm_rf(const char *path);
+
+/* ---- files ------------------------------------------------------------------------ */
+
+void write_bytes(const char *path, const void *b, size_t n);
+/* The whole file into *n bytes, malloc'd with room for a NUL after them. */
+uint8_t *read_bytes(const char *path, size_t *n);
+int exists(const char *path);
+
+/* ---- stderr ------------------------------------------------------------------------ */
+
+/* Send stderr to TMPDIR/stderr.txt until capture_end, which returns what was
+ * written (malloc'd, NUL-terminated). */
+void capture_begin(void);
+char *capture_end(void);
+
+/* ---- numbers ----------------------------------------------------------------------- */
+
+/* max |a - b| / max |b|, over n values (the difference itself if b is all 0). */
+double rel_diff(const float *a, const float *b, size_t n);
+
+#endif
