@@ -6,8 +6,8 @@
 CC      ?= cc
 OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Wno-unused-parameter
-CFLAGS  := $(OPT) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L
-LIBS    := -lopenblas -ljpeg -lpng -lz -lm
+CFLAGS  := $(OPT) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags cairo)
+LIBS    := -lopenblas -lcairo -ljpeg -lpng -lz -lm
 B       := build
 
 RT_SRC  := $(sort $(wildcard runtime/*.c))
@@ -19,7 +19,7 @@ MODELS  := $(sort $(basename $(notdir $(wildcard models/*.ae))))
 all: $(B)/aec $(B)/libaecrt.a $(MODELS:%=$(B)/%)
 
 # ---- runtime --------------------------------------------------------------
-$(B)/rt/%.o: runtime/%.c runtime/aec.h $(wildcard runtime/*_internal.h)
+$(B)/rt/%.o: runtime/%.c $(wildcard runtime/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

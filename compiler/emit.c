@@ -10,6 +10,7 @@
 #include <string.h>
 #include "emit.h"
 #include "ir.h"
+#include "table.h"
 #include "util.h"
 
 #define OUT(...) sb_printf(o, __VA_ARGS__)
@@ -599,8 +600,10 @@ static void emit_c_string(sbuf *o, const char *s)
     OUT("    \"");
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '\n')
+        if (c == '\n' && s[1])
             OUT("\\n\"\n    \"");
+        else if (c == '\n')
+            OUT("\\n");
         else if (c == '"' || c == '\\')
             OUT("\\%c", c);
         else if (c >= 32 && c < 127)
@@ -622,11 +625,21 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
     }
     OUT("};\n\nstatic const char source_text[] =\n");
     emit_c_string(o, m->source);
+    OUT(";\n\n/* the table `aec check` prints, for reports */\nstatic const char layer_table[] =\n");
+    char *table = NULL;
+    size_t table_len = 0;
+    FILE *t = open_memstream(&table, &table_len);
+    if (t) {
+        print_layer_table(t, m);
+        fclose(t);
+    }
+    emit_c_string(o, table ? table : "");
+    free(table);
     OUT(";\n\n");
     const ir_layer *lat = &m->layers[m->n_encoder - 1];
     const ir_optim *op = &m->optim;
     OUT("const aec_model %s_model = {\n", m->name);
-    OUT("    .name = \"%s\",\n    .source = source_text,\n", m->name);
+    OUT("    .name = \"%s\",\n    .source = source_text,\n    .layer_table = layer_table,\n", m->name);
     char f[7][32];
     OUT("    .in_c = %d, .in_h = %d, .in_w = %d, .in_lo = %s, .in_hi = %s,\n", m->input.c, m->input.h,
         m->input.w, flit(m->lo, f[0], 32), flit(m->hi, f[1], 32));

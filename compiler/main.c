@@ -102,7 +102,7 @@ static int compile_exe(const compiled *c, const char *exe)
     argv[n++] = (char *)cc;
     n = add_flags(argv, n, flags);
     char *rest[] = {"-std=c11", "-Wall", "-Wextra", inc_rt, inc_gen, src, "-o", tmp_exe, lib,
-                    "-lopenblas", "-ljpeg", "-lpng", "-lz", "-lm", NULL};
+                    "-lopenblas", "-lcairo", "-ljpeg", "-lpng", "-lz", "-lm", NULL};
     for (int i = 0; rest[i]; i++)
         argv[n++] = rest[i];
     argv[n] = NULL;

@@ -53,6 +53,7 @@ typedef struct {
 typedef struct aec_model {
     const char *name;           /* the .ae model name */
     const char *source;         /* the .ae text the code came from */
+    const char *layer_table;    /* what `aec check` printed for it */
     int in_c, in_h, in_w;       /* one input image */
     float in_lo, in_hi;         /* the value range of input (and target) */
     int out_c, out_h, out_w;    /* one reconstruction (same shape as input) */
@@ -211,6 +212,12 @@ void aec_draw_eps(const aec_model *m, float *arena, int B, aec_rng *r);
  * writes what decode reads (z). */
 void aec_get_latent(const aec_model *m, const float *arena, float *z, int B);
 void aec_put_latent(const aec_model *m, float *arena, const float *z, int B);
+
+/* n inputs through a trained model, in batches of the .ae file's size, with
+ * z = mu for a VAE: images -> reconstructions, images -> latents [n, Z], or
+ * latents -> images. Images are NCHW. 0, or -1 (reported). */
+typedef enum { AEC_RUN_RECONSTRUCT, AEC_RUN_ENCODE, AEC_RUN_DECODE } aec_run_kind;
+int aec_run(const aec_model *m, const float *params, aec_run_kind k, const float *in, int n, float *out);
 
 /* Mean loss over a data set (forward only), in batches of B. */
 double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *d, int B);

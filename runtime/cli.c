@@ -6,6 +6,7 @@
  */
 #include "aec.h"
 #include "runtime_internal.h"
+#include "report.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,19 +21,20 @@ enum {
     CMD_TRAIN = 1 << 0, CMD_EVAL = 1 << 1, CMD_RECON = 1 << 2, CMD_ENCODE = 1 << 3,
     CMD_DECODE = 1 << 4, CMD_INIT = 1 << 5, CMD_GRAD = 1 << 6, CMD_STEP = 1 << 7,
     CMD_INFO = 1 << 8, CMD_GRADCHECK = 1 << 9, CMD_SAMPLE = 1 << 10, CMD_INTERP = 1 << 11,
+    CMD_REPORT = 1 << 12, CMD_MAP = 1 << 13,
 };
 
 typedef struct {
-    const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode;
-    int epochs, batch, limit, n, cols, resume, from, to, steps;
-    float lr;
+    const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode, *method;
+    int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report;
+    float lr, perplexity;
     uint64_t seed;
     unsigned given;             /* bit i: options[i] was on the command line */
     int argc;
     char **argv;                /* for the resume command printed after Ctrl-C */
 } cli_opts;
 
-typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE } arg_kind;
+typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE, ARG_METHOD } arg_kind;
 
 typedef struct {
     const char *name;           /* without the leading "--" */
@@ -42,12 +44,13 @@ typedef struct {
     const char *help;
 } opt_spec;
 
-#define ANY_DATA (CMD_TRAIN | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP)
-#define ANY_WEIGHTS (CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_DECODE | CMD_GRAD | CMD_STEP | CMD_SAMPLE | CMD_INTERP)
+#define ANY_DATA (CMD_TRAIN | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP | CMD_REPORT | CMD_MAP)
+#define ANY_WEIGHTS (CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_DECODE | CMD_GRAD | CMD_STEP | CMD_SAMPLE | CMD_INTERP | CMD_REPORT | CMD_MAP)
 
 static const opt_spec options[] = {
     { "data", ARG_PATH, offsetof(cli_opts, data), ANY_DATA,
-      "--data DIR          IDX files: train-images-idx3-ubyte[.gz], t10k-images-... and labels" },
+      "--data DIR          IDX files (train-images-idx3-ubyte[.gz], t10k-...), or a folder of\n"
+      "                      JPEG/PNG images: the last 10% of the sorted names validate" },
     { "out", ARG_PATH, offsetof(cli_opts, out), ~(unsigned)CMD_EVAL,
       "--out PATH          the directory (train) or file to write" },
     { "weights", ARG_PATH, offsetof(cli_opts, weights), ANY_WEIGHTS,
@@ -60,7 +63,7 @@ static const opt_spec options[] = {
       "--latents Z.npy     float32 latents [N, Z]" },
     { "labels", ARG_PATH, offsetof(cli_opts, labels), CMD_ENCODE,
       "--labels L.npy      also write the images' labels, int64 [N]" },
-    { "split", ARG_SPLIT, offsetof(cli_opts, split), CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP,
+    { "split", ARG_SPLIT, offsetof(cli_opts, split), CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP | CMD_REPORT | CMD_MAP,
       "--split test|train  which part of the data set (default test)" },
     { "epochs", ARG_COUNT, offsetof(cli_opts, epochs), CMD_TRAIN,
       "--epochs N          epochs in all, counting those a resumed run already did" },
@@ -70,7 +73,7 @@ static const opt_spec options[] = {
       "--lr X              learning rate" },
     { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT | CMD_GRADCHECK | CMD_SAMPLE,
       "--seed N            seed of the initial parameters and of the shuffling" },
-    { "limit", ARG_COUNT, offsetof(cli_opts, limit), CMD_TRAIN | CMD_EVAL | CMD_ENCODE,
+    { "limit", ARG_COUNT, offsetof(cli_opts, limit), CMD_TRAIN | CMD_EVAL | CMD_ENCODE | CMD_REPORT | CMD_MAP,
       "--limit N           only the first N images (train: of each split)" },
     { "resume", ARG_FLAG, offsetof(cli_opts, resume), CMD_TRAIN,
       "--resume            go on from OUT's last checkpoint" },
@@ -78,6 +81,14 @@ static const opt_spec options[] = {
       "--n N               images to reconstruct or sample (default 8)" },
     { "cols", ARG_COUNT, offsetof(cli_opts, cols), CMD_DECODE | CMD_SAMPLE,
       "--cols N            images per row of the grid (default 8)" },
+    { "method", ARG_METHOD, offsetof(cli_opts, method), CMD_MAP,
+      "--method pca|tsne   principal components, or Barnes-Hut t-SNE (default pca)" },
+    { "perplexity", ARG_RATE, offsetof(cli_opts, perplexity), CMD_TRAIN | CMD_REPORT | CMD_MAP,
+      "--perplexity X      t-SNE's effective number of neighbours (default 30)" },
+    { "iterations", ARG_COUNT, offsetof(cli_opts, iterations), CMD_TRAIN | CMD_REPORT | CMD_MAP,
+      "--iterations N      t-SNE's gradient steps (default 1000)" },
+    { "no-report", ARG_FLAG, offsetof(cli_opts, no_report), CMD_TRAIN,
+      "--no-report         train only: no pictures and no report.html at the end" },
     { "from", ARG_INDEX, offsetof(cli_opts, from), CMD_INTERP,
       "--from I, --to J    interpolate between image I and image J (0-based) of the split," },
     { "to", ARG_INDEX, offsetof(cli_opts, to), CMD_INTERP,
@@ -109,11 +120,14 @@ static int cmd_info(const aec_model *m, const cli_opts *o);
 static int cmd_gradcheck(const aec_model *m, const cli_opts *o);
 static int cmd_sample(const aec_model *m, const cli_opts *o);
 static int cmd_interpolate(const aec_model *m, const cli_opts *o);
+static int cmd_report(const aec_model *m, const cli_opts *o);
+static int cmd_latent_map(const aec_model *m, const cli_opts *o);
 
 static const command commands[] = {
     { "train", CMD_TRAIN, cmd_train, { "data", "out" },
-      "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume]",
-      "train; each epoch writes OUT/model.safetensors, OUT/optim.safetensors, OUT/loss.csv" },
+      "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume] [--no-report]",
+      "train; each epoch writes OUT/model.safetensors, OUT/optim.safetensors, OUT/loss.csv;\n"
+      "                 the end, the pictures and OUT/report.html (see report)" },
     { "eval", CMD_EVAL, cmd_eval, { "data", "weights" },
       "--data DIR --weights FILE [--split test|train] [--batch N] [--limit N]",
       "print the mean loss over a split: `loss VALUE`" },
@@ -142,6 +156,14 @@ static const command commands[] = {
       "--weights FILE --out FILE.png (--data DIR [--split test|train] | --latents Z.npy) "
       "[--from I] [--to J] [--steps N] [--mode linear|slerp]",
       "a strip of images decoded along the way between two latents (default: images 0 and 1)" },
+    { "report", CMD_REPORT, cmd_report, { "data", "weights", "out" },
+      "--data DIR --weights FILE --out DIR [--split test|train] [--limit N] [--perplexity X] [--iterations N]",
+      "loss.png (from DIR/loss.csv), recon.png, latent_pca.png, latent_tsne.png, interpolate.png,\n"
+      "                 samples.png (a VAE) and report.html, for a checkpoint" },
+    { "latent-map", CMD_MAP, cmd_latent_map, { "data", "weights", "out" },
+      "--data DIR --weights FILE --out FILE.png [--method pca|tsne] [--split test|train] [--limit N]\n"
+      "                 [--perplexity X] [--iterations N]",
+      "a split's latents (mu of a VAE) in 2-D, coloured by label" },
     { "gradcheck", CMD_GRADCHECK, cmd_gradcheck, { 0 },
       "[--seed N] [--batch N]",
       "check the backward pass against finite differences, at random parameters and input" },
@@ -243,6 +265,10 @@ static int parse_value(const opt_spec *spec, const char *val, cli_opts *o)
         if (strcmp(val, "linear") != 0 && strcmp(val, "slerp") != 0)
             return -1;
         break;
+    case ARG_METHOD:
+        if (strcmp(val, "pca") != 0 && strcmp(val, "tsne") != 0)
+            return -1;
+        break;
     case ARG_PATH:
         if (val[0] == '\0')
             return -1;
@@ -262,6 +288,7 @@ static int set_value(const char *cmd, const opt_spec *spec, const char *val, cli
         [ARG_RATE] = "a positive number", [ARG_SEED] = "a non-negative integer",
         [ARG_SPLIT] = "'test' or 'train'", [ARG_FLAG] = "no value",
         [ARG_INDEX] = "a non-negative integer", [ARG_MODE] = "'linear' or 'slerp'",
+        [ARG_METHOD] = "'pca' or 'tsne'",
     };
     if (parse_value(spec, val, o) == 0)
         return 0;
@@ -365,6 +392,9 @@ static void set_defaults(cli_opts *o, const aec_model *m, int argc, char **argv)
     o->steps = 8;
     o->to = 1;
     o->mode = "linear";
+    o->method = "pca";
+    o->perplexity = 30;
+    o->iterations = 1000;
     o->argc = argc;
     o->argv = argv;
 }
@@ -453,45 +483,6 @@ static int read_batch(const aec_model *m, const char *path, float **x, int *B)
     return -1;
 }
 
-typedef enum { RUN_RECONSTRUCT, RUN_ENCODE, RUN_DECODE } run_kind;
-
-/* One batch: images -> reconstructions, images -> latents, or latents -> images. */
-static void run_batch(const aec_model *m, const float *params, float *arena, run_kind k,
-                      const float *in, int B, float *out)
-{
-    aec_put_eps(m, arena, NULL, B);     /* a VAE reconstructs and encodes with z = mu */
-    if (k == RUN_DECODE)
-        aec_put_latent(m, arena, in, B);
-    else
-        aec_put_input(m, arena, in, B);
-    if (k != RUN_DECODE)
-        m->encode(params, arena, B);
-    if (k == RUN_ENCODE) {
-        aec_get_latent(m, arena, out, B);
-        return;
-    }
-    m->decode(params, arena, B);
-    aec_get_output(m, arena, out, B);
-}
-
-/* n inputs through the model in batches of the .ae file's batch size. */
-static int run_all(const aec_model *m, const float *params, run_kind k,
-                   const float *in, int n, float *out)
-{
-    int B = m->defaults.batch > 0 && m->defaults.batch < n ? m->defaults.batch : n;
-    size_t in_size = k == RUN_DECODE ? (size_t)m->latent : image_floats(m);
-    size_t out_size = k == RUN_ENCODE ? (size_t)m->latent : image_floats(m);
-    float *arena = aec_arena_alloc(m, B);
-    if (!arena)
-        return -1;
-    for (int i = 0; i < n; i += B) {
-        int nb = n - i < B ? n - i : B;
-        run_batch(m, params, arena, k, in + (size_t)i * in_size, nb, out + (size_t)i * out_size);
-    }
-    free(arena);
-    return 0;
-}
-
 /* The commands' common metadata: which model wrote the file. */
 static void model_meta(const aec_model *m, const char *extra, char *out, size_t size)
 {
@@ -557,6 +548,37 @@ static char *resume_command(const cli_opts *o)
 
 /* ---- the commands ------------------------------------------------------------ */
 
+/* The report's settings for a run with these options. */
+static aec_report_opts report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
+                                   const aec_dataset *val, int n_train)
+{
+    aec_report_opts r = { .out_dir = out_dir, .data = o->data, .n_train = n_train, .cfg = m->defaults,
+                          .tsne = AEC_TSNE_DEFAULTS };
+    r.cfg.epochs = o->epochs;
+    r.cfg.batch = o->batch;
+    r.cfg.seed = o->seed;
+    r.cfg.optim.lr = o->lr;
+    r.tsne.seed = o->seed;
+    r.tsne.perplexity = o->perplexity;
+    r.tsne.iterations = o->iterations;
+    r.tsne.progress = 1;
+    r.class_names = aec_report_class_names(o->data, val, &r.n_classes);
+    return r;
+}
+
+/* The pictures and the page, from the checkpoint training just wrote. */
+static int report_after_training(const aec_model *m, const cli_opts *o, const aec_dataset *train,
+                                 const aec_dataset *val)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", o->out);
+    float *params = load_weights(m, path);
+    aec_report_opts r = report_opts(m, o, o->out, val, train->n);
+    int rc = !params || aec_report(m, params, val, &r) != 0;
+    free(params);
+    return rc;
+}
+
 static int cmd_train(const aec_model *m, const cli_opts *o)
 {
     aec_dataset train = { 0 }, val = { 0 };
@@ -578,6 +600,8 @@ static int cmd_train(const aec_model *m, const cli_opts *o)
     t.resume_cmd = cmdline;
     int rc = aec_train(m, &t, &train, &val);
     free(cmdline);
+    if (rc == 0 && !o->no_report)
+        rc = report_after_training(m, o, &train, &val);
     aec_dataset_free(&train);
     aec_dataset_free(&val);
     return rc;
@@ -609,7 +633,7 @@ static int cmd_reconstruct(const aec_model *m, const cli_opts *o)
     int rc = grid ? 0 : 1;
     if (rc == 0) {
         memcpy(grid, d.x, (size_t)d.n * chw * sizeof(float));
-        rc = run_all(m, params, RUN_RECONSTRUCT, d.x, d.n, grid + (size_t)d.n * chw) != 0
+        rc = aec_run(m, params, AEC_RUN_RECONSTRUCT, d.x, d.n, grid + (size_t)d.n * chw) != 0
           || aec_png_write_grid(o->out, grid, 2 * d.n, d.n, m->in_c, m->in_h, m->in_w,
                                 m->in_lo, m->in_hi) != 0;
     }
@@ -637,7 +661,7 @@ static int cmd_encode(const aec_model *m, const cli_opts *o)
     float *z = params ? aec_alloc_floats((size_t)d.n * m->latent, "latents") : NULL;
     int64_t shape[2] = { d.n, m->latent };
     int rc = !z
-          || run_all(m, params, RUN_ENCODE, d.x, d.n, z) != 0
+          || aec_run(m, params, AEC_RUN_ENCODE, d.x, d.n, z) != 0
           || aec_npy_write_f32(o->out, z, 2, shape) != 0
           || (o->labels && write_labels(o->labels, &d) != 0);
     free(z);
@@ -678,7 +702,7 @@ static int cmd_decode(const aec_model *m, const cli_opts *o)
     float *y = params ? aec_alloc_floats((size_t)n * image_floats(m), "images") : NULL;
     int cols = o->cols < n ? o->cols : n;
     int rc = !y
-          || run_all(m, params, RUN_DECODE, z, n, y) != 0
+          || aec_run(m, params, AEC_RUN_DECODE, z, n, y) != 0
           || aec_png_write_grid(o->out, y, n, cols, m->in_c, m->in_h, m->in_w,
                                 m->in_lo, m->in_hi) != 0;
     free(y);
@@ -854,7 +878,7 @@ static int decode_to_png(const aec_model *m, const float *params, const float *z
 {
     float *y = aec_alloc_floats((size_t)n * image_floats(m), "images");
     int rc = !y
-          || run_all(m, params, RUN_DECODE, z, n, y) != 0
+          || aec_run(m, params, AEC_RUN_DECODE, z, n, y) != 0
           || aec_png_write_grid(path, y, n, cols < n ? cols : n, m->in_c, m->in_h, m->in_w,
                                 m->in_lo, m->in_hi) != 0;
     free(y);
@@ -916,7 +940,7 @@ static int interp_ends(const aec_model *m, const cli_opts *o, const float *param
     if (aec_dataset_load(o->data, o->split, m, limit, &d) != 0)
         return -1;
     src = aec_alloc_floats((size_t)d.n * m->latent, "latents");
-    if (src && run_all(m, params, RUN_ENCODE, d.x, d.n, src) == 0)
+    if (src && aec_run(m, params, AEC_RUN_ENCODE, d.x, d.n, src) == 0)
         rc = pick_rows(m, o, src, d.n, a, b);
     free(src);
     aec_dataset_free(&d);
@@ -959,5 +983,33 @@ static int cmd_interpolate(const aec_model *m, const cli_opts *o)
     free(z);
     free(ends);
     free(params);
+    return rc;
+}
+
+/* ---- reports ------------------------------------------------------------------- */
+
+static int cmd_report(const aec_model *m, const cli_opts *o)
+{
+    aec_dataset d = { 0 };
+    if (make_dirs(o->out) != 0 || aec_dataset_load(o->data, o->split, m, o->limit, &d) != 0)
+        return 1;
+    float *params = load_weights(m, o->weights);
+    aec_report_opts r = report_opts(m, o, o->out, &d, 0);
+    int rc = !params || aec_report(m, params, &d, &r) != 0;
+    free(params);
+    aec_dataset_free(&d);
+    return rc;
+}
+
+static int cmd_latent_map(const aec_model *m, const cli_opts *o)
+{
+    aec_dataset d = { 0 };
+    if (aec_dataset_load(o->data, o->split, m, o->limit, &d) != 0)
+        return 1;
+    float *params = load_weights(m, o->weights);
+    aec_report_opts r = report_opts(m, o, NULL, &d, 0);
+    int rc = !params || aec_latent_map(m, params, &d, &r, strcmp(o->method, "tsne") == 0, o->out) != 0;
+    free(params);
+    aec_dataset_free(&d);
     return rc;
 }

@@ -166,3 +166,39 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
     free(arena);
     return loss;
 }
+
+/* One batch: images -> reconstructions, images -> latents, or latents -> images. */
+static void run_batch(const aec_model *m, const float *params, float *arena, aec_run_kind k,
+                      const float *in, int B, float *out)
+{
+    aec_put_eps(m, arena, NULL, B);     /* a VAE reconstructs and encodes with z = mu */
+    if (k == AEC_RUN_DECODE)
+        aec_put_latent(m, arena, in, B);
+    else
+        aec_put_input(m, arena, in, B);
+    if (k != AEC_RUN_DECODE)
+        m->encode(params, arena, B);
+    if (k == AEC_RUN_ENCODE) {
+        aec_get_latent(m, arena, out, B);
+        return;
+    }
+    m->decode(params, arena, B);
+    aec_get_output(m, arena, out, B);
+}
+
+int aec_run(const aec_model *m, const float *params, aec_run_kind k, const float *in, int n, float *out)
+{
+    size_t image = (size_t)m->in_c * m->in_h * m->in_w;
+    int B = m->defaults.batch > 0 && m->defaults.batch < n ? m->defaults.batch : n;
+    size_t in_size = k == AEC_RUN_DECODE ? (size_t)m->latent : image;
+    size_t out_size = k == AEC_RUN_ENCODE ? (size_t)m->latent : image;
+    float *arena = n > 0 ? aec_arena_alloc(m, B) : NULL;
+    if (!arena)
+        return n > 0 ? -1 : 0;
+    for (int i = 0; i < n; i += B) {
+        int nb = n - i < B ? n - i : B;
+        run_batch(m, params, arena, k, in + (size_t)i * in_size, nb, out + (size_t)i * out_size);
+    }
+    free(arena);
+    return 0;
+}

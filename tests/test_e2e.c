@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -32,6 +31,7 @@
 #include "aec.h"
 #include "runtime_internal.h"
 #include "fmnist_cae.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -43,20 +43,9 @@ extern char **environ;
 
 enum { TRAIN_LIMIT = 300, N_RECON = 6, N_ENCODE = 50, TILE = 28, GAP = 2, LATENT = 64 };
 
-static char tmp[64];                            /* the test's directory */
 static const aec_model *const M = &fmnist_cae_model;
 
-/* ---- paths and files ----------------------------------------------------------- */
-
-/* TMP/name, in one of a few rotating buffers so that several can be live. */
-static const char *at(const char *name)
-{
-    static char bufs[8][256];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", tmp, name);
-    return b;
-}
+/* ---- paths and files (the test's directory, tmpdir, and tp are in util.c) ------- */
 
 /* The whole file, NUL-terminated; NULL if it cannot be read. */
 static char *slurp(const char *path, size_t *len)
@@ -104,27 +93,6 @@ static void assert_same_bytes(const char *a, const char *b)
     free(db);
 }
 
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    DIR *d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        remove_tree(sub);
-    }
-    if (d)
-        closedir(d);
-    if (S_ISDIR(st.st_mode))
-        rmdir(path);
-    else
-        unlink(path);
-}
-
 /* ---- running a program ------------------------------------------------------------ */
 
 typedef struct {
@@ -140,13 +108,13 @@ static void proc_free(proc *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Run argv[0] with stdin from /dev/null and stdout/stderr into TMP files. */
+/* Run argv[0] with stdin from /dev/null and stdout/stderr into TMPDIR files. */
 static proc run_argv(char *const argv[])
 {
     proc p = { -1, 0, NULL, NULL };
     char out[128], err[128];
-    snprintf(out, sizeof out, "%s/stdout.txt", tmp);
-    snprintf(err, sizeof err, "%s/stderr.txt", tmp);
+    snprintf(out, sizeof out, "%s/stdout.txt", tmpdir);
+    snprintf(err, sizeof err, "%s/stderr.txt", tmpdir);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -224,16 +192,16 @@ static void need_data(void)
 
 static void need_exe(void)
 {
-    if (access(at("fmnist_cae"), X_OK) != 0)
-        fail_msg("%s is missing: aec build failed in an earlier test", at("fmnist_cae"));
+    if (access(tp("fmnist_cae"), X_OK) != 0)
+        fail_msg("%s is missing: aec build failed in an earlier test", tp("fmnist_cae"));
 }
 
 static void need_run(void)
 {
     need_data();
     need_exe();
-    if (access(at("run/model.safetensors"), R_OK) != 0)
-        fail_msg("%s is missing: training failed in an earlier test", at("run/model.safetensors"));
+    if (access(tp("run/model.safetensors"), R_OK) != 0)
+        fail_msg("%s is missing: training failed in an earlier test", tp("run/model.safetensors"));
 }
 
 /* ---- loss.csv ------------------------------------------------------------------------ */
@@ -265,7 +233,7 @@ static int read_csv(const char *text, csv_row *rows, int max)
 
 static int load_csv(csv_row *rows, int max, char **text)
 {
-    char *t = slurp(at("run/loss.csv"), NULL);
+    char *t = slurp(tp("run/loss.csv"), NULL);
     assert_non_null(t);
     int n = read_csv(t, rows, max);
     if (n < 0)
@@ -340,7 +308,7 @@ static float *load_checkpoint(void)
 {
     float *params = aec_alloc_floats(M->n_params, "parameters");
     assert_non_null(params);
-    assert_int_equal(aec_load_params(at("run/model.safetensors"), M, params), 0);
+    assert_int_equal(aec_load_params(tp("run/model.safetensors"), M, params), 0);
     return params;
 }
 
@@ -361,27 +329,17 @@ static void forward_here(const aec_dataset *d, int n, float *z, float *y)
     free(params);
 }
 
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double diff = 0.0, scale = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)a[i] - b[i]));
-        scale = fmax(scale, fabs((double)b[i]));
-    }
-    return diff / (scale > 0 ? scale : 1.0);
-}
-
 /* ---- 1. the compiler ------------------------------------------------------------------- */
 
 static void build_makes_an_executable(void **state)
 {
     (void)state;
-    expect_ok(AEC, "build", MODEL, "-o", at("fmnist_cae"), NULL);
+    expect_ok(AEC, "build", MODEL, "-o", tp("fmnist_cae"), NULL);
     struct stat st;
-    assert_int_equal(stat(at("fmnist_cae"), &st), 0);
+    assert_int_equal(stat(tp("fmnist_cae"), &st), 0);
     assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(access(at("fmnist_cae"), X_OK), 0);
-    proc p = run(at("fmnist_cae"), "info", NULL);
+    assert_int_equal(access(tp("fmnist_cae"), X_OK), 0);
+    proc p = run(tp("fmnist_cae"), "info", NULL);
     expect_status(&p, 0);
     assert_non_null(strstr(p.out, "model: fmnist_cae, input 1x28x28 in [0, 1], latent 64, loss mse\n"));
     assert_non_null(strstr(p.out, "parameters: 442177 in 12 tensors\n"));
@@ -391,10 +349,10 @@ static void build_makes_an_executable(void **state)
 static void emit_twice_gives_identical_files(void **state)
 {
     (void)state;
-    expect_ok(AEC, "emit", MODEL, "-o", at("emit1"), NULL);
-    expect_ok(AEC, "emit", MODEL, "-o", at("emit2"), NULL);
-    assert_same_bytes(at("emit1/fmnist_cae.c"), at("emit2/fmnist_cae.c"));
-    assert_same_bytes(at("emit1/fmnist_cae.h"), at("emit2/fmnist_cae.h"));
+    expect_ok(AEC, "emit", MODEL, "-o", tp("emit1"), NULL);
+    expect_ok(AEC, "emit", MODEL, "-o", tp("emit2"), NULL);
+    assert_same_bytes(tp("emit1/fmnist_cae.c"), tp("emit2/fmnist_cae.c"));
+    assert_same_bytes(tp("emit1/fmnist_cae.h"), tp("emit2/fmnist_cae.h"));
 }
 
 /* ---- 2.-6. the model executable on Fashion-MNIST ---------------------------------------- */
@@ -404,14 +362,15 @@ static void train_two_epochs_writes_loss_csv(void **state)
     (void)state;
     need_data();
     need_exe();
-    proc p = run(at("fmnist_cae"), "train", "--data", DATA, "--out", at("run"), "--epochs", "2",
+    proc p = run(tp("fmnist_cae"), "train", "--data", DATA, "--out", tp("run"), "--epochs", "2",
                  "--limit", "300", "--batch", "32", NULL);
     expect_status(&p, 0);
-    /* not a terminal: one plain line per epoch, nothing else */
+    /* not a terminal: one plain line per epoch, then one per file of the report */
     assert_int_equal(strncmp(p.out, "epoch 1/2  train ", 17), 0);
     const char *second = strchr(p.out, '\n') + 1;
     assert_int_equal(strncmp(second, "epoch 2/2  train ", 17), 0);
-    assert_ptr_equal(strchr(second, '\n'), p.out + strlen(p.out) - 1);
+    for (const char *l = strchr(second, '\n') + 1; *l; l = strchr(l, '\n') + 1)
+        assert_int_equal(strncmp(l, "report: wrote ", 14), 0);
     assert_null(strchr(p.out, '\r'));
     proc_free(&p);
 
@@ -427,6 +386,63 @@ static void train_two_epochs_writes_loss_csv(void **state)
     assert_true(r[1].val < r[0].val);
 }
 
+/* Width and height of any PNG, through libpng. */
+static void png_size(const char *path, uint32_t *width, uint32_t *height)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path))
+        fail_msg("%s: not a PNG libpng can read", path);
+    *width = img.width;
+    *height = img.height;
+    png_image_free(&img);
+}
+
+static void expect_png(const char *name, uint32_t width, uint32_t height)
+{
+    uint32_t w, h;
+    png_size(tp(name), &w, &h);
+    if (w != width || h != height)
+        fail_msg("%s is %ux%u, expected %ux%u", name, w, h, width, height);
+}
+
+/* Every src="..." of report.html names a file beside it. */
+static int check_report_links(const char *html)
+{
+    int n = 0;
+    for (const char *p = html; (p = strstr(p, "src=\"")) != NULL; n++) {
+        p += 5;
+        const char *end = strchr(p, '"');
+        assert_non_null(end);
+        char name[256];
+        snprintf(name, sizeof name, "run/%.*s", (int)(end - p), p);
+        if (access(tp(name), R_OK) != 0)
+            fail_msg("report.html refers to %s, which is missing", name);
+    }
+    return n;
+}
+
+/* Issue 4: every run ends with its pictures and one page. */
+static void train_ends_with_the_report(void **state)
+{
+    (void)state;
+    need_run();
+    expect_png("run/loss.png", 800, 500);
+    expect_png("run/latent_pca.png", 800, 700);
+    expect_png("run/latent_tsne.png", 800, 700);
+    assert_grid(tp("run/recon.png"), 2, 10);            /* 10 originals over 10 reconstructions */
+    assert_grid(tp("run/interpolate.png"), 4, 10);      /* 4 pairs: image, 8 steps, image */
+    assert_int_equal(access(tp("run/samples.png"), F_OK), -1);      /* not a VAE */
+    char *html = slurp(tp("run/report.html"), NULL);
+    assert_non_null(html);
+    assert_int_equal(check_report_links(html), 5);
+    assert_non_null(strstr(html, "<pre>model fmnist_cae: input 1x28x28"));    /* the layer table */
+    assert_non_null(strstr(html, "conv1 = conv2d(32, kernel=3, stride=2, pad=1) relu"));  /* the .ae */
+    assert_non_null(strstr(html, "of the variance"));
+    free(html);
+}
+
 static void checkpoint_is_the_torch_state_dict(void **state)
 {
     static const struct { const char *name; int ndim; int64_t shape[4]; } want[] = {
@@ -440,7 +456,7 @@ static void checkpoint_is_the_torch_state_dict(void **state)
     (void)state;
     need_run();
     aec_tensor_file f;
-    assert_int_equal(aec_safetensors_read(at("run/model.safetensors"), &f), 0);
+    assert_int_equal(aec_safetensors_read(tp("run/model.safetensors"), &f), 0);
     assert_int_equal(f.n, 12);
     float *params = load_checkpoint();
     for (int i = 0; i < 12; i++) {
@@ -463,7 +479,7 @@ static void resume_adds_one_row_and_keeps_the_others(void **state)
     char *before, *after;
     csv_row r[4];
     assert_int_equal(load_csv(r, 4, &before), 2);
-    proc p = run(at("fmnist_cae"), "train", "--data", DATA, "--out", at("run"), "--epochs", "3",
+    proc p = run(tp("fmnist_cae"), "train", "--data", DATA, "--out", tp("run"), "--epochs", "3",
                  "--limit", "300", "--batch", "32", "--resume", NULL);
     expect_status(&p, 0);
     assert_non_null(strstr(p.out, "resuming after epoch 2"));
@@ -485,7 +501,7 @@ static void eval_prints_the_last_val_loss(void **state)
     csv_row r[4];
     int n = load_csv(r, 4, NULL);
     assert_true(n >= 1);
-    proc p = run(at("fmnist_cae"), "eval", "--data", DATA, "--weights", at("run/model.safetensors"),
+    proc p = run(tp("fmnist_cae"), "eval", "--data", DATA, "--weights", tp("run/model.safetensors"),
                  "--limit", "300", NULL);
     expect_status(&p, 0);
     double loss;
@@ -520,11 +536,11 @@ static void reconstruct_writes_two_rows_of_tiles(void **state)
 {
     (void)state;
     need_run();
-    expect_ok(at("fmnist_cae"), "reconstruct", "--data", DATA, "--weights",
-              at("run/model.safetensors"), "--out", at("r.png"), "--n", "6", NULL);
-    assert_grid(at("r.png"), 2, N_RECON);
+    expect_ok(tp("fmnist_cae"), "reconstruct", "--data", DATA, "--weights",
+              tp("run/model.safetensors"), "--out", tp("r.png"), "--n", "6", NULL);
+    assert_grid(tp("r.png"), 2, N_RECON);
     uint32_t w, h;
-    uint8_t *px = png_pixels(at("r.png"), &w, &h);
+    uint8_t *px = png_pixels(tp("r.png"), &w, &h);
     assert_int_equal(w, N_RECON * (TILE + GAP) + GAP);
     aec_dataset d;
     assert_int_equal(aec_dataset_load(DATA, "test", M, N_RECON, &d), 0);
@@ -563,12 +579,12 @@ static void encode_writes_latents_and_labels(void **state)
 {
     (void)state;
     need_run();
-    expect_ok(at("fmnist_cae"), "encode", "--data", DATA, "--weights", at("run/model.safetensors"),
-              "--out", at("z.npy"), "--labels", at("l.npy"), "--limit", "50", NULL);
+    expect_ok(tp("fmnist_cae"), "encode", "--data", DATA, "--weights", tp("run/model.safetensors"),
+              "--out", tp("z.npy"), "--labels", tp("l.npy"), "--limit", "50", NULL);
     float *z;
     int ndim;
     int64_t shape[4];
-    assert_int_equal(aec_npy_read_f32(at("z.npy"), &z, &ndim, shape), 0);
+    assert_int_equal(aec_npy_read_f32(tp("z.npy"), &z, &ndim, shape), 0);
     assert_int_equal(ndim, 2);
     assert_int_equal(shape[0], N_ENCODE);
     assert_int_equal(shape[1], LATENT);
@@ -581,7 +597,7 @@ static void encode_writes_latents_and_labels(void **state)
     print_message("latents: executable vs in process %.2e\n", diff);
     assert_true(diff <= 1e-4);
 
-    int64_t *labels = read_labels_npy(at("l.npy"), N_ENCODE);
+    int64_t *labels = read_labels_npy(tp("l.npy"), N_ENCODE);
     assert_int_equal(labels[0], 9);     /* the first test image: an ankle boot */
     assert_memory_equal(labels, d.labels, N_ENCODE * sizeof(int64_t));
     free(labels);
@@ -593,11 +609,11 @@ static void decode_writes_a_grid_of_the_latents(void **state)
 {
     (void)state;
     need_run();
-    if (access(at("z.npy"), R_OK) != 0)
-        fail_msg("%s is missing: encode failed in an earlier test", at("z.npy"));
-    expect_ok(at("fmnist_cae"), "decode", "--weights", at("run/model.safetensors"), "--latents",
-              at("z.npy"), "--out", at("d.png"), NULL);
-    assert_grid(at("d.png"), (N_ENCODE + 7) / 8, 8);    /* --cols defaults to 8 */
+    if (access(tp("z.npy"), R_OK) != 0)
+        fail_msg("%s is missing: encode failed in an earlier test", tp("z.npy"));
+    expect_ok(tp("fmnist_cae"), "decode", "--weights", tp("run/model.safetensors"), "--latents",
+              tp("z.npy"), "--out", tp("d.png"), NULL);
+    assert_grid(tp("d.png"), (N_ENCODE + 7) / 8, 8);    /* --cols defaults to 8 */
 }
 
 /* ---- 7. failures -------------------------------------------------------------------------- */
@@ -615,7 +631,7 @@ static void train_on_missing_data_names_the_path(void **state)
 {
     (void)state;
     need_exe();
-    proc p = run(at("fmnist_cae"), "train", "--data", "/nonexistent", "--out", at("nodata"), NULL);
+    proc p = run(tp("fmnist_cae"), "train", "--data", "/nonexistent", "--out", tp("nodata"), NULL);
     expect_failure(&p, 1, "/nonexistent");
     assert_int_equal(strncmp(p.err, "aec: ", 5), 0);
     proc_free(&p);
@@ -625,16 +641,16 @@ static void eval_of_truncated_weights_names_the_file(void **state)
 {
     (void)state;
     need_run();
-    copy_file(at("run/model.safetensors"), at("short.safetensors"));
-    assert_int_equal(truncate(at("short.safetensors"), 100), 0);
-    proc p = run(at("fmnist_cae"), "eval", "--data", DATA, "--weights", at("short.safetensors"),
+    copy_file(tp("run/model.safetensors"), tp("short.safetensors"));
+    assert_int_equal(truncate(tp("short.safetensors"), 100), 0);
+    proc p = run(tp("fmnist_cae"), "eval", "--data", DATA, "--weights", tp("short.safetensors"),
                  "--limit", "10", NULL);
-    expect_failure(&p, 1, at("short.safetensors"));
+    expect_failure(&p, 1, tp("short.safetensors"));
     assert_string_equal(p.out, "");
     proc_free(&p);
 }
 
-/* models/fmnist_cae.ae with conv2's kind misspelled `conv2`, at TMP/bad.ae. */
+/* models/fmnist_cae.ae with conv2's kind misspelled `conv2`, at TMPDIR/bad.ae. */
 static const char *write_bad_model(void)
 {
     char *src = slurp(MODEL, NULL);
@@ -642,22 +658,22 @@ static const char *write_bad_model(void)
     char *kind = strstr(src, "conv2 = conv2d(64");
     assert_non_null(kind);
     memmove(kind + 13, kind + 14, strlen(kind + 14) + 1);   /* drop the d */
-    FILE *fp = fopen(at("bad.ae"), "w");
+    FILE *fp = fopen(tp("bad.ae"), "w");
     assert_non_null(fp);
     fputs(src, fp);
     assert_int_equal(fclose(fp), 0);
     free(src);
-    return at("bad.ae");
+    return tp("bad.ae");
 }
 
 static void misspelled_kind_gives_did_you_mean(void **state)
 {
     (void)state;
-    proc p = run(AEC, "build", write_bad_model(), "-o", at("bad_exe"), NULL);
+    proc p = run(AEC, "build", write_bad_model(), "-o", tp("bad_exe"), NULL);
     expect_failure(&p, 1, ":7:13: error: unknown layer kind 'conv2'; did you mean 'conv2d'?\n"
                           "      conv2 = conv2(64, kernel=3, stride=2, pad=1) relu\n"
                           "              ^\n");
-    assert_int_equal(access(at("bad_exe"), F_OK), -1);
+    assert_int_equal(access(tp("bad_exe"), F_OK), -1);
     proc_free(&p);
 }
 
@@ -667,7 +683,7 @@ static void diagnostic_names_the_file_as_given(void **state)
     (void)state;
     char want[300];
     snprintf(want, sizeof want, "%s:7:13: error: ", write_bad_model());
-    proc p = run(AEC, "check", at("bad.ae"), NULL);
+    proc p = run(AEC, "check", tp("bad.ae"), NULL);
     expect_status(&p, 1);
     if (strncmp(p.err, want, strlen(want)) != 0)
         print_message("want stderr to start with '%s', got:\n%s", want, p.err);
@@ -678,12 +694,12 @@ static void diagnostic_names_the_file_as_given(void **state)
 static void build_into_a_missing_directory_fails_cleanly(void **state)
 {
     (void)state;
-    proc p = run(AEC, "build", MODEL, "-o", at("no/such/dir/exe"), NULL);
+    proc p = run(AEC, "build", MODEL, "-o", tp("no/such/dir/exe"), NULL);
     if (p.signal)
         fail_msg("aec build crashed with signal %d:\n%s", p.signal, p.err);
     assert_true(p.status != 0);
-    assert_non_null(strstr(p.err, at("no/such/dir")));
-    assert_int_equal(access(at("no"), F_OK), -1);
+    assert_non_null(strstr(p.err, tp("no/such/dir")));
+    assert_int_equal(access(tp("no"), F_OK), -1);
     proc_free(&p);
 }
 
@@ -691,14 +707,14 @@ static void failed_build_keeps_the_old_executable(void **state)
 {
     (void)state;
     need_exe();
-    copy_file(at("fmnist_cae"), at("fmnist_cae.before"));
-    proc p = run(AEC, "build", write_bad_model(), "-o", at("fmnist_cae"), NULL);
+    copy_file(tp("fmnist_cae"), tp("fmnist_cae.before"));
+    proc p = run(AEC, "build", write_bad_model(), "-o", tp("fmnist_cae"), NULL);
     expect_failure(&p, 1, "unknown layer kind 'conv2'");
     proc_free(&p);
-    assert_int_equal(access(at("fmnist_cae"), X_OK), 0);
-    assert_same_bytes(at("fmnist_cae"), at("fmnist_cae.before"));
+    assert_int_equal(access(tp("fmnist_cae"), X_OK), 0);
+    assert_same_bytes(tp("fmnist_cae"), tp("fmnist_cae.before"));
     /* and it still runs */
-    expect_ok(at("fmnist_cae"), "info", NULL);
+    expect_ok(tp("fmnist_cae"), "info", NULL);
 }
 
 /* ---- the group ------------------------------------------------------------------------------ */
@@ -706,15 +722,7 @@ static void failed_build_keeps_the_old_executable(void **state)
 static int make_tmp(void **state)
 {
     (void)state;
-    snprintf(tmp, sizeof tmp, "/tmp/aec-e2e-XXXXXX");
-    return mkdtemp(tmp) ? 0 : -1;
-}
-
-static int remove_tmp(void **state)
-{
-    (void)state;
-    remove_tree(tmp);
-    return 0;
+    return tmpdir_setup("/tmp/aec-e2e-XXXXXX");
 }
 
 int main(void)
@@ -723,6 +731,7 @@ int main(void)
         cmocka_unit_test(build_makes_an_executable),
         cmocka_unit_test(emit_twice_gives_identical_files),
         cmocka_unit_test(train_two_epochs_writes_loss_csv),
+        cmocka_unit_test(train_ends_with_the_report),
         cmocka_unit_test(checkpoint_is_the_torch_state_dict),
         cmocka_unit_test(resume_adds_one_row_and_keeps_the_others),
         cmocka_unit_test(eval_prints_the_last_val_loss),
@@ -736,5 +745,5 @@ int main(void)
         cmocka_unit_test(build_into_a_missing_directory_fails_cleanly),
         cmocka_unit_test(failed_build_keeps_the_old_executable),
     };
-    return cmocka_run_group_tests_name("end to end", tests, make_tmp, remove_tmp);
+    return cmocka_run_group_tests_name("end to end", tests, make_tmp, tmpdir_teardown);
 }
