@@ -443,6 +443,51 @@ static void train_ends_with_the_report(void **state)
     free(html);
 }
 
+static void expect_failure(const proc *p, int want, const char *needle);
+
+/* Issue 3/4: images along the line between two latents, and a 2-D map. */
+static void interpolate_and_latent_map(void **state)
+{
+    (void)state;
+    need_run();
+    expect_ok(tp("fmnist_cae"), "interpolate", "--data", DATA, "--weights", tp("run/model.safetensors"),
+              "--from", "0", "--to", "3", "--steps", "6", "--mode", "slerp", "--out", tp("interp.png"), NULL);
+    assert_grid(tp("interp.png"), 1, 6);
+    expect_ok(tp("fmnist_cae"), "latent-map", "--data", DATA, "--weights", tp("run/model.safetensors"),
+              "--method", "pca", "--limit", "200", "--out", tp("map.png"), NULL);
+    expect_png("map.png", 800, 700);
+    proc p = run(tp("fmnist_cae"), "sample", "--weights", tp("run/model.safetensors"), "--out", tp("s.png"), NULL);
+    expect_failure(&p, 1, "no variational latent");     /* a plain autoencoder has no prior */
+    proc_free(&p);
+    p = run(tp("fmnist_cae"), "interpolate", "--data", DATA, "--weights", tp("run/model.safetensors"),
+            "--from", "0", "--to", "99999", "--out", tp("x.png"), NULL);
+    expect_failure(&p, 1, "only 10000 images");
+    proc_free(&p);
+}
+
+/* Issue 3: a VAE executable samples its prior, and grad insists on given noise. */
+static void vae_samples_and_needs_eps(void **state)
+{
+    (void)state;
+    char vae[256];
+    snprintf(vae, sizeof vae, "%s/models/celeba_vae.ae", AEC_ROOT);
+    expect_ok(AEC, "build", vae, "-o", tp("celeba_vae"), NULL);
+    expect_ok(tp("celeba_vae"), "init", "--out", tp("vae.safetensors"), NULL);
+    expect_ok(tp("celeba_vae"), "sample", "--weights", tp("vae.safetensors"), "--n", "4", "--cols", "4",
+              "--out", tp("samples.png"), NULL);
+    uint32_t w, h;
+    png_size(tp("samples.png"), &w, &h);
+    assert_int_equal(w, 4 * (64 + GAP) + GAP);
+    assert_int_equal(h, 64 + 2 * GAP);
+    float x[2 * 3 * 64 * 64] = {0};
+    int64_t shape[4] = {2, 3, 64, 64};
+    assert_int_equal(aec_npy_write_f32(tp("x.npy"), x, 4, shape), 0);
+    proc p = run(tp("celeba_vae"), "grad", "--weights", tp("vae.safetensors"), "--input", tp("x.npy"),
+                 "--out", tp("g.safetensors"), NULL);
+    expect_failure(&p, 1, "--eps");
+    proc_free(&p);
+}
+
 static void checkpoint_is_the_torch_state_dict(void **state)
 {
     static const struct { const char *name; int ndim; int64_t shape[4]; } want[] = {
@@ -732,6 +777,8 @@ int main(void)
         cmocka_unit_test(emit_twice_gives_identical_files),
         cmocka_unit_test(train_two_epochs_writes_loss_csv),
         cmocka_unit_test(train_ends_with_the_report),
+        cmocka_unit_test(interpolate_and_latent_map),
+        cmocka_unit_test(vae_samples_and_needs_eps),
         cmocka_unit_test(checkpoint_is_the_torch_state_dict),
         cmocka_unit_test(resume_adds_one_row_and_keeps_the_others),
         cmocka_unit_test(eval_prints_the_last_val_loss),
