@@ -14,6 +14,7 @@
  * a stale cache is never read (old ones are left for the user to delete). */
 #define _XOPEN_SOURCE 700    /* realpath */
 #include "images.h"
+#include "runtime_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -654,24 +655,17 @@ typedef struct {
     double t0, last;
 } img_progress;
 
-static double img_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static img_progress img_progress_start(int n)
 {
     img_progress p = { .tty = isatty(STDERR_FILENO), .n = n };
-    p.t0 = img_now();
+    p.t0 = aec_seconds();
     p.last = p.t0 - 1.0;
     return p;
 }
 
 static void img_progress_step(img_progress *p, int done)
 {
-    double t = img_now();
+    double t = aec_seconds();
     if (!p->tty || t - p->last < 0.1)
         return;
     fprintf(stderr, "\raec: decoding %d/%d images\033[K", done, p->n);
@@ -683,7 +677,7 @@ static void img_progress_step(img_progress *p, int done)
 /* Clear the line for a message, or end it with the time taken. */
 static void img_progress_end(img_progress *p, int ok)
 {
-    double secs = img_now() - p->t0;
+    double secs = aec_seconds() - p->t0;
     if (p->tty && p->drawn)
         fputs("\r\033[K", stderr);
     if (ok)

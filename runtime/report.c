@@ -23,13 +23,6 @@
 
 enum { RECON_N = 10, PAIRS = 4, STEPS = 8, SAMPLES = 32, MAX_EPOCHS = 100000 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static void join(char *out, size_t size, const char *dir, const char *name)
 {
     snprintf(out, size, "%s/%s", dir, name);
@@ -37,7 +30,7 @@ static void join(char *out, size_t size, const char *dir, const char *name)
 
 static void say(const char *what, const char *dir, const char *name, double since)
 {
-    printf("report: %s %s/%s (%.1f s)\n", what, dir, name, now() - since);
+    printf("report: %s %s/%s (%.1f s)\n", what, dir, name, aec_seconds() - since);
     fflush(stdout);
 }
 
@@ -233,12 +226,12 @@ static int map_latents(const aec_model *m, const aec_dataset *val, const aec_rep
     if (tsne && n <= 3 * t.perplexity)
         t.perplexity = (n - 1) / 3.0;   /* a small set: as many neighbours as it has */
     float *xy = aec_alloc_floats(2 * (size_t)n, "map");
-    double t0 = now();
+    double t0 = aec_seconds();
     int rc = -1;
     memset(info, 0, sizeof *info);
     if (xy)
         rc = tsne ? aec_tsne(z, n, m->latent, &t, xy) : aec_pca(z, n, m->latent, 2, xy, info->explained);
-    info->seconds = now() - t0;
+    info->seconds = aec_seconds() - t0;
     info->n = n;
     if (rc == 0)
         rc = draw_map(m, val, o, xy, n, tsne, info, path, t.perplexity);
@@ -390,7 +383,7 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
                       map_info *pca, map_info *tsne)
 {
     char path[4096];
-    double t = now();
+    double t = aec_seconds();
     float *z = encode_all(m, params, val);
     if (!z)
         return -1;
@@ -398,11 +391,11 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
     int rc = map_latents(m, val, o, z, 0, path, pca);
     if (rc == 0)
         say("wrote", o->out_dir, "latent_pca.png", t);
-    t = now();
+    t = aec_seconds();
     join(path, sizeof path, o->out_dir, "latent_tsne.png");
     if (rc == 0 && (rc = map_latents(m, val, o, z, 1, path, tsne)) == 0)
         say("wrote", o->out_dir, "latent_tsne.png", t);
-    t = now();
+    t = aec_seconds();
     if (rc == 0 && (rc = write_interpolation(m, params, val, z, o->out_dir)) == 0)
         say("wrote", o->out_dir, "interpolate.png", t);
     free(z);
@@ -414,20 +407,20 @@ int aec_report(const aec_model *m, const float *params, const aec_dataset *val, 
     char path[4096];
     loss_rows rows;
     map_info pca = {{0, 0}, 0, 0}, tsne = {{0, 0}, 0, 0};
-    double t = now();
+    double t = aec_seconds();
     join(path, sizeof path, o->out_dir, "loss.csv");
     int have_loss = read_loss_csv(path, &rows) == 0, rc = 0;
     if (have_loss && (rc = plot_loss(m, o->out_dir, &rows)) == 0)
         say("wrote", o->out_dir, "loss.png", t);
-    t = now();
+    t = aec_seconds();
     if (rc == 0 && (rc = write_recon(m, params, val, o->out_dir)) == 0)
         say("wrote", o->out_dir, "recon.png", t);
     if (rc == 0)
         rc = write_maps(m, params, val, o, &pca, &tsne);
-    t = now();
+    t = aec_seconds();
     if (rc == 0 && m->variational && (rc = write_samples(m, params, o->cfg.seed, o->out_dir)) == 0)
         say("wrote", o->out_dir, "samples.png", t);
-    t = now();
+    t = aec_seconds();
     if (rc == 0 && (rc = write_html(m, o, have_loss ? &rows : &(loss_rows){0}, &pca, &tsne, val->n)) == 0)
         say("wrote", o->out_dir, "report.html", t);
     if (have_loss)

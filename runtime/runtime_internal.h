@@ -15,6 +15,9 @@ uint64_t aec_rng_below(aec_rng *r, uint64_t n);
  * would, and unrelated to the stream aec_rng_seed(seed) itself gives. */
 uint64_t aec_rng_seed_mix(uint64_t seed, uint64_t stream);
 
+/* Seconds on a monotonic clock, for timings and progress lines (run.c). */
+double aec_seconds(void);
+
 /* ---- run.c ------------------------------------------------------------------ */
 
 /* n zeroed floats, 64-byte aligned (a cache line, an AVX-512 vector); NULL,

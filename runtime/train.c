@@ -51,13 +51,6 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* DIR/NAME, malloc'd; NULL after aec_error. */
 static char *path_in(const char *dir, const char *name)
 {
@@ -491,7 +484,7 @@ static progress progress_start(const trainer *t, int epoch, int n)
         .tty = isatty(STDOUT_FILENO), .quiet = t->o->quiet,
         .epoch = epoch, .epochs = t->cfg.epochs, .nb = (n + t->B - 1) / t->B, .n = n,
     };
-    p.t0 = p.last = now();
+    p.t0 = p.last = aec_seconds();
     return p;
 }
 
@@ -510,7 +503,7 @@ static void format_eta(char *out, size_t size, double s)
 
 static void progress_batch(progress *p, int batch, int seen, double loss_sum)
 {
-    double t = now();
+    double t = aec_seconds();
     if (p->quiet || (p->tty ? t - p->last < 0.1 : t - p->last < 30.0 || p->lines >= 3))
         return;
     char eta[32];
@@ -592,7 +585,7 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     int rc = train_epoch(t, train, &p, &loss);
     if (rc != 0)
         return rc;
-    double secs = now() - p.t0;
+    double secs = aec_seconds() - p.t0;
     double val_loss = aec_evaluate_in(t->m, t->params, val, t->B, t->arena);
     t->done = e;
     t->rows[t->n_rows++] = (csv_row){ e, loss, val_loss, secs };

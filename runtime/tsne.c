@@ -29,6 +29,7 @@
  * machine and BLAS. Another BLAS kernel could round a near-tie the other way
  * and pick another K-th neighbour. */
 #include "aec.h"
+#include "runtime_internal.h"
 #include "embed.h"
 
 #include <cblas.h>
@@ -593,18 +594,11 @@ typedef struct {
     double t0, last;
 } tsne_progress;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static tsne_progress progress_start(const aec_tsne_opts *o, int n, int d)
 {
     tsne_progress p = { .on = o->progress, .iterations = o->iterations };
     p.tty = p.on && isatty(STDERR_FILENO);
-    p.t0 = now();
+    p.t0 = aec_seconds();
     p.last = p.t0;
     if (p.on && !p.tty)
         fprintf(stderr, "t-SNE: %d points of %d dimensions, perplexity %g, %d iterations\n",
@@ -614,12 +608,12 @@ static tsne_progress progress_start(const aec_tsne_opts *o, int n, int d)
 
 static void progress_step(tsne_progress *p, const tsne_state *s, int it)
 {
-    if (!p->tty || now() - p->last < 0.25)
+    if (!p->tty || aec_seconds() - p->last < 0.25)
         return;
     fprintf(stderr, "\rt-SNE: iteration %d/%d (KL %.2f)\033[K", it, p->iterations,
             kl_divergence(s));
     fflush(stderr);
-    p->last = now();
+    p->last = aec_seconds();
     p->drawn = 1;
 }
 
@@ -630,7 +624,7 @@ static void progress_end(tsne_progress *p, const tsne_state *s, int ok)
         fputs("\r\033[K", stderr);
     if (p->on && ok)
         fprintf(stderr, "t-SNE: %d iterations in %.1f s (KL %.2f)\n", p->iterations,
-                now() - p->t0, s->z > 0 ? kl_divergence(s) : NAN);
+                aec_seconds() - p->t0, s->z > 0 ? kl_divergence(s) : NAN);
 }
 
 /* ---- the whole --------------------------------------------------------------------------- */
