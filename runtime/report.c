@@ -274,15 +274,18 @@ static void html_text(FILE *f, const char *s)
     }
 }
 
+/* Plots show at their size; grids of small images are scaled up, with
+ * square pixels rather than a blur. */
 static void html_figure(FILE *f, const char *dir, const char *file, const char *caption)
 {
+    int grid = strncmp(file, "latent", 6) != 0 && strcmp(file, "loss.png") != 0;
     char path[4096];
     join(path, sizeof path, dir, file);
     FILE *probe = fopen(path, "rb");
     if (!probe)
         return;             /* a picture that could not be made is left out */
     fclose(probe);
-    fprintf(f, "<figure><img src=\"%s\" alt=\"%s\"><figcaption>", file, file);
+    fprintf(f, "<figure><img src=\"%s\" alt=\"%s\"%s><figcaption>", file, file, grid ? " class=\"grid\"" : "");
     html_text(f, caption);
     fputs("</figcaption></figure>\n", f);
 }
@@ -346,7 +349,7 @@ static int write_html(const aec_model *m, const aec_report_opts *o, const loss_r
     }
     fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>aec: %s</title>\n", m->name);
     fputs("<style>body{font-family:sans-serif;max-width:1000px;margin:1em auto;padding:0 1em}"
-          "img{max-width:100%;border:1px solid #ddd}figure{margin:1em 0}figcaption{color:#555}"
+          "img{max-width:100%;border:1px solid #ddd}img.grid{width:100%;image-rendering:pixelated}figure{margin:1em 0}figcaption{color:#555}"
           "pre{background:#f6f6f6;padding:8px;overflow-x:auto}table{border-collapse:collapse}"
           "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}</style></head><body>\n", f);
     fprintf(f, "<h1>%s</h1>\n<p>A run of the autoencoder <code>%s</code>, compiled by aec.</p>\n", m->name, m->name);
