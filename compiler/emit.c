@@ -651,6 +651,10 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
         op->kind == OPT_ADAM ? "AEC_OPT_ADAM" : "AEC_OPT_SGD", flit(op->lr, f[0], 32), flit(op->beta1, f[1], 32),
         flit(op->beta2, f[2], 32), flit(op->eps, f[3], 32), flit(op->weight_decay, f[4], 32),
         flit(op->momentum, f[5], 32), m->batch, m->epochs, (unsigned long long)m->seed);
+    double flops = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        flops += ir_layer_flops(&m->layers[i]);
+    OUT("    .forward_flops = %.0f,\n", flops);
     OUT("    .n_params = P_TOTAL, .n_tensors = %d, .params = param_table,\n", m->nparams);
     OUT("    .arena_per_image = A_TOTAL, .input_offset = A_%s,\n", buf_name(m, m->buf_input));
     OUT("    .latent_offset = A_%s, .decode_offset = A_%s, .output_offset = A_%s,\n",

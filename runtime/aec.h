@@ -63,6 +63,7 @@ typedef struct aec_model {
     aec_loss_kind loss;
     aec_train_cfg defaults;     /* the .ae file's train/optimizer settings */
 
+    double forward_flops;       /* per image, as `aec check` counts them */
     size_t n_params;            /* floats in the parameter array */
     int n_tensors;
     const aec_param *params;    /* in the model's layer order */

@@ -21,13 +21,13 @@ enum {
     CMD_TRAIN = 1 << 0, CMD_EVAL = 1 << 1, CMD_RECON = 1 << 2, CMD_ENCODE = 1 << 3,
     CMD_DECODE = 1 << 4, CMD_INIT = 1 << 5, CMD_GRAD = 1 << 6, CMD_STEP = 1 << 7,
     CMD_INFO = 1 << 8, CMD_GRADCHECK = 1 << 9, CMD_SAMPLE = 1 << 10, CMD_INTERP = 1 << 11,
-    CMD_REPORT = 1 << 12, CMD_MAP = 1 << 13,
+    CMD_REPORT = 1 << 12, CMD_MAP = 1 << 13, CMD_BENCH = 1 << 14,
 };
 
 typedef struct {
     const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode, *method;
     int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report;
-    float lr, perplexity;
+    float lr, perplexity, seconds;
     uint64_t seed;
     unsigned given;             /* bit i: options[i] was on the command line */
     int argc;
@@ -67,11 +67,11 @@ static const opt_spec options[] = {
       "--split test|train  which part of the data set (default test)" },
     { "epochs", ARG_COUNT, offsetof(cli_opts, epochs), CMD_TRAIN,
       "--epochs N          epochs in all, counting those a resumed run already did" },
-    { "batch", ARG_COUNT, offsetof(cli_opts, batch), CMD_TRAIN | CMD_EVAL | CMD_GRADCHECK,
+    { "batch", ARG_COUNT, offsetof(cli_opts, batch), CMD_TRAIN | CMD_EVAL | CMD_GRADCHECK | CMD_BENCH,
       "--batch N           images per batch" },
     { "lr", ARG_RATE, offsetof(cli_opts, lr), CMD_TRAIN | CMD_STEP,
       "--lr X              learning rate" },
-    { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT | CMD_GRADCHECK | CMD_SAMPLE,
+    { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT | CMD_GRADCHECK | CMD_SAMPLE | CMD_BENCH,
       "--seed N            seed of the initial parameters and of the shuffling" },
     { "limit", ARG_COUNT, offsetof(cli_opts, limit), CMD_TRAIN | CMD_EVAL | CMD_ENCODE | CMD_REPORT | CMD_MAP,
       "--limit N           only the first N images (train: of each split)" },
@@ -87,6 +87,8 @@ static const opt_spec options[] = {
       "--perplexity X      t-SNE's effective number of neighbours (default 30)" },
     { "iterations", ARG_COUNT, offsetof(cli_opts, iterations), CMD_TRAIN | CMD_REPORT | CMD_MAP,
       "--iterations N      t-SNE's gradient steps (default 1000)" },
+    { "seconds", ARG_RATE, offsetof(cli_opts, seconds), CMD_BENCH,
+      "--seconds X         bench: time for training and for inference, each (default 5)" },
     { "no-report", ARG_FLAG, offsetof(cli_opts, no_report), CMD_TRAIN,
       "--no-report         train only: no pictures and no report.html at the end" },
     { "from", ARG_INDEX, offsetof(cli_opts, from), CMD_INTERP,
@@ -121,6 +123,7 @@ static int cmd_gradcheck(const aec_model *m, const cli_opts *o);
 static int cmd_sample(const aec_model *m, const cli_opts *o);
 static int cmd_interpolate(const aec_model *m, const cli_opts *o);
 static int cmd_report(const aec_model *m, const cli_opts *o);
+static int cmd_bench(const aec_model *m, const cli_opts *o);
 static int cmd_latent_map(const aec_model *m, const cli_opts *o);
 
 static const command commands[] = {
@@ -164,6 +167,9 @@ static const command commands[] = {
       "--data DIR --weights FILE --out FILE.png [--method pca|tsne] [--split test|train] [--limit N]\n"
       "                 [--perplexity X] [--iterations N]",
       "a split's latents (mu of a VAE) in 2-D, coloured by label" },
+    { "bench", CMD_BENCH, cmd_bench, { 0 },
+      "[--batch N] [--seed N] [--seconds X]",
+      "images/s training and inferring on synthetic data, GFLOP/s, peak memory: one key=value line" },
     { "gradcheck", CMD_GRADCHECK, cmd_gradcheck, { 0 },
       "[--seed N] [--batch N]",
       "check the backward pass against finite differences, at random parameters and input" },
@@ -394,6 +400,7 @@ static void set_defaults(cli_opts *o, const aec_model *m, int argc, char **argv)
     o->mode = "linear";
     o->method = "pca";
     o->perplexity = 30;
+    o->seconds = 5;
     o->iterations = 1000;
     o->argc = argc;
     o->argv = argv;
@@ -1012,4 +1019,9 @@ static int cmd_latent_map(const aec_model *m, const cli_opts *o)
     free(params);
     aec_dataset_free(&d);
     return rc;
+}
+
+static int cmd_bench(const aec_model *m, const cli_opts *o)
+{
+    return aec_bench(m, o->batch, o->seconds, o->seed) != 0;
 }

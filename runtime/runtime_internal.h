@@ -36,6 +36,12 @@ float aec_forward(const aec_model *m, const float *params, float *arena,
 double aec_evaluate_in(const aec_model *m, const float *params,
                        const aec_dataset *d, int B, float *arena);
 
+/* ---- bench.c ---------------------------------------------------------------- */
+
+/* Train and infer on synthetic batches of B for about `seconds` each; print
+ * one line of key=value results. 0, or -1 (reported). */
+int aec_bench(const aec_model *m, int B, double seconds, uint64_t seed);
+
 /* ---- train.c ---------------------------------------------------------------- */
 
 /* aec_train's result when SIGINT stopped it (128 + SIGINT, as a shell says). */

@@ -488,6 +488,22 @@ static void vae_samples_and_needs_eps(void **state)
     proc_free(&p);
 }
 
+/* Issue 5's first tool: one machine-readable line of speeds. */
+static void bench_prints_one_line(void **state)
+{
+    (void)state;
+    need_exe();
+    proc p = run(tp("fmnist_cae"), "bench", "--batch", "16", "--seconds", "0.2", NULL);
+    expect_status(&p, 0);
+    double train, infer, gflops, rss;
+    int batch;
+    assert_int_equal(sscanf(p.out, "model=fmnist_cae batch=%d train_img_s=%lf infer_img_s=%lf train_gflops=%lf "
+                                   "peak_rss_mb=%lf\n", &batch, &train, &infer, &gflops, &rss), 5);
+    assert_int_equal(batch, 16);
+    assert_true(train > 0 && infer > train && gflops > 0 && rss > 0);
+    proc_free(&p);
+}
+
 static void checkpoint_is_the_torch_state_dict(void **state)
 {
     static const struct { const char *name; int ndim; int64_t shape[4]; } want[] = {
@@ -779,6 +795,7 @@ int main(void)
         cmocka_unit_test(train_ends_with_the_report),
         cmocka_unit_test(interpolate_and_latent_map),
         cmocka_unit_test(vae_samples_and_needs_eps),
+        cmocka_unit_test(bench_prints_one_line),
         cmocka_unit_test(checkpoint_is_the_torch_state_dict),
         cmocka_unit_test(resume_adds_one_row_and_keeps_the_others),
         cmocka_unit_test(eval_prints_the_last_val_loss),
