@@ -194,13 +194,17 @@ static int check_value(const call_spec *s, const arg_spec *as, const ast_value *
         diag_error(v->pos, "%s: '%s' must be a number, not '%s'", s->name, as->key, v->text);
         return -1;
     }
-    if (as->type == ARG_INT && (!v->is_int || v->num != floor(v->num))) {
+    if (as->type == ARG_INT && v->num != floor(v->num)) {    /* 1e6 is whole, 2.5 is not */
         diag_error(v->pos, "%s: '%s' must be a whole number, not '%s'", s->name, as->key, v->text);
         return -1;
     }
     if (!(v->num >= as->min && v->num <= as->max)) {
-        diag_error(v->pos, "%s: '%s' must be from %g to %g, not %s", s->name, as->key,
-                   as->min, as->max, v->text);
+        if (as->type == ARG_INT)
+            diag_error(v->pos, "%s: '%s' must be from %.0f to %.0f, not %s", s->name, as->key, as->min,
+                       as->max, v->text);
+        else
+            diag_error(v->pos, "%s: '%s' must be from %g to %g, not %s", s->name, as->key, as->min,
+                       as->max, v->text);
         return -1;
     }
     *out = v->num;
@@ -332,9 +336,9 @@ static int shape_error(const ir_layer *l, ast_pos pos, const char *need, const c
 
 /* (size + 2*pad - kernel) / stride + 1, and its transpose. */
 static int conv_extent(int size, const ir_conv *c) { return (size + 2 * c->pad - c->kernel) / c->stride + 1; }
-static int deconv_extent(int size, const ir_conv *c)
+static long long deconv_extent(int size, const ir_conv *c)
 {
-    return (size - 1) * c->stride - 2 * c->pad + c->kernel + c->out_pad;
+    return (long long)(size - 1) * c->stride - 2 * c->pad + c->kernel + c->out_pad;
 }
 
 static int infer_conv(ir_layer *l, ast_pos pos)
@@ -354,10 +358,15 @@ static int infer_conv(ir_layer *l, ast_pos pos)
                        l->name, c->out_pad, c->stride);
             return -1;
         }
-        h = deconv_extent(l->in.h, c);
-        w = deconv_extent(l->in.w, c);
-        if (h < 1 || w < 1)
+        long long hh = deconv_extent(l->in.h, c), ww = deconv_extent(l->in.w, c);
+        if (hh >= 1 && ww >= 1 && (double)hh * ww * c->out > 1 << 26) {
+            diag_error(pos, "layer '%s' is too large (more than 2^26 outputs or 2^28 weights per image)", l->name);
+            return -1;
+        }
+        if (hh < 1 || ww < 1)
             return shape_error(l, pos, "less padding", "its output would be empty");
+        h = (int)hh;
+        w = (int)ww;
     }
     l->out = (ir_shape){c->out, h, w, 0};
     return 0;
@@ -490,11 +499,13 @@ static int add_layer(sema_state *st, const ast_layer *al, int in_decoder, ir_sha
         l.act = (ir_act)s->code;
         l.slope = (float)b.num[0];
     }
-    if (al->act && (s->role == ROLE_ACT || bind_activation(al->act, &l) < 0)) {
-        if (s->role == ROLE_ACT)
+    if (al->act && s->role == ROLE_ACT) {
+        if (find_spec(al->act, ROLE_ACT))   /* else find_spec said what it is not */
             diag_error(al->act->pos, "an activation follows a layer, not another activation");
         return -1;
     }
+    if (al->act && bind_activation(al->act, &l) < 0)
+        return -1;
     if (infer_shape(&l, &b, al->call.pos) < 0 || check_size(&l, al->call.pos) < 0)
         return -1;
     if (l.kind == IR_CONV2D || l.kind == IR_DECONV2D || l.kind == IR_LINEAR)
@@ -600,6 +611,10 @@ static int check_loss(const ast_model *a, ir_model *m)
     const ir_layer *last = &m->layers[m->nlayers - 1];
     while (last > m->layers && (last->kind == IR_FLATTEN || last->kind == IR_UNFLATTEN))
         last--;
+    if (m->loss == LOSS_BCE && (m->lo < 0 || m->hi > 1)) {
+        diag_error(a->loss.pos, "loss bce needs the input range within [0, 1], not [%g, %g]", m->lo, m->hi);
+        return -1;
+    }
     if (m->loss == LOSS_BCE && last->act != ACT_SIGMOID) {
         diag_error(a->loss.pos, "loss bce needs outputs in (0, 1): end the decoder with sigmoid "
                                 "(its last layer '%s' is not)", last->name);
@@ -687,6 +702,11 @@ int sema_check(const ast_model *a, ir_model *m)
     m->n_encoder = m->nlayers;
     if (add_block(&st, &a->decoder, 1, "decoder", a->pos, &cur) < 0)
         return -1;
+    if (m->nparams == 0) {
+        diag_error(a->pos, "model '%s' has no layer with weights (conv2d, deconv2d, linear or a gaussian "
+                   "latent); there is nothing to train", m->name);
+        return -1;
+    }
     if (check_output(a, m) < 0 || check_loss(a, m) < 0)
         return -1;
     return check_optimizer(a, m) < 0 || check_train(a, m) < 0 ? -1 : 0;
