@@ -19,7 +19,6 @@ typedef struct {
     ast_val_kind kind;
     ast_pos pos;
     double num;                 /* VAL_NUMBER */
-    int is_int;                 /* the literal had no '.', 'e' or sign issues */
     int ndims, dims[AST_MAX_DIMS];  /* VAL_SHAPE: 64x7x7 */
     char *ident;                /* VAL_IDENT */
     char *text;                 /* the literal as written, for messages */

@@ -22,19 +22,13 @@ void diag_begin(const char *path, const char *src, size_t len, FILE *out)
 }
 
 int diag_errors(void) { return D.errors; }
-const char *diag_path(void) { return D.path; }
-
-void diag_source_line(int line, char *buf, size_t size)
-{
-    source_line(D.src, D.len, line, buf, size);
-}
 
 static void quote(ast_pos pos)
 {
     char line[512];
     if (pos.line <= 0)
         return;
-    diag_source_line(pos.line, line, sizeof line);
+    source_line(D.src, D.len, pos.line, line, sizeof line);
     fprintf(D.out, "  %s\n  ", line);
     /* Keep tabs so the caret lines up under a tab-indented source line. */
     for (int i = 0; i + 1 < pos.col && line[i]; i++)
@@ -55,16 +49,6 @@ void diag_error(ast_pos pos, const char *fmt, ...)
     va_end(ap);
     fputc('\n', D.out);
     quote(pos);
-}
-
-void diag_note(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("  note: ", D.out);
-    va_start(ap, fmt);
-    vfprintf(D.out, fmt, ap);
-    va_end(ap);
-    fputc('\n', D.out);
 }
 
 static int edit_distance(const char *a, const char *b)

@@ -196,7 +196,6 @@ static ast_value number(char *text, AELTYPE l)
 {
     ast_value v = {.kind = VAL_NUMBER, .pos = P(l), .text = text};
     v.num = strtod(text, NULL);
-    v.is_int = strpbrk(text, ".eE") == NULL;
     return v;
 }
 

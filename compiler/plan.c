@@ -2,7 +2,7 @@
  * scratch buffer of one training step.
  *
  * A step runs in numbered stages: 0 writes the input; stage 1+i runs layer
- * i forward; then the loss, its gradient, and layer i backward at
+ * i forward; then the loss (nlayers + 1), its gradient (nlayers + 2), and layer i backward at
  * bwd_stage(i), last layer first. Each buffer lives from the stage that
  * writes it to the last stage that reads it, and two buffers may share
  * memory when their lives do not overlap. Sizes are floats per image: the
@@ -16,7 +16,6 @@
 enum { ALIGN = 16 };    /* floats: 64 bytes, a cache line, for any B */
 
 static int fwd_stage(int i) { return 1 + i; }
-static int loss_stage(const ir_model *m) { return m->nlayers + 1; }
 static int dloss_stage(const ir_model *m) { return m->nlayers + 2; }
 static int bwd_stage(const ir_model *m, int i) { return m->nlayers + 3 + (m->nlayers - 1 - i); }
 
@@ -101,7 +100,6 @@ static void make_buffers(ir_model *m)
         in = l->buf_out;
     }
     extend(m, in, dloss_stage(m));      /* the output: read by the loss and its gradient */
-    (void)loss_stage;
 }
 
 static int overlaps(const ir_buf *a, const ir_buf *b)
