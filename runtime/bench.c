@@ -65,8 +65,7 @@ static int bench_alloc(bench_state *s, const aec_model *m, int B, uint64_t seed)
         return -1;
     aec_init_params(m, s->params, seed);
     aec_rng_seed(&s->rng, seed);
-    for (size_t i = 0; i < (size_t)B * image; i++)      /* synthetic images in the input range */
-        s->x[i] = m->in_lo + (m->in_hi - m->in_lo) * aec_rng_uniform(&s->rng);
+    aec_random_images(m, &s->rng, B, s->x);
     return 0;
 }
 

@@ -573,7 +573,9 @@ static aec_report_opts report_opts(const aec_model *m, const cli_opts *o, const 
     return r;
 }
 
-/* The pictures and the page, from the checkpoint training just wrote. */
+/* The pictures and the page, from the checkpoint training just wrote: read
+ * back from disk (aec_train keeps its parameters to itself), so the report
+ * shows exactly what was saved. */
 static int report_after_training(const aec_model *m, const cli_opts *o, const aec_dataset *train,
                                  const aec_dataset *val)
 {
@@ -861,8 +863,7 @@ static int cmd_gradcheck(const aec_model *m, const cli_opts *o)
         aec_rng r;
         aec_init_params(m, p, o->seed);
         aec_rng_seed(&r, aec_rng_seed_mix(o->seed, 1));
-        for (size_t i = 0; i < n; i++)
-            x[i] = m->in_lo + (m->in_hi - m->in_lo) * (0.05f + 0.9f * aec_rng_uniform(&r));
+        aec_random_images(m, &r, B, x);
         rc = aec_gradcheck(m, p, x, B, 16, 1e-2f, 1e-3, o->seed, per, &all) != 0;
     }
     for (int i = 0; rc == 0 && i < m->n_tensors; i++)
@@ -903,10 +904,7 @@ static int cmd_sample(const aec_model *m, const cli_opts *o)
     float *z = params ? aec_alloc_floats((size_t)o->n * m->latent, "latents") : NULL;
     int rc = 1;
     if (z) {
-        aec_rng r;
-        aec_rng_seed(&r, o->seed);
-        for (size_t i = 0; i < (size_t)o->n * m->latent; i++)
-            z[i] = aec_rng_normal(&r);
+        aec_prior_latents(m, o->seed, o->n, z);
         rc = decode_to_png(m, params, z, o->n, o->cols, o->out);
     }
     free(z);
@@ -954,29 +952,6 @@ static int interp_ends(const aec_model *m, const cli_opts *o, const float *param
     return rc;
 }
 
-/* steps points from a to b: on the line, or on the great circle (slerp),
- * which keeps a gaussian latent's norm typical; nearly parallel ends fall
- * back to the line. */
-static void interp_path(const float *a, const float *b, int Z, int steps, int slerp, float *z)
-{
-    double dot = 0, na = 0, nb = 0;
-    for (int i = 0; i < Z; i++) {
-        dot += (double)a[i] * b[i];
-        na += (double)a[i] * a[i];
-        nb += (double)b[i] * b[i];
-    }
-    double cosw = na > 0 && nb > 0 ? dot / sqrt(na * nb) : 1.0;
-    double omega = acos(cosw < -1 ? -1 : cosw > 1 ? 1 : cosw);
-    int spherical = slerp && sin(omega) > 1e-6;
-    for (int k = 0; k < steps; k++) {
-        double t = steps > 1 ? (double)k / (steps - 1) : 0.0;
-        double wa = spherical ? sin((1 - t) * omega) / sin(omega) : 1 - t;
-        double wb = spherical ? sin(t * omega) / sin(omega) : t;
-        for (int i = 0; i < Z; i++)
-            z[(size_t)k * Z + i] = (float)(wa * a[i] + wb * b[i]);
-    }
-}
-
 static int cmd_interpolate(const aec_model *m, const cli_opts *o)
 {
     float *params = load_weights(m, o->weights);
@@ -984,7 +959,7 @@ static int cmd_interpolate(const aec_model *m, const cli_opts *o)
     float *z = ends ? aec_alloc_floats((size_t)o->steps * m->latent, "latents") : NULL;
     int rc = 1;
     if (z && interp_ends(m, o, params, ends, ends + m->latent) == 0) {
-        interp_path(ends, ends + m->latent, m->latent, o->steps, strcmp(o->mode, "slerp") == 0, z);
+        aec_interpolate_latents(ends, ends + m->latent, m->latent, o->steps, strcmp(o->mode, "slerp") == 0, z);
         rc = decode_to_png(m, params, z, o->steps, o->steps, o->out);
     }
     free(z);

@@ -2,6 +2,7 @@
  * range: IDX files (MNIST, Fashion-MNIST) with their labels, read here, or a
  * folder of images (CelebA), read by images.c. */
 #include "aec.h"
+#include "runtime_internal.h"
 #include "images.h"
 
 #include <errno.h>
@@ -53,16 +54,20 @@ static int ds_check(const char *ipath, const aec_idx_images *img, const char *lp
     return 0;
 }
 
-/* Pixels p in 0..255 become lo + (hi - lo) * p / 255; for [0, 1] that is
- * p / 255, exactly what torchvision's ToTensor gives. */
+void aec_pixels_to_range(const aec_model *m, const uint8_t *u8, size_t n, float *x)
+{
+    float lut[256];
+    for (int p = 0; p < 256; p++)
+        lut[p] = m->in_lo + (m->in_hi - m->in_lo) * (float)p / 255.0f;
+    for (size_t i = 0; i < n; i++)
+        x[i] = lut[u8[i]];
+}
+
 static int ds_fill(aec_dataset *d, const aec_idx_images *img, const uint8_t *labels,
                    int limit, const aec_model *m)
 {
-    float lut[256];
     int n = limit > 0 && limit < img->n ? limit : img->n;
     size_t pixels = (size_t)n * img->rows * img->cols;
-    for (int p = 0; p < 256; p++)
-        lut[p] = m->in_lo + (m->in_hi - m->in_lo) * (float)p / 255.0f;
     d->x = malloc(pixels * sizeof *d->x);
     d->labels = malloc((size_t)n * sizeof *d->labels);
     if (!d->x || !d->labels) {
@@ -70,8 +75,7 @@ static int ds_fill(aec_dataset *d, const aec_idx_images *img, const uint8_t *lab
         aec_dataset_free(d);
         return -1;
     }
-    for (size_t i = 0; i < pixels; i++)
-        d->x[i] = lut[img->pixels[i]];
+    aec_pixels_to_range(m, img->pixels, pixels, d->x);
     for (int i = 0; i < n; i++)
         d->labels[i] = labels[i];
     d->n = n;

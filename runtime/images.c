@@ -762,16 +762,12 @@ static void img_cache_write(const char *path, const uint8_t *u8, int n, int C, i
 /* Floats lo + (hi - lo) * p / 255, as dataset.c makes them for IDX files. */
 static int img_fill(aec_dataset *d, const uint8_t *u8, int n, const aec_model *m)
 {
-    float lut[256];
     size_t per = (size_t)m->in_c * m->in_h * m->in_w, all = (size_t)n * per;
-    for (int p = 0; p < 256; p++)
-        lut[p] = m->in_lo + (m->in_hi - m->in_lo) * (float)p / 255.0f;
     if (!(d->x = malloc((all ? all : 1) * sizeof *d->x))) {
         aec_error("out of memory for %d images", n);
         return -1;
     }
-    for (size_t i = 0; i < all; i++)
-        d->x[i] = lut[u8[i]];
+    aec_pixels_to_range(m, u8, all, d->x);
     d->n = n;
     d->C = m->in_c;
     d->H = m->in_h;

@@ -136,11 +136,8 @@ static int write_interpolation(const aec_model *m, const float *params, const ae
     int rc = -1;
     if (line && grid && steps && pairs > 0) {
         for (int p = 0; p < pairs; p++)
-            for (int k = 0; k < STEPS; k++)
-                for (int i = 0; i < Z; i++) {
-                    float a = z[(size_t)(2 * p) * Z + i], b = z[(size_t)(2 * p + 1) * Z + i];
-                    line[((size_t)p * STEPS + k) * Z + i] = a + (b - a) * (float)k / (STEPS - 1);
-                }
+            aec_interpolate_latents(z + (size_t)(2 * p) * Z, z + (size_t)(2 * p + 1) * Z, Z, STEPS, 0,
+                                    line + (size_t)p * STEPS * Z);
         rc = aec_run(m, params, AEC_RUN_DECODE, line, pairs * STEPS, steps);
         for (int p = 0; rc == 0 && p < pairs; p++) {
             float *row = grid + (size_t)p * cols * chw;
@@ -164,10 +161,7 @@ static int write_samples(const aec_model *m, const float *params, uint64_t seed,
     float *y = aec_alloc_floats((size_t)SAMPLES * image_floats(m), "samples");
     int rc = -1;
     if (z && y) {
-        aec_rng r;
-        aec_rng_seed(&r, seed);
-        for (size_t i = 0; i < (size_t)SAMPLES * m->latent; i++)
-            z[i] = aec_rng_normal(&r);
+        aec_prior_latents(m, seed, SAMPLES, z);
         rc = aec_run(m, params, AEC_RUN_DECODE, z, SAMPLES, y) != 0
           || write_grid(m, dir, "samples.png", y, SAMPLES, 8) != 0 ? -1 : 0;
     }

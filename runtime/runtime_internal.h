@@ -28,6 +28,21 @@ float *aec_arena_alloc(const aec_model *m, int B);
 
 /* Copy images idx[0..B) of d into x as one contiguous NCHW batch. */
 void aec_gather(const aec_dataset *d, const int *idx, int B, float *x);
+/* n images of random pixels in the model's input range, kept 5% away from
+ * its ends (where bce's logs and sigmoid's slopes misbehave). */
+void aec_random_images(const aec_model *m, aec_rng *r, int n, float *x);
+/* n latents drawn from a VAE's prior N(0, I) by seed. */
+void aec_prior_latents(const aec_model *m, uint64_t seed, int n, float *z);
+/* steps latents from a to b, ends included: on the line, or (slerp) on the
+ * great circle, which keeps a gaussian latent's norm typical. */
+void aec_interpolate_latents(const float *a, const float *b, int Z, int steps, int slerp, float *z);
+
+/* ---- dataset.c ---------------------------------------------------------------- */
+
+/* n uint8 pixels p into floats lo + (hi - lo) * p / 255 of the model's input
+ * range; for [0, 1] that is p / 255, exactly what torchvision's ToTensor gives. */
+void aec_pixels_to_range(const aec_model *m, const uint8_t *u8, size_t n, float *x);
+
 /* put_input + encode + decode + loss_fn on B NCHW images: the batch's mean loss. */
 float aec_forward(const aec_model *m, const float *params, float *arena,
                   const float *x, int B);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "aec.h"
+#include "runtime_internal.h"
 #include "fmnist_cae.h"
 #include "tiny_all.h"
 #include "tiny_vae.h"
@@ -25,8 +26,7 @@ static float *random_batch(const aec_model *m, int B, uint64_t seed)
     float *x = malloc(n * sizeof *x);
     aec_rng r;
     aec_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
-        x[i] = m->in_lo + (m->in_hi - m->in_lo) * (0.05f + 0.9f * aec_rng_uniform(&r));
+    aec_random_images(m, &r, B, x);
     return x;
 }
 
