@@ -39,6 +39,17 @@ typedef struct {
     int fan_in;         /* as torch.nn.init._calculate_fan_in_and_fan_out */
 } aec_param;
 
+/* One layer line of the .ae file, for the profile and for messages. */
+typedef struct {
+    const char *name;   /* as in the .ae file, e.g. "conv1" */
+    int line;           /* its line there */
+    size_t out_offset;  /* its output in the arena, floats per image (see below) */
+    size_t out_size;    /* floats per image */
+    int out_live;       /* still in the arena when the loss is computed */
+    int first_param;    /* its first tensor in params[], or -1 */
+    int n_params;       /* how many tensors, from first_param on */
+} aec_layer;
+
 typedef struct {
     aec_opt_kind kind;
     float lr, beta1, beta2, eps, weight_decay, momentum;
@@ -67,6 +78,8 @@ typedef struct aec_model {
     size_t n_params;            /* floats in the parameter array */
     int n_tensors;
     const aec_param *params;    /* in the model's layer order */
+    int n_layers;
+    const aec_layer *layers;    /* in .ae order; the profile's rows, then "loss" */
 
     /* The arena holds every activation, gradient and scratch buffer; the
      * compiler planned it as arena_per_image floats per image, so a batch of
@@ -96,6 +109,27 @@ typedef struct aec_model {
     float (*loss_fn)(float *arena, int B);
     void (*backward)(const float *params, float *grads, float *arena, int B);
 } aec_model;
+
+/* ---- the profile ----------------------------------------------------------- */
+
+/* Generated entry points call aec_lap_start() first and aec_lap(row, pass)
+ * after each layer: the time since the previous lap is charged to that row
+ * (a layer, or n_layers for the loss). Unless aec_profiling is set that is
+ * one test of a flag per layer. */
+enum { AEC_FWD, AEC_BWD };
+extern int aec_profiling;
+void aec_profile_lap(int row, int pass);
+void aec_profile_restart(void);
+static inline void aec_lap_start(void)
+{
+    if (aec_profiling)
+        aec_profile_restart();
+}
+static inline void aec_lap(int row, int pass)
+{
+    if (aec_profiling)
+        aec_profile_lap(row, pass);
+}
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -194,8 +228,10 @@ typedef struct {
  *     with labels; or
  *   - a folder of images (*.jpg, *.jpeg, *.png, as CelebA's img_align_celeba):
  *     sorted by name, "train" is the first 90%, "test" the last 10%; each is
- *     centre-cropped to a square and area-resized to the model's H x W; no
- *     labels. The decoded images are cached (see images.c). */
+ *     centre-cropped to a square and area-resized down to the model's H x W
+ *     (an image smaller than that is refused, naming it); no labels. The
+ *     decoded images are cached (see images.c). A bad file is an error
+ *     naming it; aec_dataset_load_skip (images.h) can skip bad images. */
 int  aec_dataset_load(const char *dir, const char *split, const aec_model *m,
                       int limit, aec_dataset *d);
 void aec_dataset_free(aec_dataset *d);
@@ -247,6 +283,10 @@ int aec_gradcheck(const aec_model *m, const float *params, const float *x, int B
  * AVX-512, set OPENBLAS_CORETYPE and execute argv again (see blas.c).
  * Generated main() calls it first; it returns when nothing needs doing. */
 void aec_select_blas_kernels(char **argv);
+
+/* OpenBLAS threads for the products that follow: a schedule's threads=N
+ * (0: as many as OpenBLAS started with). Generated kernels call it. */
+void aec_blas_threads(int n);
 
 /* The executable's main: subcommands train, eval, reconstruct, encode,
  * decode, init, grad. Generated code calls it from main(). */

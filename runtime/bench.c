@@ -18,11 +18,17 @@ typedef struct {
 
 static void train_step(bench_state *s)
 {
+    double t0 = aec_seconds();
     aec_draw_eps(s->m, s->arena, s->B, &s->rng);
     aec_forward(s->m, s->params, s->arena, s->x, s->B);
     memset(s->grads, 0, s->m->n_params * sizeof *s->grads);
     s->m->backward(s->params, s->grads, s->arena, s->B);
+    double t1 = aec_seconds();
     aec_optim_step(&s->opt, s->params, s->grads);
+    if (aec_profiling) {
+        double t2 = aec_seconds();
+        aec_profile_step(t2 - t0, t2 - t1);
+    }
 }
 
 static void infer_step(bench_state *s)
@@ -75,18 +81,40 @@ static void bench_free(bench_state *s)
     free(s->params), free(s->grads), free(s->arena), free(s->x), free(s->out);
 }
 
-int aec_bench(const aec_model *m, int B, double seconds, uint64_t seed)
+/* The profile is a separate run after the measured ones, so that reading
+ * the clock between layers cannot touch the numbers in the key=value line. */
+static int profile_training(bench_state *s, double seconds)
+{
+    if (aec_profile_begin(s->m) != 0)
+        return -1;
+    rate(s, train_step, seconds);
+    aec_profile_print(stdout, s->B);
+    aec_profile_end();
+    return 0;
+}
+
+int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
+
+int aec_bench(const aec_model *m, const aec_bench_opts *o)
 {
     bench_state s;
     int rc = -1;
-    if (bench_alloc(&s, m, B, seed) == 0) {
-        double train = rate(&s, train_step, seconds) * B, infer = rate(&s, infer_step, seconds) * B;
+    if (bench_alloc(&s, m, o->B, o->seed) == 0) {
+        double train = o->train ? rate(&s, train_step, o->seconds) * o->B : 0.0;
+        double infer = o->infer ? rate(&s, infer_step, o->seconds) * o->B : 0.0;
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         /* a training step: the forward pass, and a backward pass of about twice its work */
-        printf("model=%s batch=%d train_img_s=%.1f infer_img_s=%.1f train_gflops=%.2f peak_rss_mb=%.1f\n",
-               m->name, B, train, infer, 3 * m->forward_flops * train / 1e9, ru.ru_maxrss / 1024.0);
-        rc = 0;
+        printf("model=%s batch=%d", m->name, o->B);
+        if (o->train)
+            printf(" train_img_s=%.1f train_gflops=%.2f", train, 3 * m->forward_flops * train / 1e9);
+        if (o->infer)
+            printf(" infer_img_s=%.1f infer_gflops=%.2f", infer, m->forward_flops * infer / 1e9);
+        printf(" forward_mflop=%.3f peak_rss_mb=%.1f blas_core=%s blas_threads=%d\n", m->forward_flops / 1e6,
+               ru.ru_maxrss / 1024.0, openblas_get_corename(), openblas_get_num_threads());
+        fflush(stdout);
+        rc = o->profile ? profile_training(&s, o->seconds) : 0;
     }
     bench_free(&s);
     return rc;

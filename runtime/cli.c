@@ -7,6 +7,7 @@
 #include "aec.h"
 #include "runtime_internal.h"
 #include "report.h"
+#include "images.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,8 +26,9 @@ enum {
 };
 
 typedef struct {
-    const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode, *method;
-    int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report;
+    const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode, *method, *only;
+    int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report, profile;
+    int skip_bad;               /* --skip-bad: leave bad images out of a folder's splits */
     float lr, perplexity, seconds;
     uint64_t seed;
     unsigned given;             /* bit i: options[i] was on the command line */
@@ -34,7 +36,7 @@ typedef struct {
     char **argv;                /* for the resume command printed after Ctrl-C */
 } cli_opts;
 
-typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE, ARG_METHOD } arg_kind;
+typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE, ARG_METHOD, ARG_ONLY } arg_kind;
 
 typedef struct {
     const char *name;           /* without the leading "--" */
@@ -51,6 +53,9 @@ static const opt_spec options[] = {
     { "data", ARG_PATH, offsetof(cli_opts, data), ANY_DATA,
       "--data DIR          IDX files (train-images-idx3-ubyte[.gz], t10k-...), or a folder of\n"
       "                      JPEG/PNG images: the last 10% of the sorted names validate" },
+    { "skip-bad", ARG_FLAG, offsetof(cli_opts, skip_bad), ANY_DATA,
+      "--skip-bad          a folder of images: skip an image that does not decode or is smaller\n"
+      "                      than the model's input, with a warning, rather than stop (not IDX)" },
     { "out", ARG_PATH, offsetof(cli_opts, out), ~(unsigned)CMD_EVAL,
       "--out PATH          the directory (train) or file to write" },
     { "weights", ARG_PATH, offsetof(cli_opts, weights), ANY_WEIGHTS,
@@ -89,6 +94,10 @@ static const opt_spec options[] = {
       "--iterations N      t-SNE's gradient steps (default 1000)" },
     { "seconds", ARG_RATE, offsetof(cli_opts, seconds), CMD_BENCH,
       "--seconds X         bench: time for training and for inference, each (default 5)" },
+    { "only", ARG_ONLY, offsetof(cli_opts, only), CMD_BENCH,
+      "--only train|infer  bench: measure one of the two (its own peak memory)" },
+    { "profile", ARG_FLAG, offsetof(cli_opts, profile), CMD_TRAIN | CMD_BENCH,
+      "--profile           time each layer's forward and backward passes and the optimizer" },
     { "no-report", ARG_FLAG, offsetof(cli_opts, no_report), CMD_TRAIN,
       "--no-report         train only: no pictures and no report.html at the end" },
     { "from", ARG_INDEX, offsetof(cli_opts, from), CMD_INTERP,
@@ -128,7 +137,8 @@ static int cmd_latent_map(const aec_model *m, const cli_opts *o);
 
 static const command commands[] = {
     { "train", CMD_TRAIN, cmd_train, { "data", "out" },
-      "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume] [--no-report]",
+      "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume] [--no-report]\n"
+      "                 [--profile]",
       "train; each epoch writes OUT/model.safetensors, OUT/optim.safetensors, OUT/loss.csv;\n"
       "                 the end, the pictures and OUT/report.html (see report)" },
     { "eval", CMD_EVAL, cmd_eval, { "data", "weights" },
@@ -168,7 +178,7 @@ static const command commands[] = {
       "                 [--perplexity X] [--iterations N]",
       "a split's latents (mu of a VAE) in 2-D, coloured by label" },
     { "bench", CMD_BENCH, cmd_bench, { 0 },
-      "[--batch N] [--seed N] [--seconds X]",
+      "[--batch N] [--seed N] [--seconds X] [--only train|infer] [--profile]",
       "images/s training and inferring on synthetic data, GFLOP/s, peak memory: one key=value line" },
     { "gradcheck", CMD_GRADCHECK, cmd_gradcheck, { 0 },
       "[--seed N] [--batch N]",
@@ -275,6 +285,10 @@ static int parse_value(const opt_spec *spec, const char *val, cli_opts *o)
         if (strcmp(val, "pca") != 0 && strcmp(val, "tsne") != 0)
             return -1;
         break;
+    case ARG_ONLY:
+        if (strcmp(val, "train") != 0 && strcmp(val, "infer") != 0)
+            return -1;
+        break;
     case ARG_PATH:
         if (val[0] == '\0')
             return -1;
@@ -294,7 +308,7 @@ static int set_value(const char *cmd, const opt_spec *spec, const char *val, cli
         [ARG_RATE] = "a positive number", [ARG_SEED] = "a non-negative integer",
         [ARG_SPLIT] = "'test' or 'train'", [ARG_FLAG] = "no value",
         [ARG_INDEX] = "a non-negative integer", [ARG_MODE] = "'linear' or 'slerp'",
-        [ARG_METHOD] = "'pca' or 'tsne'",
+        [ARG_METHOD] = "'pca' or 'tsne'", [ARG_ONLY] = "'train' or 'infer'",
     };
     if (parse_value(spec, val, o) == 0)
         return 0;
@@ -555,6 +569,13 @@ static char *resume_command(const cli_opts *o)
 
 /* ---- the commands ------------------------------------------------------------ */
 
+/* A split of --data, limit images at most (0: all), honouring --skip-bad. */
+static int load_data(const aec_model *m, const cli_opts *o, const char *split, int limit,
+                     aec_dataset *d)
+{
+    return aec_dataset_load_skip(o->data, split, m, limit, o->skip_bad, d);
+}
+
 /* The report's settings for a run with these options. */
 static aec_report_opts report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
                                    const aec_dataset *val, int n_train)
@@ -593,15 +614,15 @@ static int cmd_train(const aec_model *m, const cli_opts *o)
     aec_dataset train = { 0 }, val = { 0 };
     aec_train_opts t = {
         .out_dir = o->out, .cfg = m->defaults, .resume = o->resume,
-        .seed_given = given(o, "seed"), .quiet = 0,
+        .seed_given = given(o, "seed"), .quiet = 0, .profile = o->profile,
     };
     t.cfg.epochs = o->epochs;
     t.cfg.batch = o->batch;
     t.cfg.seed = o->seed;
     t.cfg.optim.lr = o->lr;
-    if (make_dirs(o->out) != 0 || aec_dataset_load(o->data, "train", m, o->limit, &train) != 0)
+    if (make_dirs(o->out) != 0 || load_data(m, o, "train", o->limit, &train) != 0)
         return 1;
-    if (aec_dataset_load(o->data, "test", m, o->limit, &val) != 0) {
+    if (load_data(m, o, "test", o->limit, &val) != 0) {
         aec_dataset_free(&train);
         return 1;
     }
@@ -619,7 +640,7 @@ static int cmd_train(const aec_model *m, const cli_opts *o)
 static int cmd_eval(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_dataset_load(o->data, o->split, m, o->limit, &d) != 0)
+    if (load_data(m, o, o->split, o->limit, &d) != 0)
         return 1;
     float *params = load_weights(m, o->weights);
     double loss = params ? aec_evaluate(m, params, &d, o->batch) : NAN;
@@ -634,7 +655,7 @@ static int cmd_eval(const aec_model *m, const cli_opts *o)
 static int cmd_reconstruct(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_dataset_load(o->data, o->split, m, o->n, &d) != 0)
+    if (load_data(m, o, o->split, o->n, &d) != 0)
         return 1;
     size_t chw = image_floats(m);
     float *params = load_weights(m, o->weights);
@@ -664,7 +685,7 @@ static int write_labels(const char *path, const aec_dataset *d)
 static int cmd_encode(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_dataset_load(o->data, o->split, m, o->limit, &d) != 0)
+    if (load_data(m, o, o->split, o->limit, &d) != 0)
         return 1;
     float *params = load_weights(m, o->weights);
     float *z = params ? aec_alloc_floats((size_t)d.n * m->latent, "latents") : NULL;
@@ -942,7 +963,7 @@ static int interp_ends(const aec_model *m, const cli_opts *o, const float *param
     }
     aec_dataset d;
     int limit = (o->from > o->to ? o->from : o->to) + 1;
-    if (aec_dataset_load(o->data, o->split, m, limit, &d) != 0)
+    if (load_data(m, o, o->split, limit, &d) != 0)
         return -1;
     src = aec_alloc_floats((size_t)d.n * m->latent, "latents");
     if (src && aec_run(m, params, AEC_RUN_ENCODE, d.x, d.n, src) == 0)
@@ -973,7 +994,7 @@ static int cmd_interpolate(const aec_model *m, const cli_opts *o)
 static int cmd_report(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (make_dirs(o->out) != 0 || aec_dataset_load(o->data, o->split, m, o->limit, &d) != 0)
+    if (make_dirs(o->out) != 0 || load_data(m, o, o->split, o->limit, &d) != 0)
         return 1;
     float *params = load_weights(m, o->weights);
     aec_report_opts r = report_opts(m, o, o->out, &d, 0);
@@ -986,7 +1007,7 @@ static int cmd_report(const aec_model *m, const cli_opts *o)
 static int cmd_latent_map(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_dataset_load(o->data, o->split, m, o->limit, &d) != 0)
+    if (load_data(m, o, o->split, o->limit, &d) != 0)
         return 1;
     float *params = load_weights(m, o->weights);
     aec_report_opts r = report_opts(m, o, NULL, &d, 0);
@@ -998,5 +1019,8 @@ static int cmd_latent_map(const aec_model *m, const cli_opts *o)
 
 static int cmd_bench(const aec_model *m, const cli_opts *o)
 {
-    return aec_bench(m, o->batch, o->seconds, o->seed) != 0;
+    aec_bench_opts b = { .B = o->batch, .seconds = o->seconds, .seed = o->seed, .profile = o->profile,
+                         .train = !o->only || !strcmp(o->only, "train"),
+                         .infer = !o->only || !strcmp(o->only, "infer") };
+    return aec_bench(m, &b) != 0;
 }

@@ -124,6 +124,12 @@ static int ds_has_idx(const char *dir)
 int aec_dataset_load(const char *dir, const char *split, const aec_model *m,
                      int limit, aec_dataset *d)
 {
+    return aec_dataset_load_skip(dir, split, m, limit, 0, d);
+}
+
+int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m,
+                          int limit, int skip_bad, aec_dataset *d)
+{
     memset(d, 0, sizeof *d);
     const char *prefix = ds_prefix(split);
     if (!prefix) {
@@ -134,7 +140,7 @@ int aec_dataset_load(const char *dir, const char *split, const aec_model *m,
         return ds_load_idx(dir, prefix, m, limit, d);
     int images = aec_images_present(dir);
     if (images > 0)
-        return aec_images_load(dir, split, m, limit, d);
+        return aec_images_load(dir, split, m, limit, skip_bad, d);
     aec_error("%s: neither %s-images-idx3-ubyte.gz nor %s-images-idx3-ubyte (IDX files) "
               "nor images (*.jpg, *.jpeg, *.png) are there%s%s", dir, prefix, prefix,
               images < 0 ? ": cannot open the folder: " : "", images < 0 ? strerror(errno) : "");

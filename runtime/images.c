@@ -5,16 +5,29 @@
  * channels; s = the side of its centred square; C x H x W = the model's input.
  *
  * Each image is decoded to 8-bit grey or RGB as the model's C asks, cropped to
- * its largest centred square and area-resized to H x W. Decoding is the slow
- * part (seconds for 10,000 small JPEGs, minutes for all of CelebA), so the
- * fitted images of the whole folder, both splits, are kept as one uint8
- * [n, C, H, W] .npy in the cache folder. Its name carries a hash of all they
- * depend on: the folder's real path, every file's name, size and mtime, C, H,
- * W and the method (IMG_METHOD). Change any of these and the name changes, so
- * a stale cache is never read (old ones are left for the user to delete). */
+ * its largest centred square and area-resized to H x W. One that does not
+ * decode, or is smaller than H x W (it would have to be enlarged), is a bad
+ * image: an error naming it, or with skip_bad a warning, and it is left out.
+ *
+ * Decoding is the slow part (seconds for 10,000 small JPEGs, minutes for all
+ * of CelebA), so the fitted images of the whole folder, both splits, are kept
+ * as one uint8 [n, C, H, W] .npy in the cache folder. Its name carries a hash
+ * of all they depend on: the folder's real path, every file's name, size and
+ * mtime, C, H, W and the method (IMG_METHOD). Change any of these and the
+ * name changes, so a stale cache is never read (old ones are left for the
+ * user to delete).
+ *
+ * A decoding that skipped bad images is cached under another name (the hash
+ * also takes "skip-bad"), with zeros in their places and, beside it, the list
+ * of what was skipped and why (.skipped). Only a skip_bad load looks there,
+ * so a load without it never finds a skipped image as a blank: it decodes the
+ * folder and stops at the bad image. A skip_bad load of a clean folder reads
+ * and writes the plain cache. Caching the skips, rather than decoding again,
+ * matters because a train run loads the folder twice (train, then test). */
 #define _XOPEN_SOURCE 700    /* realpath */
 #include "images.h"
 #include "runtime_internal.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -32,8 +45,9 @@
 #include <jerror.h>
 #include <png.h>
 
-/* Part of the cache's hash: bump it when decoding or fitting changes. */
-#define IMG_METHOD "aec images v1: centre square, area resampling, ITU-R 601 grey"
+/* Part of the cache's hash: bump it when decoding or fitting changes. v2
+ * refuses images smaller than the input, which v1 enlarged and cached. */
+#define IMG_METHOD "aec images v2: centre square, area resampling, ITU-R 601 grey, never enlarged"
 #define IMG_MAX_PIXELS (1L << 26)   /* h * w of one image: 8192 x 8192 */
 #define IMG_WHY 256                 /* a decoding failure, without the path */
 
@@ -201,9 +215,11 @@ static uint64_t img_fnv_int(uint64_t h, int64_t v)
     return img_fnv(h, b, 8);
 }
 
-static uint64_t img_hash(const char *real, const img_list *L, int C, int H, int W)
+static uint64_t img_hash(const char *real, const img_list *L, int C, int H, int W, int skip)
 {
     uint64_t h = img_fnv_str(0xcbf29ce484222325ULL, IMG_METHOD);
+    if (skip)
+        h = img_fnv_str(h, "skip-bad");
     h = img_fnv_str(h, real);
     for (int i = 0; i < L->n; i++) {
         h = img_fnv_str(h, L->f[i].name);
@@ -266,8 +282,9 @@ char *aec_images_cache_dir(void)
 }
 
 /* CACHE/BASE-CxHxW-HASH.npy, BASE being the folder's last name, so a user
- * looking in the cache can tell what each file holds. */
-static char *img_cache_name(const char *dir, const img_list *L, int C, int H, int W)
+ * looking in the cache can tell what each file holds; skip: the name for a
+ * decoding that skipped bad images. */
+static char *img_cache_name(const char *dir, const img_list *L, int C, int H, int W, int skip)
 {
     char *real = realpath(dir, NULL), *cache = real ? aec_images_cache_dir() : NULL, *path = NULL;
     if (!real)
@@ -278,7 +295,7 @@ static char *img_cache_name(const char *dir, const img_list *L, int C, int H, in
         size_t n = strlen(cache) + strlen(base) + 64;
         if ((path = malloc(n)))
             snprintf(path, n, "%s/%s-%dx%dx%d-%016" PRIx64 ".npy", cache, base, C, H, W,
-                     img_hash(real, L, C, H, W));
+                     img_hash(real, L, C, H, W, skip));
         else
             aec_error("out of memory");
     }
@@ -292,7 +309,7 @@ char *aec_images_cache_path(const char *dir, int C, int H, int W)
     img_list L;
     if (img_list_read(dir, &L) != 0)
         return NULL;
-    char *path = img_cache_name(dir, &L, C, H, W);
+    char *path = img_cache_name(dir, &L, C, H, W, 0);
     img_list_free(&L);
     return path;
 }
@@ -315,11 +332,14 @@ static int img_alloc(img_image *im, long h, long w, int c)
 
 /* libjpeg reports damaged data it can decode around (a truncated file ends in
  * grey) as warnings; a training set should not hold such images, so those
- * fail too. Other warnings (an unknown JFIF version, stray bytes between
- * markers, a bad ICC profile) leave the pixels intact and are ignored. */
+ * fail too. So do bytes left over after a scan's data ("extraneous bytes
+ * before marker"), which is how damage inside the coded data usually shows.
+ * Other warnings (an unknown JFIF version, stray bytes between the markers of
+ * the header, a bad ICC profile) leave the pixels intact and are ignored. */
 typedef struct {
     struct jpeg_error_mgr mgr;  /* first: libjpeg sees only this */
     jmp_buf jump;
+    int scanning;               /* the header has been read */
     char msg[JMSG_LENGTH_MAX];
 } img_jpeg_err;
 
@@ -335,7 +355,8 @@ static void img_jpeg_message(j_common_ptr j, int level)
     int code = j->err->msg_code;
     if (level < 0 && (code == JWRN_JPEG_EOF || code == JWRN_HUFF_BAD_CODE
                       || code == JWRN_ARITH_BAD_CODE || code == JWRN_HIT_MARKER
-                      || code == JWRN_MUST_RESYNC || code == JWRN_NOT_SEQUENTIAL))
+                      || code == JWRN_MUST_RESYNC || code == JWRN_NOT_SEQUENTIAL
+                      || (code == JWRN_EXTRANEOUS_DATA && ((img_jpeg_err *)j->err)->scanning)))
         img_jpeg_fail(j);
 }
 
@@ -348,6 +369,7 @@ static int img_jpeg(const uint8_t *buf, size_t len, int C, img_image *im, char *
     j.err = jpeg_std_error(&err.mgr);
     err.mgr.error_exit = img_jpeg_fail;
     err.mgr.emit_message = img_jpeg_message;
+    err.scanning = 0;
     if (setjmp(err.jump)) {
         jpeg_destroy_decompress(&j);
         free(im->pix);
@@ -358,6 +380,7 @@ static int img_jpeg(const uint8_t *buf, size_t len, int C, img_image *im, char *
     jpeg_create_decompress(&j);
     jpeg_mem_src(&j, buf, (unsigned long)len);
     jpeg_read_header(&j, TRUE);
+    err.scanning = 1;
     j.out_color_space = C == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_start_decompress(&j);
     if (j.output_components != C
@@ -513,7 +536,11 @@ static int img_read_file(const char *path, const img_file *f, uint8_t **buf, siz
     return -1;
 }
 
-/* Decode by content, not by name: a .png may hold a JPEG. */
+/* Decode by content, not by name: a .png may hold a JPEG. 0; IMG_BAD for a
+ * file whose content is no image we can use; IMG_IO when it could not be
+ * read (that is no fault of the image, and never skipped). */
+enum { IMG_BAD = -1, IMG_IO = -2 };
+
 static int img_decode(const char *path, const img_file *f, int C, img_image *im, char *why)
 {
     uint8_t *buf;
@@ -521,7 +548,7 @@ static int img_decode(const char *path, const img_file *f, int C, img_image *im,
     int rc;
     memset(im, 0, sizeof *im);
     if (img_read_file(path, f, &buf, &len, why) != 0)
-        return -1;
+        return IMG_IO;
     if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
         rc = img_jpeg(buf, len, C, im, why);
     else if (len >= 8 && !png_sig_cmp(buf, 0, 8))
@@ -686,19 +713,48 @@ static void img_progress_end(img_progress *p, int ok)
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-/* Decode and fit every image of the folder into u8 [n, C, H, W]. */
-static int img_decode_all(const char *dir, const img_list *L, int C, int H, int W, uint8_t *u8)
+/* One image of the folder, fitted into dst: 0, IMG_BAD or IMG_IO with why.
+ * An image smaller than H x W is bad: enlarging it would invent detail, and
+ * it is likely a thumbnail or an icon that strayed into the folder. */
+static int img_decode_one(const char *path, const img_file *f, int C, int H, int W,
+                          uint8_t *dst, char *why)
+{
+    img_image im;
+    int rc = img_decode(path, f, C, &im, why);
+    if (rc == 0 && (im.h < H || im.w < W)) {
+        /* width x height, as image viewers give sizes (CelebA's are 178x218) */
+        snprintf(why, IMG_WHY, "%dx%d pixels, smaller than the model's %dx%d input",
+                 im.w, im.h, W, H);
+        rc = IMG_BAD;
+    }
+    if (rc == 0 && img_fit(&im, dst, H, W) != 0) {
+        snprintf(why, IMG_WHY, "out of memory to resize it");
+        rc = IMG_IO;
+    }
+    free(im.pix);
+    return rc;
+}
+
+/* Decode and fit every image of the folder into u8 [n, C, H, W]. A bad image
+ * stops it with an error naming the file; given skip (n pointers, all NULL)
+ * it is left as zeros instead, and skip[i] gets why (malloc'd). A file that
+ * cannot be read stops it either way. */
+static int img_decode_all(const char *dir, const img_list *L, int C, int H, int W, uint8_t *u8,
+                          char **skip)
 {
     size_t per = (size_t)C * H * W;
     char why[IMG_WHY];
     img_progress p = img_progress_start(L->n);
     for (int i = 0; i < L->n; i++) {
-        img_image im = { 0 };
+        uint8_t *dst = u8 + (size_t)i * per;
         char *path = img_join(dir, L->f[i].name);
-        int rc = !path ? -1 : img_decode(path, &L->f[i], C, &im, why);
-        if (rc == 0 && (rc = img_fit(&im, u8 + i * per, H, W)) != 0)
-            snprintf(why, sizeof why, "out of memory to resize it");
-        free(im.pix);
+        int rc = !path ? IMG_IO : img_decode_one(path, &L->f[i], C, H, W, dst, why);
+        if (rc == IMG_BAD && skip) {
+            memset(dst, 0, per);
+            rc = (skip[i] = strdup(why)) ? 0 : IMG_IO;
+            if (rc != 0)
+                snprintf(why, sizeof why, "out of memory");
+        }
         if (rc != 0) {
             img_progress_end(&p, 0);
             if (path)
@@ -759,6 +815,131 @@ static void img_cache_write(const char *path, const uint8_t *u8, int n, int C, i
     free(mine);
 }
 
+/* ---- the list of skipped images, beside a skip_bad cache ----------------------------------- */
+
+/* CACHE.skipped for CACHE.npy (malloc'd; NULL if out of memory). */
+static char *img_skips_path(const char *cache)
+{
+    size_t n = strlen(cache) - strlen(".npy");
+    char *p = malloc(n + sizeof ".skipped");
+    if (p) {
+        memcpy(p, cache, n);
+        memcpy(p + n, ".skipped", sizeof ".skipped");
+    }
+    return p;
+}
+
+static void img_skips_clear(char **skip, int n)
+{
+    for (int i = 0; skip && i < n; i++) {
+        free(skip[i]);
+        skip[i] = NULL;
+    }
+}
+
+/* One line per skipped image: its index in the sorted listing, a tab, why.
+ * Written as img_cache_write writes, by way of PATH.PID. */
+static int img_skips_write(const char *path, char *const *skip, int n)
+{
+    size_t len = strlen(path) + 32;
+    char *mine = malloc(len), line[IMG_WHY + 16];
+    aec_out_file o;
+    int rc = -1;
+    if (!mine)
+        return -1;
+    snprintf(mine, len, "%s.%ld", path, (long)getpid());
+    if (aec_out_open(&o, mine) == 0) {
+        for (int i = 0; i < n; i++)
+            if (skip[i])
+                aec_out_write(&o, line, (size_t)snprintf(line, sizeof line, "%d\t%.*s\n", i,
+                                                         IMG_WHY - 1, skip[i]));
+        rc = aec_out_commit(&o);
+    }
+    if (rc == 0 && rename(mine, path) != 0) {
+        aec_error("%s: cannot rename %s to it: %s", path, mine, strerror(errno));
+        remove(mine);
+        rc = -1;
+    }
+    free(mine);
+    return rc;
+}
+
+/* skip[] (n pointers, all NULL) from PATH; -1, with skip[] left all NULL, if
+ * it is missing or not a list img_skips_write could have written for n. */
+static int img_skips_read(const char *path, char **skip, int n)
+{
+    char *buf, *p, *tab, *end = NULL;
+    size_t len;
+    long last = -1;
+    if (access(path, F_OK) != 0 || aec_read_whole(path, &buf, &len) != 0)
+        return -1;
+    for (p = buf; p < buf + len; p = end + 1) {
+        long i = strtol(p, &tab, 10);
+        end = memchr(p, '\n', (size_t)(buf + len - p));
+        if (!end || tab == p || *tab != '\t' || i <= last || i >= n || tab + 1 >= end
+            || !(skip[i] = strndup(tab + 1, (size_t)(end - tab - 1))))
+            break;
+        last = i;
+    }
+    int ok = p == buf + len && last >= 0;
+    free(buf);
+    if (!ok)
+        img_skips_clear(skip, n);
+    return ok ? 0 : -1;
+}
+
+/* The skip_bad cache at PATH with its list into skip[], or NULL. */
+static uint8_t *img_cache_read_skips(const char *path, int n, int C, int H, int W, char **skip)
+{
+    const char *why;
+    char *list = img_skips_path(path);
+    uint8_t *u8 = list && img_skips_read(list, skip, n) == 0
+                ? img_cache_read(path, n, C, H, W, &why) : NULL;
+    if (!u8)
+        img_skips_clear(skip, n);
+    free(list);
+    return u8;
+}
+
+/* Decode the folder (img_decode_all) after a note saying why; cache it in
+ * CACHE if nothing was skipped, else in SKIPPED with its list. The images,
+ * or NULL after a message. */
+static uint8_t *img_decode_folder(const char *dir, const img_list *L, int C, int H, int W,
+                                  const char *why, const char *cache, const char *skipped,
+                                  char **skip)
+{
+    size_t per = (size_t)C * H * W;
+    /* with skip, which file depends on what the decoding finds: name the folder */
+    int shown = !cache ? 0 : skip ? (int)(strrchr(cache, '/') - cache) : (int)strlen(cache);
+    int any = 0;
+    fprintf(stderr, "aec: %s: decoding %d images to %dx%dx%d, once: %s%s%.*s\n", dir, L->n,
+            C, H, W, why, cache ? "; caching them in " : "", shown, cache ? cache : "");
+    uint8_t *u8 = malloc((size_t)L->n * per);
+    if (!u8) {
+        aec_error("%s: out of memory for %d images of %dx%dx%d", dir, L->n, C, H, W);
+        return NULL;
+    }
+    if (img_decode_all(dir, L, C, H, W, u8, skip) != 0) {
+        free(u8);
+        return NULL;
+    }
+    for (int i = 0; skip && i < L->n; i++)
+        any |= skip[i] != NULL;
+    if (!any && cache)
+        img_cache_write(cache, u8, L->n, C, H, W);
+    else if (any && skipped) {
+        char *list = img_skips_path(skipped);
+        if (list && img_skips_write(list, skip, L->n) == 0)
+            img_cache_write(skipped, u8, L->n, C, H, W);
+        else
+            fprintf(stderr, "aec: going on without a cache\n");
+        free(list);
+    }
+    return u8;
+}
+
+/* ---- one split -------------------------------------------------------------------------------- */
+
 /* Floats lo + (hi - lo) * p / 255, as dataset.c makes them for IDX files. */
 static int img_fill(aec_dataset *d, const uint8_t *u8, int n, const aec_model *m)
 {
@@ -803,8 +984,55 @@ static int img_check(const char *dir, const char *split, const aec_model *m, int
     return 0;
 }
 
+/* v with its thousands set apart by commas: 9,998. */
+static const char *img_count(char *buf, size_t size, int v)
+{
+    char digits[16];
+    int n = snprintf(digits, sizeof digits, "%d", v), k = 0;
+    for (int i = 0; i < n && (size_t)k + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+/* Images [first, first + count) of the folder, the split, into d: at most
+ * limit (if > 0) of them, the skipped ones (skip[i] set) left out, each named
+ * in a warning, and then counted in one line. u8 is compacted in place. */
+static int img_take(aec_dataset *d, const char *dir, const char *split, const img_list *L,
+                    uint8_t *u8, char *const *skip, int first, int count, int limit,
+                    const aec_model *m)
+{
+    size_t per = (size_t)m->in_c * m->in_h * m->in_w;
+    int want = limit > 0 && limit < count ? limit : count, kept = 0, skipped = 0;
+    char a[32], b[32];
+    uint8_t *out = u8 + (size_t)first * per;
+    for (int i = first; i < first + count && kept < want; i++) {
+        if (skip && skip[i]) {
+            fprintf(stderr, "aec: %s/%s: %s; skipped\n", dir, L->f[i].name, skip[i]);
+            skipped++;
+            continue;
+        }
+        if (first + kept != i)
+            memmove(out + (size_t)kept * per, u8 + (size_t)i * per, per);
+        kept++;
+    }
+    if (kept == 0) {
+        aec_error("%s: the %s split has no images left: %s skipped (see the warnings above)",
+                  dir, split, img_count(a, sizeof a, skipped));
+        return -1;
+    }
+    if (skipped > 0)
+        fprintf(stderr, "aec: %s: %s split: %s image%s, %s skipped (see the warnings above)\n",
+                dir, split, img_count(a, sizeof a, kept), kept == 1 ? "" : "s",
+                img_count(b, sizeof b, skipped));
+    return img_fill(d, out, kept, m);
+}
+
 int aec_images_load(const char *dir, const char *split, const aec_model *m,
-                    int limit, aec_dataset *d)
+                    int limit, int skip_bad, aec_dataset *d)
 {
     img_list L;
     int first = 0, count = 0, rc = -1;
@@ -817,25 +1045,22 @@ int aec_images_load(const char *dir, const char *split, const aec_model *m,
         return -1;
     }
     int C = m->in_c, H = m->in_h, W = m->in_w;
-    size_t per = (size_t)C * H * W;
-    char *cache = img_cache_name(dir, &L, C, H, W);
-    uint8_t *u8 = img_cache_read(cache, L.n, C, H, W, &why);
-    if (!u8) {
-        fprintf(stderr, "aec: %s: decoding %d images to %dx%dx%d, once: %s%s%s\n", dir, L.n,
-                C, H, W, why, cache ? "; caching them in " : "", cache ? cache : "");
-        u8 = malloc((size_t)L.n * per);
-        if (!u8)
-            aec_error("%s: out of memory for %d images of %dx%dx%d", dir, L.n, C, H, W);
-        else if (img_decode_all(dir, &L, C, H, W, u8) != 0) {
-            free(u8);
-            u8 = NULL;
-        } else if (cache)
-            img_cache_write(cache, u8, L.n, C, H, W);
-    }
+    char *cache = img_cache_name(dir, &L, C, H, W, 0);
+    char *skipped = skip_bad && cache ? img_cache_name(dir, &L, C, H, W, 1) : NULL;
+    char **skip = skip_bad ? calloc((size_t)L.n, sizeof *skip) : NULL;
+    uint8_t *u8 = NULL;
+    if (skip_bad && !skip)
+        aec_error("%s: out of memory for the list of images", dir);
+    else if (!(u8 = img_cache_read(cache, L.n, C, H, W, &why))
+             && !(skipped && (u8 = img_cache_read_skips(skipped, L.n, C, H, W, skip))))
+        u8 = img_decode_folder(dir, &L, C, H, W, why, cache, skipped, skip);
     if (u8)
-        rc = img_fill(d, u8 + (size_t)first * per, limit > 0 && limit < count ? limit : count, m);
+        rc = img_take(d, dir, split, &L, u8, skip, first, count, limit, m);
+    img_skips_clear(skip, L.n);
+    free(skip);
     free(u8);
     free(cache);
+    free(skipped);
     img_list_free(&L);
     return rc;
 }

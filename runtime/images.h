@@ -18,9 +18,20 @@ int aec_images_present(const char *dir);
  * limit of the split. Every image of the folder is decoded once, fitted to
  * the model's C x H x W, and cached as uint8 [N, C, H, W] in
  * aec_images_cache_dir(); later loads read the cache while the folder is
- * unchanged. Labels are NULL. 0, or -1 after a message. */
+ * unchanged. Labels are NULL. 0, or -1 after a message.
+ *
+ * A bad image (one that does not decode, or is smaller than H x W) is an
+ * error naming it; with skip_bad it is left out of its split instead, with a
+ * warning naming it on stderr, and a line counting the skipped ones. A file
+ * that cannot be read at all is an error either way. */
 int aec_images_load(const char *dir, const char *split, const aec_model *m,
-                    int limit, aec_dataset *d);
+                    int limit, int skip_bad, aec_dataset *d);
+
+/* aec_dataset_load, with skip_bad passed to aec_images_load for a folder of
+ * images. IDX files are one file per split, so a bad one cannot be skipped:
+ * skip_bad changes nothing for them. (Defined in dataset.c.) */
+int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m,
+                          int limit, int skip_bad, aec_dataset *d);
 
 /* The cache folder, created if missing: $AEC_CACHE_DIR, else
  * $XDG_CACHE_HOME/aec, else $HOME/.cache/aec. NULL after a message. free() it. */

@@ -18,6 +18,13 @@ uint64_t aec_rng_seed_mix(uint64_t seed, uint64_t stream);
 /* Seconds on a monotonic clock, for timings and progress lines (run.c). */
 double aec_seconds(void);
 
+/* The per-layer profile (profile.c): begin, then aec_profile_step after each
+ * training step with its seconds and the optimizer's, then print. */
+int  aec_profile_begin(const aec_model *m);
+void aec_profile_step(double step_secs, double optim_secs);
+void aec_profile_print(FILE *f, int B);
+void aec_profile_end(void);
+
 /* ---- run.c ------------------------------------------------------------------ */
 
 /* n zeroed floats, 64-byte aligned (a cache line, an AVX-512 vector); NULL,
@@ -53,9 +60,17 @@ double aec_evaluate_in(const aec_model *m, const float *params,
 
 /* ---- bench.c ---------------------------------------------------------------- */
 
-/* Train and infer on synthetic batches of B for about `seconds` each; print
- * one line of key=value results. 0, or -1 (reported). */
-int aec_bench(const aec_model *m, int B, double seconds, uint64_t seed);
+typedef struct {
+    int B;
+    double seconds;         /* for each of training and inference */
+    uint64_t seed;
+    int train, infer;       /* which to measure */
+    int profile;            /* then a per-layer profile of training */
+} aec_bench_opts;
+
+/* Train and/or infer on synthetic batches; print one line of key=value
+ * results (and the profile). 0, or -1 (reported). */
+int aec_bench(const aec_model *m, const aec_bench_opts *o);
 
 /* ---- train.c ---------------------------------------------------------------- */
 
@@ -68,6 +83,7 @@ typedef struct {
     int resume;                 /* continue from out_dir's checkpoints */
     int seed_given;             /* cfg.seed was asked for: on resume it must match */
     int quiet;                  /* no progress or epoch lines (tests) */
+    int profile;                /* time each layer; print the table at the end */
     const char *resume_cmd;     /* printed after SIGINT; may be NULL */
 } aec_train_opts;
 

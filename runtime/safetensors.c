@@ -6,13 +6,23 @@
  * (offsets relative to the start of the data), plus an optional
  * "__metadata__" object whose values are all strings. aec writes and reads
  * F32 only. A file is untrusted input: the reader checks every length and
- * offset before it touches the data, and reports instead of crashing. */
+ * offset before it touches the data, and reports instead of crashing.
+ *
+ * Integrity: every file aec writes starts its header with
+ *   {"__metadata__":{"crc32":"XXXXXXXX"
+ * the CRC-32 (zlib's) of the whole file with those 8 hex digits read as
+ * '0's. A fixed place keeps it simple to compute while writing and to check
+ * before parsing anything; the reader refuses a file whose sum differs, so a
+ * flipped bit or a cut-off tail anywhere (length, header, data) is caught.
+ * Files from other tools have no such prefix and are read unchecked. */
 #include "aec.h"
 #include "io_internal.h"
+#include "runtime_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* The format's own bound on the header, which also bounds our allocations. */
 #define ST_MAX_HEADER (100u << 20)
@@ -328,6 +338,49 @@ static void st_shape_str(char *buf, const int64_t *shape, int ndim)
     sprintf(buf + k, "]");
 }
 
+/* ---- the checksum -------------------------------------------------------------- */
+
+static const char st_crc_prefix[] = "{\"__metadata__\":{\"crc32\":\"";
+#define ST_CRC_AT (8 + sizeof st_crc_prefix - 1)    /* file offset of the 8 hex digits */
+
+/* CRC-32 of n bytes in pieces, as zlib's crc32() takes at most UINT_MAX at once. */
+static uLong st_crc(uLong crc, const void *p, size_t n)
+{
+    const Bytef *b = p;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
+        crc = crc32(crc, b, k);
+        b += k, n -= k;
+    }
+    return crc;
+}
+
+/* The sum over buf[0, len) with the stored digits counted as "00000000". */
+static uLong st_file_crc(const char *buf, size_t len)
+{
+    uLong crc = st_crc(crc32(0L, Z_NULL, 0), buf, ST_CRC_AT);
+    crc = st_crc(crc, "00000000", 8);
+    return st_crc(crc, buf + ST_CRC_AT + 8, len - ST_CRC_AT - 8);
+}
+
+/* A file that carries a sum must match it: 1 if it did, 0 if the file has
+ * none, -1 after aec_error. */
+static int st_verify(const char *path, const char *buf, size_t len)
+{
+    char hex[9];
+    if (len < ST_CRC_AT + 8 || memcmp(buf + 8, st_crc_prefix, sizeof st_crc_prefix - 1) != 0)
+        return 0;
+    memcpy(hex, buf + ST_CRC_AT, 8);
+    hex[8] = '\0';
+    unsigned long want = strtoul(hex, NULL, 16);
+    uLong have = st_file_crc(buf, len);
+    if (strspn(hex, "0123456789abcdef") == 8 && want == have)
+        return 1;
+    aec_error("%s: checksum mismatch (stored %s, computed %08lx): the file is corrupt or "
+              "truncated (%zu bytes)", path, hex, (unsigned long)have, len);
+    return -1;
+}
+
 /* ---- writing ---------------------------------------------------------------- */
 
 typedef struct {
@@ -433,6 +486,13 @@ static int st_check_metadata(const char *path, const char *meta)
     return j.p == j.end ? 0 : st_fail(&j, "text after the closing '}'");
 }
 
+static const char *inner_nonblank(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    return s;
+}
+
 /* The JSON header, padded with spaces so that the data starts 8-aligned. */
 static int st_build_header(const char *path, const aec_tensor *t, int n,
                            const char *meta, st_text *h)
@@ -443,14 +503,19 @@ static int st_build_header(const char *path, const aec_tensor *t, int n,
             return -1;
     if (meta && st_check_metadata(path, meta) != 0)
         return -1;
-    st_puts(h, "{");
+    /* the sum's digits are filled in once the whole file has been summed */
+    st_puts(h, st_crc_prefix);
+    st_puts(h, "00000000\"");
     if (meta) {
-        st_puts(h, "\"__metadata__\":");
-        st_puts(h, meta);
+        const char *inner = strchr(meta, '{') + 1;
+        if (*inner_nonblank(inner) != '}')
+            st_puts(h, ",");
+        st_puts(h, inner);
+    } else {
+        st_puts(h, "}");
     }
     for (int i = 0; i < n; i++) {
-        if (meta || i)
-            st_puts(h, ",");
+        st_puts(h, ",");
         st_put_tensor(h, &t[i], &offset);
     }
     st_puts(h, "}");
@@ -473,6 +538,12 @@ int aec_safetensors_write(const char *path, const aec_tensor *t, int n,
     }
     for (int b = 0; b < 8; b++)
         len8[b] = (uint8_t)((uint64_t)h.len >> (8 * b));
+    uLong crc = st_crc(st_crc(crc32(0L, Z_NULL, 0), len8, 8), h.s, h.len);
+    for (int i = 0; i < n; i++)
+        crc = st_crc(crc, t[i].data, st_numel64(t[i].shape, t[i].ndim) * sizeof(float));
+    char hex[9];
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
+    memcpy(h.s + ST_CRC_AT - 8, hex, 8);
     aec_out_write(&o, len8, 8);
     aec_out_write(&o, h.s, h.len);
     for (int i = 0; i < n; i++)
@@ -482,6 +553,38 @@ int aec_safetensors_write(const char *path, const aec_tensor *t, int n,
 }
 
 /* ---- reading ---------------------------------------------------------------- */
+
+/* A file without a sum is one from another tool, unless its metadata is
+ * aec's own: then damage to the sum's first bytes hid it. */
+static int st_require_sum(const char *path, aec_tensor_file *f)
+{
+    static const char *const ours[] = { "epoch", "step" };   /* what train writes */
+    char v[256];
+    for (size_t i = 0; f->metadata_json && i < sizeof ours / sizeof *ours; i++)
+        if (aec_meta_get(f->metadata_json, ours[i], v, sizeof v) == 0) {
+            aec_error("%s: the metadata is aec's (\"%s\") but the checksum is missing: "
+                      "the file is corrupt", path, ours[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* The sum belongs to the file, not to what the caller wrote: callers get back
+ * the metadata they gave (NULL for none), so reading and writing again does
+ * not repeat the key. A verified file's metadata starts {"crc32":"XXXXXXXX". */
+static void st_strip_crc(aec_tensor_file *f)
+{
+    char *s = f->metadata_json;
+    size_t key = strlen("{\"crc32\":\"XXXXXXXX\"");
+    if (!s || strlen(s) < key)
+        return;
+    size_t skip = key - 1 + (s[key] == ',');
+    memmove(s + 1, s + 1 + skip, strlen(s + 1 + skip) + 1);
+    if (!strcmp(s, "{}")) {
+        free(s);
+        f->metadata_json = NULL;
+    }
+}
 
 static int st_find(const aec_tensor_file *f, const char *name)
 {
@@ -635,8 +738,15 @@ static int st_read_buf(const char *path, const char *buf, size_t len, aec_tensor
         aec_error("%s: header length %" PRIu64 " is over the format's 100 MB limit", path, hlen);
         return -1;
     }
+    int summed = st_verify(path, buf, len);
+    if (summed < 0)
+        return -1;
     aec_json_cursor j = { buf + 8, buf + 8 + hlen, buf + 8, path, "safetensors header" };
-    return st_parse(&j, f, (const uint8_t *)buf + 8 + hlen, len - 8 - hlen);
+    if (st_parse(&j, f, (const uint8_t *)buf + 8 + hlen, len - 8 - hlen) != 0)
+        return -1;
+    if (summed)
+        st_strip_crc(f);
+    return summed ? 0 : st_require_sum(path, f);
 }
 
 int aec_safetensors_read(const char *path, aec_tensor_file *f)

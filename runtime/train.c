@@ -219,19 +219,30 @@ static int save_optim(const trainer *t, const char *path, const char *meta)
     return rc;
 }
 
-/* Parameters first: if the optimizer's write then fails, the epochs in the
- * two files differ and a resume says so instead of mixing them. */
+/* The two files must always hold one epoch, and a kill at any moment must
+ * leave a pair that does. The optimizer state goes first, whole (its .tmp,
+ * fsync, rename), to OUT/optim.safetensors.new; then the parameters to
+ * model.safetensors; then the .new file is renamed over optim.safetensors.
+ * A kill before the parameters' rename leaves epoch e - 1's pair; one
+ * between the two renames leaves model.safetensors of epoch e next to a
+ * whole optim.safetensors.new of epoch e, which resume puts in place
+ * (roll_forward). */
 static int save_checkpoint(const trainer *t)
 {
     char meta[512];
     char *mp = path_in(t->o->out_dir, "model.safetensors");
     char *op = path_in(t->o->out_dir, "optim.safetensors");
+    char *np = path_in(t->o->out_dir, "optim.safetensors.new");
     int rc = -1;
     checkpoint_meta(t, meta, sizeof meta);
-    if (mp && op && aec_save_params(mp, t->m, t->params, meta) == 0)
-        rc = save_optim(t, op, meta);
+    if (mp && op && np && save_optim(t, np, meta) == 0 && aec_save_params(mp, t->m, t->params, meta) == 0) {
+        rc = rename(np, op);
+        if (rc != 0)
+            aec_error("%s: cannot rename %s to it: %s", op, np, strerror(errno));
+    }
     free(mp);
     free(op);
+    free(np);
     return rc;
 }
 
@@ -432,12 +443,13 @@ static int load_optim(trainer *t, const char *path)
     return rc;
 }
 
-/* model.safetensors: the parameters, which must be of the same epoch. */
+/* model.safetensors: the parameters, which must be this model's (each
+ * tensor that does not fit is named) and of the same epoch. */
 static int load_model(trainer *t, const char *path)
 {
     aec_tensor_file f;
     uint64_t epoch = 0;
-    if (aec_safetensors_read(path, &f) != 0)
+    if (aec_load_params(path, t->m, t->params) != 0 || aec_safetensors_read(path, &f) != 0)
         return -1;
     int rc = meta_u64(f.metadata_json, path, "epoch", INT_MAX, &epoch);
     aec_tensor_file_free(&f);
@@ -447,16 +459,48 @@ static int load_model(trainer *t, const char *path)
                   path, epoch, t->done);
         return -1;
     }
-    return rc == 0 ? aec_load_params(path, t->m, t->params) : -1;
+    return rc;
+}
+
+/* The epoch in a checkpoint file's metadata, or -1 (quietly). */
+static long file_epoch(const char *path)
+{
+    aec_tensor_file f;
+    char v[32];
+    long e = -1;
+    if (access(path, F_OK) != 0 || aec_safetensors_read(path, &f) != 0)
+        return -1;
+    if (aec_meta_get(f.metadata_json, "epoch", v, sizeof v) == 0)
+        e = strtol(v, NULL, 10);
+    aec_tensor_file_free(&f);
+    return e;
+}
+
+/* After a kill between save_checkpoint's two renames: optim.safetensors.new
+ * is whole and of the parameters' epoch, so finish its rename. A .new of any
+ * other epoch belongs to a checkpoint that never reached model.safetensors. */
+static void roll_forward(const char *mp, const char *op, const char *np)
+{
+    if (access(np, F_OK) != 0)
+        return;
+    long e = file_epoch(np);
+    if (e >= 0 && e == file_epoch(mp))
+        rename(np, op);
+    else
+        remove(np);
 }
 
 static int trainer_resume(trainer *t)
 {
     char *mp = path_in(t->o->out_dir, "model.safetensors");
     char *op = path_in(t->o->out_dir, "optim.safetensors");
-    int rc = mp && op && load_optim(t, op) == 0 && load_model(t, mp) == 0 ? 0 : -1;
+    char *np = path_in(t->o->out_dir, "optim.safetensors.new");
+    if (mp && op && np)
+        roll_forward(mp, op, np);
+    int rc = mp && op && np && load_optim(t, op) == 0 && load_model(t, mp) == 0 ? 0 : -1;
     free(mp);
     free(op);
+    free(np);
     if (rc != 0) {
         aec_error("cannot resume from %s (see above)", t->o->out_dir);
         return -1;
@@ -527,18 +571,112 @@ static void progress_epoch(const progress *p, double train, double val, double s
     fflush(stdout);
 }
 
+/* ---- numerical faults --------------------------------------------------------- */
+
+static int all_finite(const float *x, size_t n)
+{
+    float acc = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        acc += x[i] * 0.0f;     /* 0 unless some x[i] is NaN or Inf */
+    return acc == 0.0f;
+}
+
+/* The first layer whose output, still in the arena after the forward pass,
+ * holds a NaN or an Inf: where a non-finite loss came from. */
+static const aec_layer *first_bad_output(const aec_model *m, const float *arena, int B)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const aec_layer *l = &m->layers[i];
+        if (l->out_live && !all_finite(arena + (size_t)B * l->out_offset, (size_t)B * l->out_size))
+            return l;
+    }
+    return NULL;
+}
+
+/* The first parameter tensor whose gradient is not finite, or -1. */
+static int first_bad_grad(const aec_model *m, const float *grads)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!all_finite(grads + m->params[i].offset, m->params[i].numel))
+            return i;
+    return -1;
+}
+
+static const aec_layer *layer_of_tensor(const aec_model *m, int tensor)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const aec_layer *l = &m->layers[i];
+        if (l->first_param >= 0 && tensor >= l->first_param && tensor < l->first_param + l->n_params)
+            return l;
+    }
+    return NULL;
+}
+
+/* Training stops before the step is taken, so the parameters in memory and
+ * the checkpoint on disk are the last good ones. */
+static void say_fault(const trainer *t, const char *what, const char *whose, const aec_layer *l,
+                      int epoch, int batch)
+{
+    char where[200] = "";
+    if (l)
+        snprintf(where, sizeof where, "; the first %s is layer %s's (%s.ae line %d)", whose, l->name,
+                 t->m->name, l->line);
+    aec_error("%s at step %ld (epoch %d, batch %d)%s; training stopped before that step "
+              "(try a lower --lr)", what, t->opt.step + 1, epoch, batch, where);
+    if (t->done > 0)
+        fprintf(stderr, "aec: %s/model.safetensors keeps epoch %d, the last good one\n",
+                t->o->out_dir, t->done);
+    else
+        fprintf(stderr, "aec: no epoch was completed, so nothing was saved\n");
+}
+
+/* 0, or 1 after saying which layer first went non-finite. */
+static int check_forward(const trainer *t, float loss, int B, int epoch, int batch)
+{
+    char what[64];
+    if (isfinite(loss))
+        return 0;
+    snprintf(what, sizeof what, "the loss is %g", (double)loss);
+    say_fault(t, what, "output with a NaN or Inf", first_bad_output(t->m, t->arena, B), epoch, batch);
+    return 1;
+}
+
+static int check_backward(const trainer *t, int epoch, int batch)
+{
+    char what[160];
+    int bad = first_bad_grad(t->m, t->grads);
+    if (bad < 0)
+        return 0;
+    snprintf(what, sizeof what, "the gradient of %s has a NaN or Inf", t->m->params[bad].name);
+    say_fault(t, what, "such gradient", layer_of_tensor(t->m, bad), epoch, batch);
+    return 1;
+}
+
 /* ---- the loop ----------------------------------------------------------------- */
 
-static float train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, aec_rng *noise)
+/* One step on the B images idx; the batch's loss in *loss. 0, or 1 when the
+ * loss or a gradient is not finite (reported; the step is not taken). */
+static int train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, aec_rng *noise,
+                       int epoch, int batch, float *loss)
 {
     const aec_model *m = t->m;
+    double t0 = aec_seconds();
     aec_gather(d, idx, B, t->x);
     aec_draw_eps(m, t->arena, B, noise);
-    float loss = aec_forward(m, t->params, t->arena, t->x, B);
+    *loss = aec_forward(m, t->params, t->arena, t->x, B);
+    if (check_forward(t, *loss, B, epoch, batch) != 0)
+        return 1;
     memset(t->grads, 0, m->n_params * sizeof(float));
     m->backward(t->params, t->grads, t->arena, B);
+    if (check_backward(t, epoch, batch) != 0)
+        return 1;
+    double t1 = aec_seconds();
     aec_optim_step(&t->opt, t->params, t->grads);
-    return loss;
+    if (aec_profiling) {
+        double t2 = aec_seconds();
+        aec_profile_step(t2 - t0, t2 - t1);
+    }
+    return 0;
 }
 
 /* Epoch e's order depends on (seed, e) only, never on earlier epochs. */
@@ -565,12 +703,9 @@ static int train_epoch(trainer *t, const aec_dataset *d, progress *p, double *lo
         if (interrupted)
             return AEC_INTERRUPTED;
         int B = n - first < t->B ? n - first : t->B;
-        float l = train_batch(t, d, t->idx + first, B, &noise);
-        if (!isfinite(l)) {
-            aec_error("the loss is %g in epoch %d, batch %d: training diverged; "
-                      "try a lower --lr", (double)l, p->epoch, first / t->B + 1);
+        float l;
+        if (train_batch(t, d, t->idx + first, B, &noise, p->epoch, first / t->B + 1, &l) != 0)
             return 1;
-        }
         sum += (double)l * B;
         progress_batch(p, first / t->B + 1, first + B, sum);
     }
@@ -589,7 +724,8 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     double val_loss = aec_evaluate_in(t->m, t->params, val, t->B, t->arena);
     t->done = e;
     t->rows[t->n_rows++] = (csv_row){ e, loss, val_loss, secs };
-    if (save_checkpoint(t) != 0 || write_csv(t) != 0)
+    /* loss.csv first: resume keeps only the rows of the epochs saved */
+    if (write_csv(t) != 0 || save_checkpoint(t) != 0)
         return 1;
     progress_epoch(&p, loss, val_loss, secs);
     return 0;
@@ -673,8 +809,13 @@ int aec_train(const aec_model *m, const aec_train_opts *o,
     if (rc == 0 && t.done >= t.cfg.epochs && !o->quiet)
         printf("%s already holds %d epochs (--epochs %d): nothing to do\n",
                o->out_dir, t.done, t.cfg.epochs);
-    else if (rc == 0)
+    else if (rc == 0 && o->profile && (rc = aec_profile_begin(m)) == 0) {
         rc = run_epochs(&t, train, val);
+        aec_profile_print(stdout, t.B);
+        aec_profile_end();
+    } else if (rc == 0) {
+        rc = run_epochs(&t, train, val);
+    }
     trainer_close(&t);
     return rc;
 }

@@ -35,7 +35,7 @@
 
 extern char **environ;
 
-#define AEC     AEC_ROOT "/build/aec"
+#define AEC     AEC_BUILD "/aec"    /* build/, or build-san/ under SAN=1 */
 #define MODEL   AEC_ROOT "/models/fmnist_cae.ae"
 #ifndef DATA
 #define DATA    "/usr/share/datasets/fashion-mnist"
@@ -495,12 +495,32 @@ static void bench_prints_one_line(void **state)
     need_exe();
     proc p = run(tp("fmnist_cae"), "bench", "--batch", "16", "--seconds", "0.2", NULL);
     expect_status(&p, 0);
-    double train, infer, gflops, rss;
+    double train, tflops, infer, iflops, mflop, rss;
     int batch;
-    assert_int_equal(sscanf(p.out, "model=fmnist_cae batch=%d train_img_s=%lf infer_img_s=%lf train_gflops=%lf "
-                                   "peak_rss_mb=%lf\n", &batch, &train, &infer, &gflops, &rss), 5);
+    assert_int_equal(sscanf(p.out, "model=fmnist_cae batch=%d train_img_s=%lf train_gflops=%lf infer_img_s=%lf "
+                                   "infer_gflops=%lf forward_mflop=%lf peak_rss_mb=%lf blas_core=",
+                            &batch, &train, &tflops, &infer, &iflops, &mflop, &rss), 7);
     assert_int_equal(batch, 16);
-    assert_true(train > 0 && infer > train && gflops > 0 && rss > 0);
+    assert_true(train > 0 && infer > train && tflops > 0 && iflops > 0 && rss > 0);
+    assert_float_equal(mflop, 4.641, 1e-3);    /* aec check's forward FLOPs per image */
+    assert_float_equal(tflops, 3 * mflop * train / 1e3, 0.01 * tflops);
+    proc_free(&p);
+    /* one mode alone, and the profile: a row per layer of the .ae file */
+    p = run(tp("fmnist_cae"), "bench", "--batch", "8", "--seconds", "0.2", "--only", "infer", NULL);
+    expect_status(&p, 0);
+    assert_null(strstr(p.out, "train_img_s"));
+    assert_non_null(strstr(p.out, " infer_img_s="));
+    proc_free(&p);
+    p = run(tp("fmnist_cae"), "bench", "--batch", "8", "--seconds", "0.2", "--only", "train", "--profile", NULL);
+    expect_status(&p, 0);
+    assert_null(strstr(p.out, "infer_img_s"));
+    static const char *const rows[] = { "\n  conv1                6 ", "\n  up2                 16 ",
+                                        "\n  loss           ", "\n  optimizer      ", "\n  other          " };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        assert_non_null(strstr(p.out, rows[i]));
+    proc_free(&p);
+    p = run(tp("fmnist_cae"), "bench", "--only", "both", NULL);
+    expect_failure(&p, 2, "bench: --only needs 'train' or 'infer', not 'both'");
     proc_free(&p);
 }
 
@@ -553,6 +573,59 @@ static void resume_adds_one_row_and_keeps_the_others(void **state)
     assert_positive_finite(r[2].val);
     free(before);
     free(after);
+}
+
+/* Issue 6: a NaN or Inf stops training at once, naming the step and the
+ * layer, and the last good checkpoint stays as it was. Runs on copies of
+ * run/ (3 epochs of 10 batches by now: the next step is 31). */
+static void copy_run(const char *to)
+{
+    proc p = run("/bin/cp", "-r", tp("run"), tp(to), NULL);
+    expect_status(&p, 0);
+    proc_free(&p);
+}
+
+static void numerical_faults_stop_naming_layer_and_step(void **state)
+{
+    (void)state;
+    need_run();
+    size_t n0, n1;
+    /* a diverging learning rate: the loss goes NaN */
+    copy_run("nan_loss");
+    uint8_t *before = read_bytes(tp("nan_loss/model.safetensors"), &n0);
+    proc p = run(tp("fmnist_cae"), "train", "--data", DATA, "--out", tp("nan_loss"), "--epochs", "5",
+                 "--limit", "300", "--batch", "32", "--resume", "--lr", "1e6", "--no-report", NULL);
+    expect_failure(&p, 1, "the loss is nan at step 3");
+    assert_non_null(strstr(p.err, " (epoch 4, batch "));
+    assert_non_null(strstr(p.err, "; the first output with a NaN or Inf is layer "));
+    assert_non_null(strstr(p.err, "nan_loss/model.safetensors keeps epoch 3, the last good one"));
+    proc_free(&p);
+    uint8_t *after = read_bytes(tp("nan_loss/model.safetensors"), &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+    free(before);
+
+    /* a NaN weight in conv2 is hidden by its relu in the forward pass (the
+     * loss stays finite) but reaches conv1's gradient through conv2's */
+    copy_run("nan_grad");
+    aec_tensor_file f;
+    assert_int_equal(aec_safetensors_read(tp("nan_grad/model.safetensors"), &f), 0);
+    aec_tensor t[16];
+    assert_true(f.n <= 16);
+    for (int i = 0; i < f.n; i++) {
+        t[i] = (aec_tensor){ f.names[i], f.ndim[i], { 0 }, f.data[i] };
+        memcpy(t[i].shape, f.shape[i], sizeof t[i].shape);
+    }
+    f.data[2][0] = NAN;     /* conv2.weight */
+    assert_string_equal(f.names[2], "conv2.weight");
+    assert_int_equal(aec_safetensors_write(tp("nan_grad/model.safetensors"), t, f.n, f.metadata_json), 0);
+    aec_tensor_file_free(&f);
+    p = run(tp("fmnist_cae"), "train", "--data", DATA, "--out", tp("nan_grad"), "--epochs", "5",
+            "--limit", "300", "--batch", "32", "--resume", "--no-report", NULL);
+    expect_failure(&p, 1, "the gradient of conv1.weight has a NaN or Inf at step 31 (epoch 4, batch 1); "
+                          "the first such gradient is layer conv1's (fmnist_cae.ae line 6)");
+    proc_free(&p);
 }
 
 static void eval_prints_the_last_val_loss(void **state)
@@ -798,6 +871,7 @@ int main(void)
         cmocka_unit_test(bench_prints_one_line),
         cmocka_unit_test(checkpoint_is_the_torch_state_dict),
         cmocka_unit_test(resume_adds_one_row_and_keeps_the_others),
+        cmocka_unit_test(numerical_faults_stop_naming_layer_and_step),
         cmocka_unit_test(eval_prints_the_last_val_loss),
         cmocka_unit_test(reconstruct_writes_two_rows_of_tiles),
         cmocka_unit_test(encode_writes_latents_and_labels),

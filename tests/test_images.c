@@ -8,8 +8,10 @@
  * precision by another method: every pixel of the square is cut into H x W
  * sub-pixels, so that each output pixel is the plain mean of s x s of them.
  * Then the grey and colour conversions, the [lo, hi] mapping, sorting and the
- * 90/10 split, limit, the cache, the failure paths, and the real CelebA
- * sample when it is there (skipped, saying why, when it is not).
+ * 90/10 split, limit, the cache, the failure paths (each bad file made from a
+ * good one, with its exact message), skipping bad images (skip_bad) and the
+ * cache of such a decoding, and the real CelebA sample when it is there
+ * (skipped, saying why, when it is not).
  *
  * Under valgrind, leave the CelebA part out: AEC_TEST_SKIP='test_celeba*'
  * (a cmocka skip filter). Every file lives in one temporary directory, and
@@ -33,6 +35,7 @@
 
 #include <jpeglib.h>
 #include <png.h>
+#include <zlib.h>
 
 #include "aec.h"
 #include "images.h"
@@ -440,28 +443,47 @@ static void test_jpeg_decode(void **state UNUSED)
 /* ---- tests: the fit and the data set ----------------------------------------------------- */
 
 /* Load both splits of the PNG folder for C x H x W in [lo, hi], and check
- * every value against the reference fit of the expected pixels. */
+ * every value against the reference fit of the expected pixels. The images
+ * smaller than H x W are refused; if there are any, the load skips them
+ * (skip_bad), and must say so for each, in the split it is in. */
 static void check_png_folder(int C, int H, int W, float lo, float hi)
 {
     const char *dir = png_folder();
     aec_model m = model(C, H, W, lo, hi);
     aec_dataset tr, te;
     double *ref = malloc((size_t)H * W * sizeof *ref);
-    int n_train = N_PNGS - N_PNGS / 10;
+    int n_train = N_PNGS - N_PNGS / 10, at[N_PNGS], kept[2] = { 0, 0 }, small = 0;
+    char want[800];
     assert_non_null(ref);
+    for (int k = 0; k < N_PNGS; k++) {
+        int split = k >= n_train, fits = PNGS[k].h >= H && PNGS[k].w >= W;
+        at[k] = fits ? kept[split]++ : -1;
+        small += !fits;
+    }
     capture_begin();
-    assert_int_equal(aec_dataset_load(dir, "train", &m, 0, &tr), 0);
-    assert_int_equal(aec_dataset_load(dir, "test", &m, 0, &te), 0);
-    free(capture_end());
-    assert_int_equal(tr.n, n_train);
-    assert_int_equal(te.n, N_PNGS - n_train);
+    assert_int_equal(aec_dataset_load_skip(dir, "train", &m, 0, small > 0, &tr), 0);
+    assert_int_equal(aec_dataset_load_skip(dir, "test", &m, 0, small > 0, &te), 0);
+    char *err = capture_end();
+    assert_int_equal(tr.n, kept[0]);
+    assert_int_equal(te.n, kept[1]);
     assert_true(tr.C == C && tr.H == H && tr.W == W && te.C == C && te.H == H && te.W == W);
     assert_null(tr.labels);
     assert_null(te.labels);
     for (int k = 0; k < N_PNGS; k++) {
+        snprintf(want, sizeof want, "aec: %s/%s: %dx%d pixels, smaller than the model's %dx%d "
+                 "input; skipped\n", dir, PNGS[k].name, PNGS[k].w, PNGS[k].h, W, H);
+        if ((at[k] < 0) != (strstr(err, want) != NULL))
+            fail_msg("%s for %dx%dx%d: %s skipped; stderr:\n%s", PNGS[k].name, C, H, W,
+                     at[k] < 0 ? "should be" : "should not be", err);
+    }
+    if (small == 0)
+        assert_null(strstr(err, "skipped"));
+    free(err);
+    for (int k = 0; k < N_PNGS; k++) {
         const png_case *pc = &PNGS[k];
-        const float *x = k < n_train ? tr.x + (size_t)k * C * H * W
-                                     : te.x + (size_t)(k - n_train) * C * H * W;
+        if (at[k] < 0)
+            continue;
+        const float *x = (k < n_train ? tr.x : te.x) + (size_t)at[k] * C * H * W;
         /* luma rounded in double may differ by one level from the runtime's
          * fixed point right at a half; everything else must be exact */
         int slack = C == 1 && png_is_colour(pc->color);     /* palettes too */
@@ -485,8 +507,9 @@ static void check_png_folder(int C, int H, int W, float lo, float hi)
 
 static void test_png_fit_rgb(void **state UNUSED)
 {
-    check_png_folder(3, 4, 4, -1.0f, 1.0f);     /* 7x5 -> 4x4: fractional scales */
-    check_png_folder(3, 5, 3, 0.0f, 1.0f);      /* H != W; 4x4 crops grow to 5x3 */
+    check_png_folder(3, 4, 4, -1.0f, 1.0f);     /* 7x5 -> 4x4: fractional scales; 4x3 skipped */
+    check_png_folder(3, 5, 3, 0.0f, 1.0f);      /* H != W: 5x5 squares shrink to 5 x 3 */
+    check_png_folder(3, 3, 3, 0.0f, 1.0f);      /* every one, nothing skipped */
 }
 
 static void test_png_fit_grey(void **state UNUSED)
@@ -497,7 +520,7 @@ static void test_png_fit_grey(void **state UNUSED)
 
 static void test_png_fit_64(void **state UNUSED)
 {
-    check_png_folder(3, 64, 64, -1.0f, 1.0f);   /* 89 -> 64 and 178 -> 64 among others */
+    check_png_folder(3, 64, 64, -1.0f, 1.0f);   /* 89 -> 64 and 178 -> 64; the small skipped */
 }
 
 /* aec_image_fit on hand-made cases whose answer is plain arithmetic. */
@@ -665,7 +688,7 @@ static float *load_train(const char *dir, const aec_model *m, int *n, char **err
 static void test_cache(void **state UNUSED)
 {
     const char *dir = split_folder();
-    aec_model m = model(1, 2, 2, 0.0f, 1.0f), m2 = model(1, 3, 2, 0.0f, 1.0f);
+    aec_model m = model(1, 2, 2, 0.0f, 1.0f), m2 = model(1, 2, 1, 0.0f, 1.0f);
     char *err, *path = aec_images_cache_path(dir, 1, 2, 2), touched[600];
     int n, n2;
     assert_non_null(path);
@@ -710,11 +733,11 @@ static void test_cache(void **state UNUSED)
     free(err), free(x2);
 
     /* another model shape: another file */
-    char *path2 = aec_images_cache_path(dir, 1, 3, 2);
+    char *path2 = aec_images_cache_path(dir, 1, 2, 1);
     assert_string_not_equal(path, path2);
     assert_false(exists(path2));
     x2 = load_train(dir, &m2, &n2, &err);
-    assert_has(err, "decoding 23 images to 1x3x2, once: there is no cache for them yet");
+    assert_has(err, "decoding 23 images to 1x2x1, once: there is no cache for them yet");
     assert_true(exists(path2));
     free(err), free(x2), free(path2);
 
@@ -755,9 +778,9 @@ static void test_cache(void **state UNUSED)
 static void test_cache_read_only_folder(void **state UNUSED)
 {
     const char *dir = split_folder();
-    aec_model m = model(3, 5, 5, -1.0f, 1.0f);
+    aec_model m = model(3, 2, 2, -1.0f, 1.0f);
     int before = count_entries(dir), n;
-    char *err, *path = aec_images_cache_path(dir, 3, 5, 5);
+    char *err, *path = aec_images_cache_path(dir, 3, 2, 2);
     assert_int_equal(chmod(dir, 0555), 0);
     float *x = load_train(dir, &m, &n, &err);
     assert_int_equal(chmod(dir, 0755), 0);
@@ -863,16 +886,70 @@ static void check_bad_file(const char *sub, const char *name, const void *bytes,
     char *err = capture_end();
     assert_null(d.x);
     assert_int_equal(d.n, 0);
-    snprintf(msg, sizeof msg, "%s/%s: %s", dir, name, want);
+    snprintf(msg, sizeof msg, "aec: %s/%s: %s\n", dir, name, want);
     assert_has(err, msg);
     assert_int_equal(count_entries(tp("cache")), cached);
     free(err);
+
+    /* skipped: a warning, a count, and the good image as it is */
+    capture_begin();
+    assert_int_equal(aec_dataset_load_skip(dir, "train", &m, 0, 1, &d), 0);
+    err = capture_end();
+    snprintf(msg, sizeof msg, "aec: %s/%s: %s; skipped\n", dir, name, want);
+    assert_has(err, msg);
+    snprintf(msg, sizeof msg, "aec: %s: train split: 1 image, 1 skipped (see the warnings "
+             "above)\n", dir);
+    assert_has(err, msg);
+    assert_int_equal(d.n, 1);
+    for (int i = 0; i < 12; i++)
+        assert_float_equal(d.x[i], -1.0 + 2.0 * v[i % 4] / 255.0, 1e-6);
+    aec_dataset_free(&d);
+    free(err);
+}
+
+/* A copy of a PNG with chunk `type` changed by edit (which may shorten it)
+ * and its CRC made right again: only the content is wrong. */
+typedef void png_edit(uint8_t *data, uint32_t *len);
+
+static uint8_t *png_with(const uint8_t *png, size_t n, const char *type, png_edit *edit,
+                         size_t *out_n)
+{
+    uint8_t *out = malloc(n), *o = out;
+    assert_non_null(out);
+    memcpy(o, png, 8);
+    o += 8;
+    for (size_t at = 8; at + 12 <= n; ) {
+        uint32_t len = (uint32_t)png[at] << 24 | png[at + 1] << 16 | png[at + 2] << 8 | png[at + 3];
+        const uint8_t *chunk = png + at;
+        at += 12 + (size_t)len;
+        memcpy(o + 4, chunk + 4, 4 + (size_t)len + 4);
+        if (!memcmp(chunk + 4, type, 4)) {
+            edit(o + 8, &len);
+            uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), o + 4, 4 + len);
+            memcpy(o + 8 + len, (uint8_t[4]){ crc >> 24, crc >> 16, crc >> 8, crc }, 4);
+        }
+        memcpy(o, (uint8_t[4]){ len >> 24, len >> 16, len >> 8, len }, 4);
+        o += 12 + (size_t)len;
+    }
+    *out_n = (size_t)(o - out);
+    return out;
+}
+
+static void flip_middle(uint8_t *data, uint32_t *len)
+{
+    data[*len / 2] ^= 0x10;
+}
+
+static void halve(uint8_t *data, uint32_t *len)
+{
+    (void)data;
+    *len /= 2;
 }
 
 static void test_bad_files(void **state UNUSED)
 {
-    uint8_t *rgb = smooth_image(40, 30, 3, 0.0), *jpg, *png;
-    size_t nj, np;
+    uint8_t *rgb = smooth_image(40, 30, 3, 0.0), *jpg, *png, *bad;
+    size_t nj, np, nb;
     uint16_t v[8 * 8 * 3];
     write_jpeg(tp("ok.jpg"), 40, 30, 3, rgb, JPEG_420);
     jpg = read_bytes(tp("ok.jpg"), &nj);
@@ -881,8 +958,23 @@ static void test_bad_files(void **state UNUSED)
     write_png(tp("ok.png"), 8, 8, PNG_COLOR_TYPE_RGB, 8, 0, v, NULL, 0, NULL, 0);
     png = read_bytes(tp("ok.png"), &np);
 
+    /* JPEGs cut in the coded data, in the header, and just before the end:
+     * libjpeg would fill the missing rows with grey, with only a warning */
     check_bad_file("bad_jpeg_cut", "x.jpg", jpg, nj / 2,
                    "cannot decode the JPEG: Premature end of JPEG file");
+    check_bad_file("bad_jpeg_cut_header", "x.jpg", jpg, 100,
+                   "cannot decode the JPEG: Premature end of JPEG file");
+    check_bad_file("bad_jpeg_no_eoi", "x.jpg", jpg, nj - 2,
+                   "cannot decode the JPEG: Premature end of JPEG file");
+    /* damage in the coded data shows as bytes left over after the scan */
+    assert_non_null(bad = malloc(nj));
+    memcpy(bad, jpg, nj);
+    for (size_t i = nj / 2; i < nj / 2 + 40; i++)
+        bad[i] = (uint8_t)sample(7, (int)i, 0, 0, 255);
+    check_bad_file("bad_jpeg_noise", "x.jpg", bad, nj,
+                   "cannot decode the JPEG: Corrupt JPEG data: 84 extraneous bytes before "
+                   "marker 0xd9");
+    free(bad);
     for (size_t i = 2; i + 1 < nj; i++)
         if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {  /* SOF0 becomes SOF3, lossless */
             jpg[i + 1] = 0xC3;
@@ -890,28 +982,72 @@ static void test_bad_files(void **state UNUSED)
         }
     check_bad_file("bad_jpeg_sof", "y.JPG", jpg, nj,
                    "cannot decode the JPEG: Unsupported JPEG process: SOF type 0xc3");
-    /* damage in the entropy-coded data may or may not be detected: no crash */
-    write_jpeg(tp("ok.jpg"), 40, 30, 3, rgb, JPEG_420);
-    free(jpg);
-    jpg = read_bytes(tp("ok.jpg"), &nj);
-    for (size_t i = nj / 2; i < nj / 2 + 40; i++)
-        jpg[i] = (uint8_t)sample(7, (int)i, 0, 0, 255);
-    write_bytes(tp("noisy.jpg"), jpg, nj);
-    uint8_t *pix = NULL;
-    int h, w;
-    capture_begin();
-    if (aec_image_decode(tp("noisy.jpg"), 3, &pix, &h, &w) == 0)
-        assert_true(h == 30 && w == 40);
-    free(capture_end());
-    free(pix);
-    check_bad_file("bad_jpeg_empty", "z.jpeg", jpg, 2, "neither a JPEG nor a PNG file");
+    check_bad_file("bad_jpeg_empty", "z.jpeg", jpg, 2,
+                   "neither a JPEG nor a PNG file (by its first bytes)");
+
     check_bad_file("bad_png_cut", "x.png", png, np / 2,
                    "cannot decode the PNG: the file is truncated");
-    png[40] ^= 0x55;                     /* inside IHDR or IDAT: the CRC fails */
-    check_bad_file("bad_png_crc", "y.png", png, np, "cannot decode the PNG: ");
+    check_bad_file("bad_png_no_iend", "x.png", png, np - 12,
+                   "cannot decode the PNG: the file is truncated");
+    assert_non_null(bad = malloc(np));
+    memcpy(bad, png, np);
+    for (size_t i = 12; i + 4 <= np; i++)           /* the data intact, its CRC not */
+        if (!memcmp(png + i, "IDAT", 4)) {
+            size_t len = (size_t)png[i - 4] << 24 | png[i - 3] << 16 | png[i - 2] << 8 | png[i - 1];
+            bad[i + 4 + len + 2] ^= 0x01;
+            break;
+        }
+    check_bad_file("bad_png_crc", "y.png", bad, np, "cannot decode the PNG: IDAT: CRC error");
+    free(bad);
+    bad = png_with(png, np, "IDAT", flip_middle, &nb);    /* the data damaged, its CRC right */
+    check_bad_file("bad_png_deflate", "y.png", bad, nb,
+                   "cannot decode the PNG: IDAT: incorrect data check");
+    free(bad);
+    bad = png_with(png, np, "IDAT", halve, &nb);          /* the zlib stream cut short */
+    check_bad_file("bad_png_short_idat", "y.png", bad, nb,
+                   "cannot decode the PNG: Not enough image data");
+    free(bad);
     check_bad_file("bad_png_text", "x.png", "hello, I am text\n", 17,
-                   "neither a JPEG nor a PNG file");
+                   "neither a JPEG nor a PNG file (by its first bytes)");
     free(rgb), free(jpg), free(png);
+}
+
+/* Images smaller than the model's input, in both or one dimension, are
+ * refused (the error gives width x height); the input's own size is not. */
+static void test_small_images(void **state UNUSED)
+{
+    static const struct { int w, h; const char *want; } cases[] = {
+        { 1, 1, "1x1 pixels, smaller than the model's 2x2 input" },
+        { 5, 1, "5x1 pixels, smaller than the model's 2x2 input" },
+        { 1, 7, "1x7 pixels, smaller than the model's 2x2 input" },
+    };
+    uint16_t v[16] = { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9 };
+    char sub[32];
+    for (int k = 0; k < 3; k++) {
+        size_t n;
+        write_png(tp("small.png"), cases[k].w, cases[k].h, PNG_COLOR_TYPE_GRAY, 8, 0, v, NULL, 0,
+                  NULL, 0);
+        uint8_t *b = read_bytes(tp("small.png"), &n);
+        snprintf(sub, sizeof sub, "small_%d", k);
+        check_bad_file(sub, "small.png", b, n, cases[k].want);
+        free(b);
+    }
+    /* 2x2 for 2x2, and 2x5 (cropped to 2x2) are fine */
+    const char *dir = make_dir("small_ok");
+    char path[600];
+    aec_model m = model(1, 2, 2, 0.0f, 1.0f);
+    aec_dataset d;
+    write_png(in_dir(path, sizeof path, dir, "a.png"), 2, 2, PNG_COLOR_TYPE_GRAY, 8, 0, v, NULL,
+              0, NULL, 0);
+    write_png(in_dir(path, sizeof path, dir, "b.png"), 2, 5, PNG_COLOR_TYPE_GRAY, 8, 0, v, NULL,
+              0, NULL, 0);
+    capture_begin();
+    assert_int_equal(aec_dataset_load(dir, "train", &m, 0, &d), 0);
+    free(capture_end());
+    assert_int_equal(d.n, 2);
+    for (int i = 0; i < 8; i++)
+        assert_float_equal(d.x[i], 9.0 / 255.0, 1e-6);
+    aec_dataset_free(&d);
 }
 
 static void test_bad_folders(void **state UNUSED)
@@ -926,8 +1062,8 @@ static void test_bad_folders(void **state UNUSED)
     assert_null(d.x);
     assert_int_equal(aec_dataset_load(none, "test", &m, 0, &d), -1);
     assert_int_equal(aec_dataset_load(missing, "train", &m, 0, &d), -1);
-    assert_int_equal(aec_images_load(empty, "train", &m, 0, &d), -1);
-    assert_int_equal(aec_images_load(missing, "train", &m, 0, &d), -1);
+    assert_int_equal(aec_images_load(empty, "train", &m, 0, 0, &d), -1);
+    assert_int_equal(aec_images_load(missing, "train", &m, 0, 1, &d), -1);
     err = capture_end();
     snprintf(path, sizeof path, "%s: neither train-images-idx3-ubyte.gz nor "
              "train-images-idx3-ubyte (IDX files) nor images (*.jpg, *.jpeg, *.png) are there\n",
@@ -953,17 +1089,17 @@ static void test_bad_requests(void **state UNUSED)
     aec_model m2 = model(2, 4, 4, 0.0f, 1.0f), m = model(1, 4, 4, 0.0f, 1.0f);
     aec_dataset d;
     char *err, *few = strdup(make_dir("few")), path[600];
-    uint16_t v[4] = { 0 };
+    uint16_t v[16] = { 0 };
     uint8_t *pix = NULL;
     int h, w;
     for (int k = 0; k < 9; k++) {
         snprintf(path, sizeof path, "%s/%d.png", few, k);
-        write_png(path, 2, 2, PNG_COLOR_TYPE_GRAY, 8, 0, v, NULL, 0, NULL, 0);
+        write_png(path, 4, 4, PNG_COLOR_TYPE_GRAY, 8, 0, v, NULL, 0, NULL, 0);
     }
     capture_begin();
     assert_int_equal(aec_dataset_load(dir, "train", &m2, 0, &d), -1);
     assert_int_equal(aec_dataset_load(dir, "valid", &m, 0, &d), -1);
-    assert_int_equal(aec_images_load(dir, "valid", &m, 0, &d), -1);
+    assert_int_equal(aec_images_load(dir, "valid", &m, 0, 0, &d), -1);
     assert_int_equal(aec_dataset_load(few, "test", &m, 0, &d), -1);
     assert_int_equal(aec_image_decode(tp("nothing.png"), 3, &pix, &h, &w), -1);
     assert_int_equal(aec_image_decode(tp("nothing.png"), 4, &pix, &h, &w), -1);
@@ -982,6 +1118,294 @@ static void test_bad_requests(void **state UNUSED)
     assert_int_equal(d.n, 9);
     aec_dataset_free(&d);
     free(err), free(few);
+}
+
+/* ---- tests: skipping bad images (skip_bad, the command line's --skip-bad) ------------------ */
+
+/* The bad files of skip_folder, in the order of their names, and why. */
+static const char *const SKIP_WHY[4][2] = {
+    { "img03b.jpg", "cannot decode the JPEG: Premature end of JPEG file" },
+    { "img07b.png", "1x1 pixels, smaller than the model's 2x2 input" },
+    { "img11b.jpg", "neither a JPEG nor a PNG file (by its first bytes)" },
+    { "img19b.png", "cannot decode the PNG: the file is truncated" },
+};
+
+/* 20 one-colour 3x2 PNGs img00.png .. img19.png (image k is 10 k + 5, so
+ * check_values applies) and the four bad files of SKIP_WHY, made from good
+ * ones. Sorted, the bad ones are files 4, 9, 14 and 23 of 24; the test split
+ * is the last two, img19.png and img19b.png. The path is malloc'd. */
+static char *skip_folder(const char *sub)
+{
+    char *dir = strdup(make_dir(sub)), path[600], name[32];
+    uint8_t *rgb = smooth_image(40, 30, 3, 0.0), *b;
+    uint16_t v[6];
+    size_t n;
+    for (int k = 0; k < 20; k++) {
+        for (int p = 0; p < 6; p++)
+            v[p] = (uint16_t)(10 * k + 5);
+        snprintf(name, sizeof name, "img%02d.png", k);
+        write_png(in_dir(path, sizeof path, dir, name), 3, 2, PNG_COLOR_TYPE_GRAY, 8, 0, v,
+                  NULL, 0, NULL, 0);
+    }
+    write_jpeg(tp("skip.jpg"), 40, 30, 3, rgb, JPEG_BASELINE);
+    b = read_bytes(tp("skip.jpg"), &n);
+    write_bytes(in_dir(path, sizeof path, dir, "img03b.jpg"), b, n / 2);
+    free(b);
+    write_png(in_dir(path, sizeof path, dir, "img07b.png"), 1, 1, PNG_COLOR_TYPE_GRAY, 8, 0, v,
+              NULL, 0, NULL, 0);
+    write_bytes(in_dir(path, sizeof path, dir, "img11b.jpg"), "not a JPEG\n", 11);
+    b = read_bytes(in_dir(path, sizeof path, dir, "img19.png"), &n);
+    write_bytes(in_dir(path, sizeof path, dir, "img19b.png"), b, n - 20);   /* into IDAT */
+    free(b), free(rgb);
+    return dir;
+}
+
+static int load_split(const char *dir, const char *split, int limit, int skip, aec_dataset *d,
+                      char **err)
+{
+    aec_model m = model(1, 2, 2, 0.0f, 1.0f);
+    capture_begin();
+    int rc = aec_dataset_load_skip(dir, split, &m, limit, skip, d);
+    *err = capture_end();
+    return rc;
+}
+
+/* err ends with a warning for each of SKIP_WHY[from, to), in order, and then
+ * the summary line. */
+static void expect_skips(const char *err, const char *dir, int from, int to, const char *summary)
+{
+    char want[4096];
+    int k = 0;
+    for (int i = from; i < to; i++)
+        k += snprintf(want + k, sizeof want - (size_t)k, "aec: %s/%s: %s; skipped\n", dir,
+                      SKIP_WHY[i][0], SKIP_WHY[i][1]);
+    snprintf(want + k, sizeof want - (size_t)k, "aec: %s: %s (see the warnings above)\n", dir,
+             summary);
+    size_t a = strlen(err), b = strlen(want);
+    if (a < b || strcmp(err + a - b, want) != 0)
+        fail_msg("expected stderr to end with:\n%s\nbut it is:\n%s", want, err);
+}
+
+/* The one file in the cache folder whose name starts with prefix and ends
+ * with suffix (malloc'd path). */
+static char *cache_file(const char *prefix, const char *suffix)
+{
+    DIR *d = opendir(tp("cache"));
+    struct dirent *e;
+    char *found = NULL;
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name), k = strlen(suffix);
+        if (!strncmp(e->d_name, prefix, strlen(prefix)) && n > k
+            && !strcmp(e->d_name + n - k, suffix)) {
+            assert_null(found);
+            found = strdup(in_dir((char[600]){ 0 }, 600, tp("cache"), e->d_name));
+        }
+    }
+    closedir(d);
+    assert_non_null(found);
+    return found;
+}
+
+static void test_skip_bad(void **state UNUSED)
+{
+    char *dir = skip_folder("skip"), *err, want[1024], path[600];
+    aec_dataset d, again;
+    int cached = count_entries(tp("cache"));
+    const char *list_text =
+        "4\tcannot decode the JPEG: Premature end of JPEG file\n"
+        "9\t1x1 pixels, smaller than the model's 2x2 input\n"
+        "14\tneither a JPEG nor a PNG file (by its first bytes)\n"
+        "23\tcannot decode the PNG: the file is truncated\n";
+
+    /* without skip_bad: the first bad file by name stops it, and nothing is cached */
+    assert_int_equal(load_split(dir, "train", 0, 0, &d, &err), -1);
+    snprintf(want, sizeof want, "aec: %s/%s: %s\n", dir, SKIP_WHY[0][0], SKIP_WHY[0][1]);
+    assert_has(err, want);
+    assert_null(d.x);
+    assert_int_equal(count_entries(tp("cache")), cached);
+    free(err);
+
+    /* train: 19 of its 22 files, a warning for each of the other 3, in order */
+    assert_int_equal(load_split(dir, "train", 0, 1, &d, &err), 0);
+    assert_has(err, "decoding 24 images to 1x2x2, once: there is no cache for them yet");
+    expect_skips(err, dir, 0, 3, "train split: 19 images, 3 skipped");
+    assert_null(strstr(err, "img19b.png"));     /* the test split's, told with it */
+    assert_int_equal(d.n, 19);
+    check_values(&d, 0);                        /* the good images as they are, in order */
+    free(err);
+
+    /* test: img19.png; img19b.png skipped; now from the cache */
+    assert_int_equal(load_split(dir, "test", 0, 1, &again, &err), 0);
+    assert_null(strstr(err, "decoding"));
+    expect_skips(err, dir, 3, 4, "test split: 1 image, 1 skipped");
+    assert_int_equal(again.n, 1);
+    check_values(&again, 19);
+    aec_dataset_free(&again);
+    free(err);
+
+    /* the cache: not the plain file (a folder whose images all load), but one
+     * under another name, with zeros for the skipped, and the list of them */
+    char *plain = aec_images_cache_path(dir, 1, 2, 2);
+    char *npy = cache_file("skip-1x2x2-", ".npy"), *list = cache_file("skip-1x2x2-", ".skipped");
+    assert_false(exists(plain));
+    assert_int_equal(count_entries(tp("cache")), cached + 2);
+    assert_string_not_equal(npy, plain);
+    size_t n;
+    char *text = (char *)read_bytes(list, &n);
+    text[n] = '\0';
+    assert_string_equal(text, list_text);
+    free(text);
+    uint8_t *u8 = read_bytes(npy, &n);
+    assert_int_equal(n, 128 + 24 * 4);
+    for (int k = 0; k < 24; k++)
+        for (int p = 0; p < 4; p++)
+            assert_int_equal(u8[128 + 4 * k + p], k == 4 || k == 9 || k == 14 || k == 23 ? 0
+                             : 10 * (k - (k > 4) - (k > 9) - (k > 14)) + 5);
+    free(u8);
+
+    /* read again from the cache: the same images, the same warnings */
+    assert_int_equal(load_split(dir, "train", 0, 1, &again, &err), 0);
+    assert_null(strstr(err, "decoding"));
+    expect_skips(err, dir, 0, 3, "train split: 19 images, 3 skipped");
+    assert_int_equal(again.n, d.n);
+    assert_memory_equal(again.x, d.x, (size_t)d.n * 4 * sizeof *d.x);
+    aec_dataset_free(&again);
+    free(err);
+
+    /* a later load without skip_bad still refuses: that cache is not for it */
+    assert_int_equal(load_split(dir, "train", 0, 0, &again, &err), -1);
+    assert_has(err, "decoding 24 images to 1x2x2, once: there is no cache for them yet");
+    snprintf(want, sizeof want, "aec: %s/%s: %s\n", dir, SKIP_WHY[0][0], SKIP_WHY[0][1]);
+    assert_has(err, want);
+    free(err);
+
+    /* a list that does not make sense is not trusted: decoded again, rewritten */
+    write_bytes(list, "4\tx\n3\ty\n", 8);
+    assert_int_equal(load_split(dir, "train", 0, 1, &again, &err), 0);
+    assert_has(err, "decoding 24 images");
+    assert_memory_equal(again.x, d.x, (size_t)d.n * 4 * sizeof *d.x);
+    aec_dataset_free(&again);
+    free(err);
+    text = (char *)read_bytes(list, &n);
+    text[n] = '\0';
+    assert_string_equal(text, list_text);
+    free(text);
+    remove(npy);                                /* and without its images: the same */
+    assert_int_equal(load_split(dir, "train", 0, 1, &again, &err), 0);
+    assert_has(err, "decoding 24 images");
+    assert_true(exists(npy));
+    aec_dataset_free(&again);
+    free(err);
+
+    /* limit counts the images kept; the skipped are told up to the last one */
+    assert_int_equal(load_split(dir, "train", 4, 1, &again, &err), 0);
+    assert_int_equal(again.n, 4);
+    assert_null(strstr(err, "skipped"));
+    aec_dataset_free(&again);
+    free(err);
+    assert_int_equal(load_split(dir, "train", 5, 1, &again, &err), 0);
+    assert_int_equal(again.n, 5);
+    check_values(&again, 0);
+    expect_skips(err, dir, 0, 1, "train split: 5 images, 1 skipped");
+    aec_dataset_free(&again);
+    free(err);
+
+    /* the bad files gone: a folder like any other, with the plain cache */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(remove(in_dir(path, sizeof path, dir, SKIP_WHY[i][0])), 0);
+    free(plain);
+    plain = aec_images_cache_path(dir, 1, 2, 2);
+    assert_int_equal(load_split(dir, "train", 0, 1, &again, &err), 0);
+    assert_null(strstr(err, "skipped"));
+    assert_int_equal(again.n, 18);
+    check_values(&again, 0);
+    assert_true(exists(plain));
+    aec_dataset_free(&again);
+    free(err);
+    aec_dataset_free(&d);
+    free(plain), free(npy), free(list), free(dir);
+}
+
+/* Nothing left: an error, after the warnings. */
+static void test_skip_all_bad(void **state UNUSED)
+{
+    const char *dir = make_dir("all_bad");
+    char path[600], name[8], want[800], *err;
+    aec_dataset d;
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, "%c.jpg", 'a' + k);
+        write_bytes(in_dir(path, sizeof path, dir, name), "text", 4);
+    }
+    assert_int_equal(load_split(dir, "train", 0, 0, &d, &err), -1);
+    snprintf(want, sizeof want, "aec: %s/a.jpg: neither a JPEG nor a PNG file (by its first "
+             "bytes)\n", dir);
+    assert_has(err, want);
+    free(err);
+    assert_int_equal(load_split(dir, "train", 0, 1, &d, &err), -1);
+    assert_null(d.x);
+    snprintf(want, sizeof want, "aec: %s/c.jpg: neither a JPEG nor a PNG file (by its first "
+             "bytes); skipped\naec: %s: the train split has no images left: 3 skipped (see the "
+             "warnings above)\n", dir, dir);
+    assert_has(err, want);
+    free(err);
+}
+
+/* Counts in the summary have their thousands set apart. */
+static void test_skip_count(void **state UNUSED)
+{
+    const char *dir = make_dir("many");
+    char path[600], name[32], want[800], *err;
+    uint16_t v[1] = { 77 };
+    aec_model m = model(1, 1, 1, 0.0f, 1.0f);
+    aec_dataset d;
+    for (int k = 0; k < 1111; k++) {             /* 1,113 files: 1,002 train, 111 test */
+        snprintf(name, sizeof name, "p%04d.png", k);
+        write_png(in_dir(path, sizeof path, dir, name), 1, 1, PNG_COLOR_TYPE_GRAY, 8, 0, v,
+                  NULL, 0, NULL, 0);
+    }
+    write_bytes(in_dir(path, sizeof path, dir, "p0000b.png"), "x", 1);
+    write_bytes(in_dir(path, sizeof path, dir, "p0001b.png"), "x", 1);
+    capture_begin();
+    assert_int_equal(aec_dataset_load_skip(dir, "train", &m, 0, 1, &d), 0);
+    err = capture_end();
+    assert_int_equal(d.n, 1000);
+    snprintf(want, sizeof want, "aec: %s: train split: 1,000 images, 2 skipped (see the "
+             "warnings above)\n", dir);
+    assert_has(err, want);
+    aec_dataset_free(&d);
+    free(err);
+}
+
+/* --skip-bad on the command line reaches the loader; a command without data refuses it. */
+static void test_skip_bad_cli(void **state UNUSED)
+{
+    char *dir = skip_folder("skip_cli"), *err;
+    aec_model m = model(1, 2, 2, 0.0f, 1.0f);
+    const char *weights = tp("none.safetensors");
+    char *skip[] = { "images", "eval", "--data", dir, "--weights", (char *)weights, "--split",
+                     "test", "--skip-bad" };
+    capture_begin();
+    assert_int_equal(aec_main(9, skip, &m), 1);             /* then it has no weights */
+    err = capture_end();
+    assert_has(err, "decoding 24 images");
+    assert_has(err, "test split: 1 image, 1 skipped (see the warnings above)\n");
+    assert_has(err, "none.safetensors: cannot read: No such file or directory");
+    free(err);
+    capture_begin();
+    assert_int_equal(aec_main(8, skip, &m), 1);             /* the same without --skip-bad */
+    err = capture_end();
+    assert_has(err, "img03b.jpg: cannot decode the JPEG: Premature end of JPEG file\n");
+    assert_null(strstr(err, "skipped"));
+    assert_null(strstr(err, "none.safetensors"));
+    free(err);
+    char *decode[] = { "images", "decode", "--weights", (char *)weights, "--latents", "z.npy",
+                       "--out", "x.png", "--skip-bad" };
+    capture_begin();
+    assert_int_equal(aec_main(9, decode, &m), 2);
+    err = capture_end();
+    assert_has(err, "decode: --skip-bad is not an option of decode");
+    free(err), free(dir);
 }
 
 /* ---- the real data: CelebA ----------------------------------------------------------------- */
@@ -1065,8 +1489,13 @@ int main(void)
         cmocka_unit_test(test_cache_folder_choice),
         cmocka_unit_test(test_npy_u8),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_small_images),
         cmocka_unit_test(test_bad_folders),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_skip_bad),
+        cmocka_unit_test(test_skip_all_bad),
+        cmocka_unit_test(test_skip_count),
+        cmocka_unit_test(test_skip_bad_cli),
         cmocka_unit_test(test_celeba),
     };
     if (getenv("AEC_TEST_SKIP"))

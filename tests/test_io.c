@@ -12,16 +12,20 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <png.h>
 #include <zlib.h>
 
 #include "aec.h"
+#include "images.h"
 #include "util.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
@@ -135,8 +139,10 @@ static void test_st_exact_bytes(void **state UNUSED)
 {
     float w[2] = { 1.5f, -2.0f }, v[1] = { 3.0f };
     aec_tensor t[2] = { { "w", 1, { 2 }, w }, { "v", 1, { 1 }, v } };
-    const char *want = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+    const char *want = "{\"__metadata__\":{\"crc32\":\"00000000\"},"
+                       "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                        "\"v\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}";
+    const size_t at = 8 + strlen("{\"__metadata__\":{\"crc32\":\"");
     size_t n, hl = strlen(want);
     assert_int_equal(aec_safetensors_write(tp("exact.safetensors"), t, 2, NULL), 0);
     uint8_t *b = read_bytes(tp("exact.safetensors"), &n);
@@ -146,6 +152,14 @@ static void test_st_exact_bytes(void **state UNUSED)
     assert_int_equal(h % 8, 0);
     assert_true(h >= hl && h < hl + 8);
     assert_int_equal(n, 8 + h + 12);
+    /* the sum: zlib's CRC-32 of the whole file with its own digits as '0's */
+    char stored[9];
+    memcpy(stored, b + at, 8);
+    stored[8] = '\0';
+    memcpy(b + at, "00000000", 8);
+    char sum[9];
+    snprintf(sum, sizeof sum, "%08lx", crc32(0L, b, (uInt)n));
+    assert_string_equal(stored, sum);
     assert_memory_equal(b + 8, want, hl);
     for (size_t i = hl; i < h; i++)
         assert_int_equal(b[8 + i], ' ');
@@ -322,6 +336,38 @@ static void test_st_truncations_and_mutations(void **state UNUSED)
         }
     }
     quiet_end();
+    free(full);
+}
+
+/* A checkpoint aec wrote is refused, saying why, after any flipped bit or cut:
+ * in the length, the header (a digit of the metadata) or the data. */
+static void test_st_checksum_refuses_damage(void **state UNUSED)
+{
+    float a[6], b[3];
+    fill(a, 6), fill(b, 3);
+    aec_tensor t[2] = { { "x.weight", 2, { 2, 3 }, a }, { "x.bias", 1, { 3 }, b } };
+    const char *path = tp("sum.safetensors"), *bad = tp("sum_bad.safetensors");
+    aec_tensor_file f;
+    size_t n;
+    assert_int_equal(aec_safetensors_write(path, t, 2, "{\"epoch\":\"3\"}"), 0);
+    uint8_t *full = read_bytes(path, &n);
+    capture_begin();
+    for (size_t i = 0; i < n; i++) {
+        full[i] ^= 0x10;
+        write_bytes(bad, full, n);
+        full[i] ^= 0x10;
+        assert_int_equal(aec_safetensors_read(bad, &f), -1);
+    }
+    write_bytes(bad, full, n - 4);
+    assert_int_equal(aec_safetensors_read(bad, &f), -1);
+    char *msg = capture_end();
+    assert_non_null(strstr(msg, "sum_bad.safetensors: checksum mismatch (stored "));
+    assert_non_null(strstr(msg, "the file is corrupt or truncated"));
+    free(msg);
+    /* the metadata comes back as written, without the sum */
+    assert_int_equal(aec_safetensors_read(path, &f), 0);
+    assert_string_equal(f.metadata_json, "{\"epoch\":\"3\"}");
+    aec_tensor_file_free(&f);
     free(full);
 }
 
@@ -761,12 +807,139 @@ static void test_idx_rejects(void **state UNUSED)
     free(gz);
 }
 
+/* aec_idx_read_images(path) fails with exactly the line "aec: PATH: want". */
+static void idx_expect_line(const char *path, const char *want)
+{
+    aec_idx_images im;
+    char line[800];
+    capture_begin();
+    int rc = aec_idx_read_images(path, &im);
+    char *msg = capture_end();
+    snprintf(line, sizeof line, "aec: %s: %s\n", path, want);
+    if (rc != -1 || im.pixels || strcmp(msg, line) != 0)
+        fail_msg("rc %d, message '%s', expected '%s'", rc, msg, line);
+    free(msg);
+}
+
+/* A gzipped IDX file larger than the reader's buffer (128 KiB), of bytes that
+ * do not compress, so the stream crosses refills. zlib's gzread takes a gzip
+ * file cut inside its 8-byte trailer (the CRC and length of the data) for a
+ * whole one; the reader must not. */
+static void test_idx_gzip_damage(void **state UNUSED)
+{
+    enum { N = 300, R = 30, C = 31 };
+    size_t ni = 16 + (size_t)N * R * C, n, m;
+    uint8_t *b = malloc(ni);
+    aec_idx_images im;
+    assert_non_null(b);
+    put_be32(b, 0x803), put_be32(b + 4, N), put_be32(b + 8, R), put_be32(b + 12, C);
+    for (size_t i = 16; i < ni; i++)
+        b[i] = (uint8_t)(frand() * 1000.0f);
+    write_gz(tp("big.idx.gz"), b, ni);
+    uint8_t *gz = read_bytes(tp("big.idx.gz"), &n);
+    assert_true(n > (1u << 17));
+    assert_int_equal(aec_idx_read_images(tp("big.idx.gz"), &im), 0);
+    assert_true(im.n == N && im.rows == R && im.cols == C);
+    assert_memory_equal(im.pixels, b + 16, ni - 16);
+    free(im.pixels);
+
+    /* cut anywhere in the trailer, or in the data */
+    for (size_t cut = 1; cut <= 8; cut++) {
+        write_bytes(tp("cut.idx.gz"), gz, n - cut);
+        idx_expect_line(tp("cut.idx.gz"), "truncated: the gzip stream stops before its end "
+                        "(the data's CRC and length)");
+    }
+    write_bytes(tp("cut.idx.gz"), gz, n - 100);    /* deflate stores these bytes as they are */
+    idx_expect_line(tp("cut.idx.gz"), "truncated: expected 279016 bytes, found 278924");
+    /* any bit of the CRC or of the length */
+    for (size_t k = 0; k < 8; k++) {
+        gz[n - 8 + k] ^= 0x20;
+        write_bytes(tp("bad.idx.gz"), gz, n);
+        gz[n - 8 + k] ^= 0x20;
+        idx_expect_line(tp("bad.idx.gz"), k < 4 ? "corrupt gzip data: incorrect data check"
+                                                : "corrupt gzip data: incorrect length check");
+    }
+    /* the header's compression method, and a byte of the deflate data */
+    gz[2] = 7;
+    write_bytes(tp("bad.idx.gz"), gz, n);
+    gz[2] = 8;
+    idx_expect_line(tp("bad.idx.gz"), "corrupt gzip data: unknown compression method");
+    gz[n / 2] ^= 0x01;
+    write_bytes(tp("bad.idx.gz"), gz, n);
+    gz[n / 2] ^= 0x01;
+    capture_begin();
+    assert_int_equal(aec_idx_read_images(tp("bad.idx.gz"), &im), -1);
+    char *msg = capture_end();
+    char want[600];
+    snprintf(want, sizeof want, "aec: %s: corrupt gzip data: ", tp("bad.idx.gz"));
+    assert_non_null(strstr(msg, want));
+    free(msg);
+
+    /* several members (as `cat a.gz b.gz` makes), then zeros: read as gzip does */
+    write_gz(tp("m1.gz"), b, 1000);
+    write_gz(tp("m2.gz"), b + 1000, ni - 1000);
+    uint8_t *m1 = read_bytes(tp("m1.gz"), &m), *m2 = read_bytes(tp("m2.gz"), &n);
+    uint8_t *cat = calloc(1, m + n + 5);
+    assert_non_null(cat);
+    memcpy(cat, m1, m);
+    memcpy(cat + m, m2, n);
+    write_bytes(tp("multi.idx.gz"), cat, m + n + 5);
+    assert_int_equal(aec_idx_read_images(tp("multi.idx.gz"), &im), 0);
+    assert_memory_equal(im.pixels, b + 16, ni - 16);
+    free(im.pixels);
+    write_bytes(tp("multi.idx.gz"), cat, m + n - 3);   /* the second member cut */
+    idx_expect_line(tp("multi.idx.gz"), "truncated: the gzip stream stops before its end "
+                    "(the data's CRC and length)");
+    free(cat), free(m1), free(m2), free(gz), free(b);
+}
+
 static int have_fmnist(void)
 {
     if (access(FMNIST "/train-images-idx3-ubyte.gz", R_OK) == 0)
         return 1;
     print_message("skipping: %s is absent\n", FMNIST);
     return 0;
+}
+
+/* A 17-byte file whose header claims 2 GiB of pixels is truncated, and the
+ * reader must say so without first allocating what the header claims (the
+ * fuzzer, tests/fuzz, had it call malloc(2181562368) for such a file). A
+ * child with its address space capped 1 GiB above its current size tells
+ * the two apart: an up-front allocation fails there as out of memory. */
+static void test_idx_huge_header_short_file(void **state UNUSED)
+{
+    uint8_t b[17] = { 0 };
+    put_be32(b, 0x803);
+    put_be32(b + 4, 1u << 19);      /* 2^19 x 64 x 64 bytes = 2 GiB */
+    put_be32(b + 8, 64);
+    put_be32(b + 12, 64);
+    write_bytes(tp("huge.idx"), b, sizeof b);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        long pages = 0;
+        FILE *statm = fopen("/proc/self/statm", "r");
+        int fd = open(tp("huge.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (!statm || fscanf(statm, "%ld", &pages) != 1 || fd < 0 || dup2(fd, 2) < 0)
+            _exit(2);
+        rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)1 << 30);
+        struct rlimit r = { cap, cap };
+        if (setrlimit(RLIMIT_AS, &r) != 0)
+            _exit(3);
+        aec_idx_images im;
+        int rc = aec_idx_read_images(tp("huge.idx"), &im);
+        _exit(rc == -1 && !im.pixels ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    size_t n;
+    char *msg = (char *)read_bytes(tp("huge.txt"), &n);
+    msg[n] = '\0';
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0
+        || !strstr(msg, "huge.idx: truncated: expected 2147483664 bytes, found 17"))
+        fail_msg("status %d, message '%s'", status, msg);
+    free(msg);
 }
 
 static void test_idx_fashion_mnist(void **state UNUSED)
@@ -858,11 +1031,59 @@ static void test_dataset_errors(void **state UNUSED)
     char *msg = capture_end();
     snprintf(want, sizeof want, "%s/train-images-idx3-ubyte: images are 4x5, the model expects 3x64x64", dir);
     assert_non_null(strstr(msg, want));
-    snprintf(want, sizeof want, "%s/train-labels-idx1-ubyte: 2 labels, but", odd);
+    snprintf(want, sizeof want, "aec: %s/train-labels-idx1-ubyte: 2 labels, but "
+             "%s/train-images-idx3-ubyte has 3 images\n", odd, odd);
     assert_non_null(strstr(msg, want));
     assert_non_null(strstr(msg, "unknown split 'valid'"));
     assert_non_null(strstr(msg, "nodir: neither train-images-idx3-ubyte.gz nor train-images-idx3-ubyte"));
     free(msg);
+}
+
+/* Split "test" of dir fails, with and without skip_bad (a split of IDX files
+ * is one file: there is nothing to skip), with exactly "aec: FILE: want". */
+static void dataset_expect_line(const char *dir, const char *file, const char *want)
+{
+    char line[1200];
+    snprintf(line, sizeof line, "aec: %s/%s: %s\n", dir, file, want);
+    for (int skip = 0; skip < 2; skip++) {
+        aec_dataset d;
+        capture_begin();
+        int rc = aec_dataset_load_skip(dir, "test", &tiny_model, 0, skip, &d);
+        char *msg = capture_end();
+        if (rc != -1 || d.x || strcmp(msg, line) != 0)
+            fail_msg("skip_bad %d: rc %d, message '%s', expected '%s'", skip, rc, msg, line);
+        free(msg);
+    }
+}
+
+static void test_dataset_bad_idx(void **state UNUSED)
+{
+    char *dir = strdup(make_dataset_dir("bad_idx", IN)), path[600], other[700];
+    const char *gz_name = "t10k-images-idx3-ubyte.gz";
+    uint8_t b[128], *gz;
+    size_t ni = idx_images(b, 1), n;
+    snprintf(path, sizeof path, "%s/%s", dir, gz_name);
+    write_gz(path, b, ni);
+    gz = read_bytes(path, &n);
+    write_bytes(path, gz, n - 4);
+    dataset_expect_line(dir, gz_name, "truncated: the gzip stream stops before its end (the "
+                        "data's CRC and length)");
+    gz[n - 6] ^= 0x01;
+    write_bytes(path, gz, n);
+    dataset_expect_line(dir, gz_name, "corrupt gzip data: incorrect data check");
+    put_be32(b, 0x801);
+    write_gz(path, b, ni);
+    dataset_expect_line(dir, gz_name, "not an IDX image file (magic 0x00000801, expected "
+                        "0x00000803)");
+    put_be32(b, 0x803);
+    write_gz(path, b, ni - 1);
+    dataset_expect_line(dir, gz_name, "truncated: expected 76 bytes, found 75");
+    /* three labels for two images */
+    put_be32(b + 4, IN - 1);
+    write_gz(path, b, ni - IR * IC);
+    snprintf(other, sizeof other, "3 labels, but %s has 2 images", path);
+    dataset_expect_line(dir, "t10k-labels-idx1-ubyte.gz", other);
+    free(gz), free(dir);
 }
 
 static void test_dataset_fashion_mnist(void **state UNUSED)
@@ -900,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_st_messages),
         cmocka_unit_test(test_st_short_and_missing_files),
         cmocka_unit_test(test_st_truncations_and_mutations),
+        cmocka_unit_test(test_st_checksum_refuses_damage),
         cmocka_unit_test(test_st_write_failures),
         cmocka_unit_test(test_load_params),
         cmocka_unit_test(test_load_params_errors),
@@ -913,9 +1135,12 @@ int main(void)
         cmocka_unit_test(test_png_failures),
         cmocka_unit_test(test_idx_raw_and_gz),
         cmocka_unit_test(test_idx_rejects),
+        cmocka_unit_test(test_idx_gzip_damage),
+        cmocka_unit_test(test_idx_huge_header_short_file),
         cmocka_unit_test(test_idx_fashion_mnist),
         cmocka_unit_test(test_dataset_load),
         cmocka_unit_test(test_dataset_errors),
+        cmocka_unit_test(test_dataset_bad_idx),
         cmocka_unit_test(test_dataset_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, setup, tmpdir_teardown);

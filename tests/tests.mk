@@ -16,7 +16,7 @@ $(B)/tests/gen/%.c: tests/models/%.ae $(B)/aec
 $(B)/tests/gen/%.c: models/%.ae $(B)/aec
 	$(B)/aec emit $< -o $(@D)
 $(B)/tests/gen/%.o: $(B)/tests/gen/%.c
-	$(CC) $(CFLAGS) -Werror -DAEC_NO_MAIN -Iruntime -c $< -o $@
+	$(CC) $(CFLAGS) -fopenmp -Werror -DAEC_NO_MAIN -Iruntime -c $< -o $@
 
 $(TEST_UTIL): tests/util.c tests/util.h
 	@mkdir -p $(@D)
@@ -25,7 +25,16 @@ $(TEST_UTIL): tests/util.c tests/util.h
 $(B)/tests/%: tests/%.c $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iruntime -Icompiler -I$(B)/cc -I$(B)/tests/gen -DAEC_ROOT='"$(CURDIR)"' \
-	    $< $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a -lcmocka $(LIBS) -o $@
+	    -DAEC_BUILD='"$(CURDIR)/$(B)"' \
+	    $< $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a -lcmocka $(LIBS) -fopenmp -o $@
 
 test: all $(TEST_BIN)
 	bash tests/run $(TEST_BIN)
+
+# SAN=1 (see the Makefile): AEC_HOME for `aec build`, a folder with runtime/
+# and build/ in it, as links to the sources and to build-san/.
+ifeq ($(SAN),1)
+$(MODELS:%=$(B)/%) $(TEST_BIN): | $(B)/home
+$(B)/home:
+	mkdir -p $@ && ln -sfn $(CURDIR)/runtime $@/runtime && ln -sfn $(CURDIR)/$(B) $@/build
+endif
