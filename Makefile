@@ -2,13 +2,31 @@
 #   make          build/aec, build/libaecrt.a and build/<model> for each models/*.ae
 #   make test     build and run the test suite (cmocka)
 #   make bench    aec against PyTorch on the same cores (see bench/README.md)
+#   make test SAN=1   the same, all of it under AddressSanitizer and UBSan, in build-san/
 
 CC      ?= cc
 OPT     ?= -O2 -g
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ifeq ($(SAN),1)
+OPT     := -O1 -g $(SANITIZE)
+endif
 WARN    := -Wall -Wextra -Wno-unused-parameter
 CFLAGS  := $(OPT) $(WARN) -std=c11 -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags cairo)
 LIBS    := -lopenblas -lcairo -ljpeg -lpng -lz -lm
-B       := build
+B       := $(if $(filter 1,$(SAN)),build-san,build)
+
+ifeq ($(SAN),1)
+# `aec build` compiles the generated C with $AEC_CFLAGS and links
+# $AEC_HOME/build/libaecrt.a: the sanitized ones, through build-san/home
+# (links to runtime/ and build-san/, made in tests/tests.mk).
+export AEC_CFLAGS   := -O1 -g $(SANITIZE)
+export AEC_HOME     := $(CURDIR)/$(B)/home
+# Any report is fatal, and aborts (a signal, never mistaken for exit status 1).
+# No leak checks: fontconfig's one-time static allocations behind cairo's text
+# (the report's plots) are reported as leaks.
+export ASAN_OPTIONS := detect_leaks=0:halt_on_error=1:abort_on_error=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1:abort_on_error=1
+endif
 
 RT_SRC  := $(sort $(wildcard runtime/*.c))
 RT_OBJ  := $(RT_SRC:runtime/%.c=$(B)/rt/%.o)
@@ -52,8 +70,18 @@ $(B)/%: models/%.ae $(B)/aec $(B)/libaecrt.a
 # ---- tests ----------------------------------------------------------------
 include tests/tests.mk
 
-bench: all
+# make bench: never part of make test. bench/README.md says what it runs and prints.
+bench: all $(B)/bench/sgemm_peak
 	bash bench/run
+
+bench-epochs: all
+	bash bench/epochs
+
+$(B)/bench/sgemm_peak: bench/sgemm_peak.c runtime/aec.h $(B)/libaecrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iruntime $< $(B)/libaecrt.a -lopenblas -o $@
+
+.PHONY: bench-epochs
 
 clean:
 	rm -rf $(B)
@@ -66,5 +94,5 @@ $(B)/gen/%.c: models/%.ae $(B)/aec
 	$(B)/aec emit $< -o $(@D)
 
 $(B)/latent_walk: examples/latent_walk.c $(B)/gen/celeba_vae.c $(B)/libaecrt.a
-	$(CC) $(CFLAGS) -O3 -march=native -DAEC_NO_MAIN -Iruntime -I$(B)/gen $< $(B)/gen/celeba_vae.c \
+	$(CC) $(CFLAGS) -O3 -march=native -fopenmp -DAEC_NO_MAIN -Iruntime -I$(B)/gen $< $(B)/gen/celeba_vae.c \
 	    $(B)/libaecrt.a $(LIBS) -o $@

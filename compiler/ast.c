@@ -16,6 +16,12 @@ void ast_push_layer(ast_block *b, ast_layer l)
     b->layers[b->nlayers++] = l;
 }
 
+void ast_push_directive(ast_schedule *s, ast_directive d)
+{
+    s->items = xrealloc(s->items, (size_t)(s->n + 1) * sizeof *s->items);
+    s->items[s->n++] = d;
+}
+
 static void free_value(ast_value *v)
 {
     free(v->ident);
@@ -59,4 +65,10 @@ void ast_free_model(ast_model *m)
     ast_free_call(&m->loss);
     ast_free_call(&m->optimizer);
     ast_free_call(&m->train);
+    for (int i = 0; i < m->schedule.n; i++) {
+        free(m->schedule.items[i].layer);
+        free(m->schedule.items[i].pass);
+        ast_free_call(&m->schedule.items[i].call);
+    }
+    free(m->schedule.items);
 }

@@ -53,6 +53,21 @@ typedef struct {
     ast_layer *layers;
 } ast_block;
 
+/* One line of a schedule block: LAYER[.PASS] = LOWERING(key=value, ...) */
+typedef struct {
+    ast_pos pos;
+    char *layer;
+    char *pass;                 /* "forward", "backward" or NULL for both */
+    ast_pos pass_pos;
+    ast_call call;              /* gemm(...) or direct(...) */
+} ast_directive;
+
+typedef struct {
+    ast_pos pos;                /* line 0: no schedule block */
+    int n;
+    ast_directive *items;
+} ast_schedule;
+
 typedef struct {
     char *name;
     ast_pos pos;
@@ -62,11 +77,13 @@ typedef struct {
     ast_value range_lo, range_hi;
     ast_block encoder, decoder;
     ast_call latent, loss, optimizer, train;   /* latent: name NULL if absent */
+    ast_schedule schedule;      /* how, not what: see schedule.c */
 } ast_model;
 
 /* Growing arrays for the parser's lists. */
 void ast_push_arg(ast_call *c, ast_arg a);
 void ast_push_layer(ast_block *b, ast_layer l);
+void ast_push_directive(ast_schedule *s, ast_directive d);
 void ast_free_model(ast_model *m);
 void ast_free_call(ast_call *c);
 

@@ -130,20 +130,22 @@ static int window_inside(window g)
 /* The loops over every (c, kh, kw) row and (b, gh, gw) column. scatter = 0
  * gathers image values into cols (im2col); scatter = 1 adds cols back into
  * the image (col2im). */
-static void emit_window_loops(sbuf *o, window g, int scatter)
+static void emit_window_loops(sbuf *o, window g, int scatter, int unroll)
 {
     const char *img_t = scatter ? "float" : "const float", *col_t = scatter ? "const float" : "float";
-    OUT("    const size_t n = (size_t)B * %d;\n", g.GH * g.GW);
+    OUT("    const size_t n = (size_t)nb * %d;\n", g.GH * g.GW);
     OUT("    for (int c = 0; c < %d; c++)\n", g.C);
     OUT("        for (int kh = 0; kh < %d; kh++)\n", g.K);
     OUT("#pragma GCC unroll %d\n", g.K);
     OUT("            for (int kw = 0; kw < %d; kw++) {\n", g.K);
     OUT("                %s *row = cols + ((size_t)(c * %d + kh) * %d + kw) * n;\n", col_t, g.K, g.K);
-    OUT("                for (int b = 0; b < B; b++) {\n");
-    OUT("                    %s *im = img + ((size_t)c * B + b) * %d;\n", img_t, g.H * g.W);
+    OUT("                for (int b = 0; b < nb; b++) {\n");
+    OUT("                    %s *im = img + ((size_t)c * B + b0 + b) * %d;\n", img_t, g.H * g.W);
     OUT("                    %s *col = row + (size_t)b * %d;\n", col_t, g.GH * g.GW);
     OUT("                    for (int gh = 0; gh < %d; gh++) {\n", g.GH);
     OUT("                        const int ih = gh * %d - %d + kh;\n", g.S, g.P);
+    if (unroll)
+        OUT("#pragma GCC unroll %d\n", unroll);
     OUT("                        for (int gw = 0; gw < %d; gw++) {\n", g.GW);
     OUT("                            const int iw = gw * %d - %d + kw;\n", g.S, g.P);
     const char *pad = "                            ";
@@ -160,26 +162,31 @@ static void emit_window_loops(sbuf *o, window g, int scatter)
     OUT("                        }\n                    }\n                }\n            }\n");
 }
 
-static void emit_im2col(sbuf *o, const ir_model *m, const ir_layer *l)
+static void emit_im2col(sbuf *o, const ir_model *m, const ir_layer *l, int unroll)
 {
     window g = conv_window(l);
     source_comment(o, m, l->line);
-    OUT("/* cols[%d][B*%d] <- windows of img[%d][B][%d][%d]: kernel %d, stride %d, pad %d */\n",
+    OUT("/* cols[%d][nb*%d] <- windows of images b0 .. b0+nb-1 of img[%d][B][%d][%d]:\n"
+        " * kernel %d, stride %d, pad %d */\n",
         g.C * g.K * g.K, g.GH * g.GW, g.C, g.H, g.W, g.K, g.S, g.P);
-    OUT("static void %s_im2col(float *restrict cols, const float *restrict img, int B)\n{\n", l->name);
-    emit_window_loops(o, g, 0);
+    OUT("static void %s_im2col(float *restrict cols, const float *restrict img, int B, int b0, int nb)\n{\n",
+        l->name);
+    emit_window_loops(o, g, 0, unroll);
     OUT("}\n\n");
 }
 
-static void emit_col2im(sbuf *o, const ir_model *m, const ir_layer *l)
+static void emit_col2im(sbuf *o, const ir_model *m, const ir_layer *l, int unroll)
 {
     window g = conv_window(l);
     source_comment(o, m, l->line);
-    OUT("/* img[%d][B][%d][%d] = the sum of the windows in cols[%d][B*%d] (im2col's transpose) */\n",
-        g.C, g.H, g.W, g.C * g.K * g.K, g.GH * g.GW);
-    OUT("static void %s_col2im(float *restrict img, const float *restrict cols, int B)\n{\n", l->name);
-    OUT("    memset(img, 0, sizeof(float) * (size_t)B * %zu);\n", (size_t)g.C * g.H * g.W);
-    emit_window_loops(o, g, 1);
+    OUT("/* images b0 .. b0+nb-1 of img[%d][B][%d][%d] = the sum of the windows in\n"
+        " * cols[%d][nb*%d] (im2col's transpose) */\n", g.C, g.H, g.W, g.C * g.K * g.K, g.GH * g.GW);
+    OUT("static void %s_col2im(float *restrict img, const float *restrict cols, int B, int b0, int nb)\n{\n",
+        l->name);
+    OUT("    for (int c = 0; c < %d; c++)\n", g.C);
+    OUT("        memset(img + ((size_t)c * B + b0) * %d, 0, sizeof(float) * (size_t)nb * %d);\n",
+        g.H * g.W, g.H * g.W);
+    emit_window_loops(o, g, 1, unroll);
     OUT("}\n\n");
 }
 
@@ -218,86 +225,361 @@ static void emit_dbias(sbuf *o, const ir_layer *l)
 
 /* ---- one function pair per layer kind ------------------------------------------ */
 
+/* The indent of the body of a pass: one level deeper inside a tile loop. */
+static const char *ind = "    ";
+
 static void gemm(sbuf *o, const char *ta, const char *tb, const char *M, const char *N, const char *K,
                  const char *A, const char *lda, const char *Bm, const char *ldb, const char *beta,
                  const char *C, const char *ldc)
 {
-    OUT("    cblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s,\n", ta, tb, M, N, K);
-    OUT("                1.0f, %s, %s, %s, %s, %s, %s, %s);\n", A, lda, Bm, ldb, beta, C, ldc);
+    OUT("%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s,\n", ind, ta, tb, M, N, K);
+    OUT("%s            1.0f, %s, %s, %s, %s, %s, %s, %s);\n", ind, A, lda, Bm, ldb, beta, C, ldc);
 }
 
 #define NT "CblasNoTrans"
 #define TR "CblasTrans"
 
-static void emit_conv2d(sbuf *o, const ir_model *m, const ir_layer *l)
+/* ---- schedules: how a pass runs ------------------------------------------------- */
+
+/* The schedule's line, first in the function, so the reader sees how and why. */
+static void sched_comment(sbuf *o, const ir_sched *s)
+{
+    char tile[32] = "";
+    if (s->lowering == LOWER_GEMM)
+        snprintf(tile, sizeof tile, ", tile=%d", s->tile);
+    OUT("    /* schedule: %s(threads=%d, unroll=%d%s), %s */\n", s->lowering == LOWER_GEMM ? "gemm" : "direct",
+        s->threads, s->unroll, tile, s->line ? "from the schedule block" : "aec's default for these shapes");
+    if (s->line)
+        OUT("    /* (line %d of the .ae file) */\n", s->line);
+}
+
+/* gemm lowering: OpenBLAS's threads for this pass's products (0: all). */
+static void blas_threads(sbuf *o, const ir_sched *s)
+{
+    OUT("    aec_blas_threads(%d);\n", s->threads);
+}
+
+/* gemm lowering, tile=T: the batch in tiles of T images, so that one tile's
+ * columns stay in cache between im2col and the GEMM that reads them. The
+ * body uses b0 (the tile's first image) and nb (its images) either way. */
+static void tile_open(sbuf *o, const ir_sched *s)
+{
+    if (!s->tile) {
+        OUT("    const int b0 = 0, nb = B;\n");
+        return;
+    }
+    OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", s->tile);
+    OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", s->tile, s->tile);
+    ind = "        ";
+}
+
+static void tile_close(sbuf *o, const ir_sched *s)
+{
+    if (s->tile)
+        OUT("    }\n");
+    ind = "    ";
+}
+
+/* direct lowering: the loop over channels is shared among threads. */
+static void omp_for(sbuf *o, const ir_sched *s)
+{
+    if (s->threads == 1)
+        return;
+    if (s->threads > 1)
+        OUT("#pragma omp parallel for schedule(static) num_threads(%d)\n", s->threads);
+    else
+        OUT("#pragma omp parallel for schedule(static)\n");
+}
+
+/* The rows i of the GH x GW grid whose window row kh lies inside the
+ * image, as two literal tables: i0[kh] <= i < i1[kh]; the same for columns.
+ * With them the direct loops need no bounds test. */
+static void emit_ranges(sbuf *o, window g)
+{
+    const char *names[2][2] = { { "i0", "i1" }, { "j0", "j1" } };
+    for (int axis = 0; axis < 2; axis++) {
+        int G = axis ? g.GW : g.GH, H = axis ? g.W : g.H;
+        for (int end = 0; end < 2; end++) {
+            OUT("%s%s[%d] = {", end ? ", " : "    static const int ", names[axis][end], g.K);
+            for (int k = 0; k < g.K; k++) {
+                int lo = g.P - k > 0 ? (g.P - k + g.S - 1) / g.S : 0;
+                int hi = (H - 1 + g.P - k) / g.S + 1;
+                hi = hi < G ? hi : G;
+                OUT("%s%d", k ? ", " : "", end ? (hi > lo ? hi : lo) : lo);
+            }
+            OUT("}");
+        }
+        OUT(";\n");
+    }
+}
+
+/* The loops over kh, kw and the grid positions (i, j) whose window pixel
+ * is inside the image; stmt is one C statement where @G stands for the
+ * grid index and @X for the image index. */
+static void emit_direct_window(sbuf *o, window g, const char *indent, int unroll, const char *before,
+                               const char *stmt, const char *after)
+{
+    char gi[64], xi[128];
+    snprintf(gi, sizeof gi, "i * %d + j", g.GW);
+    snprintf(xi, sizeof xi, "(i * %d - %d + kh) * %d + j * %d - %d + kw", g.S, g.P, g.W, g.S, g.P);
+    OUT("%sfor (int kh = 0; kh < %d; kh++)\n", indent, g.K);
+    OUT("%s    for (int kw = 0; kw < %d; kw++) {\n", indent, g.K);
+    if (before)
+        OUT("%s        %s\n", indent, before);
+    OUT("%s        for (int i = i0[kh]; i < i1[kh]; i++)\n", indent);
+    if (unroll)
+        OUT("#pragma GCC unroll %d\n", unroll);
+    OUT("%s            for (int j = j0[kw]; j < j1[kw]; j++)\n%s                ", indent, indent);
+    for (const char *p = stmt; *p; p++) {
+        if (p[0] == '@' && (p[1] == 'G' || p[1] == 'X')) {
+            OUT("%s", p[1] == 'G' ? gi : xi);
+            p++;
+        } else {
+            OUT("%c", *p);
+        }
+    }
+    OUT("\n");
+    if (after)
+        OUT("%s        %s\n", indent, after);
+    OUT("%s    }\n", indent);
+}
+
+/* ---- conv2d and deconv2d ------------------------------------------------------------ */
+
+/* Both lowerings of both kinds, with one naming: the "grid" is the strided
+ * side (conv2d's output, deconv2d's input), GH x GW per image; the "image"
+ * is the other, H x W. Either kind's weight is [grid][image][K][K]: conv2d's
+ * [out][in], deconv2d's [in][out]. */
+typedef struct {
+    window g;
+    int conv;           /* conv2d (else deconv2d) */
+    int GC, IC;         /* channels of the grid and of the image side */
+} conv_shape;
+
+static conv_shape conv_shape_of(const ir_layer *l)
 {
     window g = conv_window(l);
+    int conv = l->kind == IR_CONV2D;
+    return (conv_shape){ g, conv, conv ? l->out.c : l->in.c, g.C };
+}
+
+/* decl = the K x K kernel of base (weight or dweight) linking grid channel a
+ * and image channel b: both kinds store weights [grid][image][K][K]. */
+static void weight_ptr(sbuf *o, const conv_shape *c, const char *decl, const char *base, const char *a,
+                       const char *b)
+{
+    OUT("%s = %s + ((size_t)%s * %d + %s) * %d;\n", decl, base, a, c->IC, b, c->g.K * c->g.K);
+}
+
+/* const float *w = the kernel between output channel o and input channel i */
+static void weight_between(sbuf *o, const conv_shape *c, const char *out_ch, const char *in_ch)
+{
+    weight_ptr(o, c, "const float *w", "weight", c->conv ? out_ch : in_ch, c->conv ? in_ch : out_ch);
+}
+
+/* direct forward: conv2d gathers image pixels into each grid position;
+ * deconv2d scatters each grid position into the image. */
+static void emit_direct_forward(sbuf *o, const ir_layer *l, const conv_shape *c, const ir_sched *s)
+{
+    window g = c->g;
+    int out_hw = c->conv ? g.GH * g.GW : g.H * g.W, in_hw = c->conv ? g.H * g.W : g.GH * g.GW;
+    int OC = l->out.c, INC = l->in.c;
+    emit_ranges(o, g);
+    omp_for(o, s);
+    OUT("    for (int o = 0; o < %d; o++)\n        for (int b = 0; b < B; b++) {\n", OC);
+    OUT("            float *y = out + ((size_t)o * B + b) * %d;\n", out_hw);
+    OUT("            memset(y, 0, sizeof(float) * %d);\n", out_hw);
+    OUT("            for (int c = 0; c < %d; c++) {\n", INC);
+    OUT("                const float *x = in + ((size_t)c * B + b) * %d;\n", in_hw);
+    OUT("                ");
+    weight_between(o, c, "o", "c");
+    emit_direct_window(o, g, "                ", s->unroll, NULL,
+                       c->conv ? "y[@G] += w[kh * K_ + kw] * x[@X];" : "y[@X] += w[kh * K_ + kw] * x[@G];", NULL);
+    OUT("            }\n        }\n");
+}
+
+/* direct backward: dweight by window dot products, din by the transpose of
+ * the forward loops; both over channels, so threads never write the same. */
+static void emit_direct_backward(sbuf *o, const ir_layer *l, const conv_shape *c, const ir_sched *s)
+{
+    window g = c->g;
+    int grid_hw = g.GH * g.GW, img_hw = g.H * g.W;
+    emit_ranges(o, g);
+    /* dweight[a][b] pairs grid channel a with image channel b: dout is the
+     * grid for conv2d (in the image), the image for deconv2d (in the grid) */
+    const char *gbuf = c->conv ? "dout" : "in", *ibuf = c->conv ? "in" : "dout";
+    omp_for(o, s);
+    OUT("    for (int a = 0; a < %d; a++)\n        for (int c = 0; c < %d; c++) {\n", c->GC, c->IC);
+    OUT("            ");
+    weight_ptr(o, c, "float *dw", "dweight", "a", "c");
+    OUT("            for (int b = 0; b < B; b++) {\n");
+    OUT("                const float *gr = %s + ((size_t)a * B + b) * %d;\n", gbuf, grid_hw);
+    OUT("                const float *im = %s + ((size_t)c * B + b) * %d;\n", ibuf, img_hw);
+    emit_direct_window(o, g, "                ", s->unroll, "float acc = 0.0f;", "acc += gr[@G] * im[@X];",
+                       "dw[kh * K_ + kw] += acc;");
+    OUT("            }\n        }\n");
+    if (!l->needs_din) {
+        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
+        return;
+    }
+    /* din: the image side for conv2d (scatter from the grid), the grid side for deconv2d (gather) */
+    int din_c = c->conv ? c->IC : c->GC, dout_c = c->conv ? c->GC : c->IC;
+    int din_hw = c->conv ? img_hw : grid_hw, dout_hw = c->conv ? grid_hw : img_hw;
+    omp_for(o, s);
+    OUT("    for (int c = 0; c < %d; c++)\n        for (int b = 0; b < B; b++) {\n", din_c);
+    OUT("            float *dx = din + ((size_t)c * B + b) * %d;\n", din_hw);
+    OUT("            memset(dx, 0, sizeof(float) * %d);\n", din_hw);
+    OUT("            for (int o = 0; o < %d; o++) {\n", dout_c);
+    OUT("                const float *dy = dout + ((size_t)o * B + b) * %d;\n", dout_hw);
+    OUT("                ");
+    weight_between(o, c, "o", "c");
+    emit_direct_window(o, g, "                ", s->unroll, NULL,
+                       c->conv ? "dx[@X] += w[kh * K_ + kw] * dy[@G];" : "dx[@G] += w[kh * K_ + kw] * dy[@X];",
+                       NULL);
+    OUT("            }\n        }\n");
+}
+
+/* A tile's extent, and where it starts in each CBHW operand (row stride B*GH*GW). */
+typedef struct {
+    char n[32], out[48], dout[48], in[48], din[48];
+} tile_args;
+
+static tile_args tile_args_of(window g)
+{
+    tile_args t;
+    int ghw = g.GH * g.GW;
+    snprintf(t.n, sizeof t.n, "nb * %d", ghw);
+    snprintf(t.out, sizeof t.out, "out + (size_t)b0 * %d", ghw);
+    snprintf(t.dout, sizeof t.dout, "dout + (size_t)b0 * %d", ghw);
+    snprintf(t.in, sizeof t.in, "in + (size_t)b0 * %d", ghw);
+    snprintf(t.din, sizeof t.din, "din + (size_t)b0 * %d", ghw);
+    return t;
+}
+
+static void emit_conv2d(sbuf *o, const ir_model *m, const ir_layer *l)
+{
+    conv_shape cs = conv_shape_of(l);
+    window g = cs.g;
+    const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
     char OC[16], CKK[16], N[32];
     snprintf(OC, sizeof OC, "%d", l->out.c);
     snprintf(CKK, sizeof CKK, "%d", g.C * g.K * g.K);
     snprintf(N, sizeof N, "B * %d", g.GH * g.GW);
-    emit_im2col(o, m, l);
-    if (l->needs_din)
-        emit_col2im(o, m, l);
+    tile_args t = tile_args_of(g);
+    if (fs->lowering == LOWER_GEMM || bs->lowering == LOWER_GEMM)
+        emit_im2col(o, m, l, fs->lowering == LOWER_GEMM ? fs->unroll : bs->unroll);
+    if (l->needs_din && bs->lowering == LOWER_GEMM)
+        emit_col2im(o, m, l, bs->unroll);
 
     layer_comment(o, m, l, "conv2d forward");
     OUT("static void %s_forward(float *out, float *cols, const float *in,\n"
         "        const float *weight, const float *bias, int B)\n{\n", l->name);
-    OUT("    %s_im2col(cols, in, B);\n    /* out[%s][B*%d] = weight[%s][%s] x cols[%s][B*%d] */\n",
-        l->name, OC, g.GH * g.GW, OC, CKK, CKK, g.GH * g.GW);
-    gemm(o, NT, NT, OC, N, CKK, "weight", CKK, "cols", N, "0.0f", "out", N);
+    sched_comment(o, fs);
+    if (fs->lowering == LOWER_GEMM) {
+        blas_threads(o, fs);
+        tile_open(o, fs);
+        OUT("%s%s_im2col(cols, in, B, b0, nb);\n", ind, l->name);
+        OUT("%s/* out[%s][b0*%d ...] = weight[%s][%s] x cols[%s][nb*%d] */\n", ind, OC, g.GH * g.GW, OC, CKK,
+            CKK, g.GH * g.GW);
+        gemm(o, NT, NT, OC, t.n, CKK, "weight", CKK, "cols", t.n, "0.0f", t.out, N);
+        tile_close(o, fs);
+    } else {
+        OUT("    enum { K_ = %d };\n    (void)cols;   /* direct: no column buffer */\n", g.K);
+        emit_direct_forward(o, l, &cs, fs);
+    }
     emit_bias_act(o, l);
     OUT("}\n\n");
 
     layer_comment(o, m, l, "conv2d backward");
     OUT("static void %s_backward(float *din, float *dcols, float *dout, const float *out,\n"
-        "        const float *cols, const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
+        "        float *cols, const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n",
+        l->name);
+    sched_comment(o, bs);
     emit_dbias(o, l);
-    OUT("    /* dweight[%s][%s] += dout[%s][B*%d] x cols^T */\n", OC, CKK, OC, g.GH * g.GW);
-    gemm(o, NT, TR, OC, CKK, N, "dout", N, "cols", N, "1.0f", "dweight", CKK);
-    if (l->needs_din) {
-        OUT("    /* dcols[%s][B*%d] = weight^T x dout, then back to the image */\n", CKK, g.GH * g.GW);
-        gemm(o, TR, NT, CKK, N, OC, "weight", CKK, "dout", N, "0.0f", "dcols", N);
-        OUT("    %s_col2im(din, dcols, B);\n", l->name);
-    } else {
-        OUT("    (void)din, (void)dcols, (void)weight;   /* the first layer that learns: no input gradient */\n");
+    if (bs->lowering == LOWER_DIRECT) {
+        OUT("    enum { K_ = %d };\n    (void)cols, (void)dcols;   /* direct: no column buffers */\n", g.K);
+        emit_direct_backward(o, l, &cs, bs);
+        OUT("}\n\n");
+        return;
     }
+    blas_threads(o, bs);
+    /* the forward pass's columns serve when it kept them all */
+    int keep = fs->lowering == LOWER_GEMM && !fs->tile && !bs->tile;
+    if (keep)
+        OUT("    (void)in;   /* the forward pass's columns stand for it */\n");
+    tile_open(o, bs);
+    if (!keep)
+        OUT("%s%s_im2col(cols, in, B, b0, nb);\n", ind, l->name);
+    OUT("%s/* dweight[%s][%s] += dout[%s][b0*%d ...] x cols^T */\n", ind, OC, CKK, OC, g.GH * g.GW);
+    gemm(o, NT, TR, OC, CKK, t.n, t.dout, N, "cols", t.n, "1.0f", "dweight", CKK);
+    if (l->needs_din) {
+        OUT("%s/* dcols[%s][nb*%d] = weight^T x dout, then back to the image */\n", ind, CKK, g.GH * g.GW);
+        gemm(o, TR, NT, CKK, t.n, OC, "weight", CKK, t.dout, N, "0.0f", "dcols", t.n);
+        OUT("%s%s_col2im(din, dcols, B, b0, nb);\n", ind, l->name);
+    }
+    tile_close(o, bs);
+    if (!l->needs_din)
+        OUT("    (void)din, (void)dcols, (void)weight;   /* the first layer that learns: no input gradient */\n");
     OUT("}\n\n");
 }
 
 static void emit_deconv2d(sbuf *o, const ir_model *m, const ir_layer *l)
 {
-    window g = conv_window(l);
+    conv_shape cs = conv_shape_of(l);
+    window g = cs.g;
+    const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
     char IC[16], OKK[16], N[32];
     snprintf(IC, sizeof IC, "%d", l->in.c);
     snprintf(OKK, sizeof OKK, "%d", g.C * g.K * g.K);
     snprintf(N, sizeof N, "B * %d", g.GH * g.GW);
-    emit_im2col(o, m, l);
-    emit_col2im(o, m, l);
+    tile_args t = tile_args_of(g);
+    if (bs->lowering == LOWER_GEMM)
+        emit_im2col(o, m, l, bs->unroll);
+    if (fs->lowering == LOWER_GEMM)
+        emit_col2im(o, m, l, fs->unroll);
 
     layer_comment(o, m, l, "deconv2d forward");
     OUT("static void %s_forward(float *out, float *cols, const float *in,\n"
         "        const float *weight, const float *bias, int B)\n{\n", l->name);
-    OUT("    /* cols[%s][B*%d] = weight^T[%s][%s] x in[%s][B*%d], scattered into out */\n",
-        OKK, g.GH * g.GW, OKK, IC, IC, g.GH * g.GW);
-    gemm(o, TR, NT, OKK, N, IC, "weight", OKK, "in", N, "0.0f", "cols", N);
-    OUT("    %s_col2im(out, cols, B);\n", l->name);
+    sched_comment(o, fs);
+    if (fs->lowering == LOWER_GEMM) {
+        blas_threads(o, fs);
+        tile_open(o, fs);
+        OUT("%s/* cols[%s][nb*%d] = weight^T[%s][%s] x in[%s][b0*%d ...], scattered into out */\n",
+            ind, OKK, g.GH * g.GW, OKK, IC, IC, g.GH * g.GW);
+        gemm(o, TR, NT, OKK, t.n, IC, "weight", OKK, t.in, N, "0.0f", "cols", t.n);
+        OUT("%s%s_col2im(out, cols, B, b0, nb);\n", ind, l->name);
+        tile_close(o, fs);
+    } else {
+        OUT("    enum { K_ = %d };\n    (void)cols;   /* direct: no column buffer */\n", g.K);
+        emit_direct_forward(o, l, &cs, fs);
+    }
     emit_bias_act(o, l);
     OUT("}\n\n");
 
     layer_comment(o, m, l, "deconv2d backward");
     OUT("static void %s_backward(float *din, float *dcols, float *dout, const float *out,\n"
         "        const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
+    sched_comment(o, bs);
     emit_dbias(o, l);
-    OUT("    %s_im2col(dcols, dout, B);\n", l->name);
-    OUT("    /* dweight[%s][%s] += in[%s][B*%d] x dcols^T */\n", IC, OKK, IC, g.GH * g.GW);
-    gemm(o, NT, TR, IC, OKK, N, "in", N, "dcols", N, "1.0f", "dweight", OKK);
-    if (l->needs_din) {
-        OUT("    /* din[%s][B*%d] = weight[%s][%s] x dcols */\n", IC, g.GH * g.GW, IC, OKK);
-        gemm(o, NT, NT, IC, N, OKK, "weight", OKK, "dcols", N, "0.0f", "din", N);
-    } else {
-        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
+    if (bs->lowering == LOWER_DIRECT) {
+        OUT("    enum { K_ = %d };\n    (void)dcols;   /* direct: no column buffer */\n", g.K);
+        emit_direct_backward(o, l, &cs, bs);
+        OUT("}\n\n");
+        return;
     }
+    blas_threads(o, bs);
+    tile_open(o, bs);
+    OUT("%s%s_im2col(dcols, dout, B, b0, nb);\n", ind, l->name);
+    OUT("%s/* dweight[%s][%s] += in[%s][b0*%d ...] x dcols^T */\n", ind, IC, OKK, IC, g.GH * g.GW);
+    gemm(o, NT, TR, IC, OKK, t.n, t.in, N, "dcols", t.n, "1.0f", "dweight", OKK);
+    if (l->needs_din) {
+        OUT("%s/* din[%s][b0*%d ...] = weight[%s][%s] x dcols */\n", ind, IC, g.GH * g.GW, IC, OKK);
+        gemm(o, NT, NT, IC, t.n, OKK, "weight", OKK, "dcols", t.n, "0.0f", t.din, N);
+    }
+    tile_close(o, bs);
+    if (!l->needs_din)
+        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
     OUT("}\n\n");
 }
 
@@ -309,6 +591,8 @@ static void emit_linear(sbuf *o, const ir_model *m, const ir_layer *l)
     layer_comment(o, m, l, "linear forward");
     OUT("static void %s_forward(float *out, const float *in, const float *weight, const float *bias, int B)\n{\n",
         l->name);
+    sched_comment(o, &l->sched[PASS_FWD]);
+    blas_threads(o, &l->sched[PASS_FWD]);
     OUT("    /* out[B][%s] = in[B][%s] x weight^T[%s][%s] */\n", O, F, F, O);
     gemm(o, NT, TR, "B", O, F, "in", F, "weight", F, "0.0f", "out", O);
     emit_bias_act(o, l);
@@ -317,6 +601,8 @@ static void emit_linear(sbuf *o, const ir_model *m, const ir_layer *l)
     layer_comment(o, m, l, "linear backward");
     OUT("static void %s_backward(float *din, float *dout, const float *out, const float *in,\n"
         "        const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
+    sched_comment(o, &l->sched[PASS_BWD]);
+    blas_threads(o, &l->sched[PASS_BWD]);
     emit_dbias(o, l);
     OUT("    /* dweight[%s][%s] += dout^T[%s][B] x in[B][%s] */\n", O, F, O, F);
     gemm(o, TR, NT, O, F, "B", "dout", O, "in", F, "1.0f", "dweight", F);
@@ -437,6 +723,13 @@ static void emit_layer(sbuf *o, const ir_model *m, const ir_layer *l)
 
 /* The reconstruction term: its mean over B x N values, or (reduction=sum)
  * its sum over each image's N values, averaged over the B images. */
+/* The profile's clock: what ran since the last lap is charged to the layer
+ * (a no-op unless the runtime is profiling; see aec.h). */
+static void emit_lap(sbuf *o, const char *layer, const char *pass)
+{
+    OUT("    aec_lap(L_%s, %s);\n", layer, pass);
+}
+
 static void emit_loss(sbuf *o, const ir_model *m)
 {
     size_t n = ir_numel(m->input);
@@ -450,7 +743,7 @@ static void emit_loss(sbuf *o, const ir_model *m)
     OUT("/* %s of the output against the input, %s%s */\n", bce ? "binary cross-entropy" : "squared error",
         sum ? "summed over each image's values and averaged over the batch" : "the mean over all values",
         g ? ", plus beta * KL(q(z|x) || N(0, I)) averaged over the batch" : "");
-    OUT("float %s_loss(float *arena, int B)\n{\n", m->name);
+    OUT("float %s_loss(float *arena, int B)\n{\n    aec_lap_start();\n", m->name);
     OUT("    const float *y = AT(%s), *x = AT(%s);\n    const size_t n = (size_t)B * %zu;\n", y, x, n);
     OUT("    double sum = 0.0;\n    for (size_t i = 0; i < n; i++) {\n");
     if (bce)
@@ -460,14 +753,17 @@ static void emit_loss(sbuf *o, const ir_model *m)
         OUT("        const double d = (double)y[i] - x[i];\n        sum += d * d;\n");
     OUT("    }\n");
     if (!g) {
-        OUT("    return (float)(sum / %s);\n}\n\n", denom);
+        OUT("    const float loss = (float)(sum / %s);\n", denom);
     } else {
         OUT("    const float *mu = AT(%s), *logvar = AT(%s);\n    double kl = 0.0;\n", buf_name(m, g->buf_mu),
             buf_name(m, g->buf_logvar));
         OUT("    for (size_t i = 0; i < (size_t)B * %d; i++)\n", g->out.c);
         OUT("        kl -= 0.5 * (1.0 + logvar[i] - (double)mu[i] * mu[i] - exp(logvar[i]));\n");
-        OUT("    return (float)(sum / %s + %s * kl / (double)B);\n}\n\n", denom, flit(g->beta, beta, sizeof beta));
+        OUT("    const float loss = (float)(sum / %s + %s * kl / (double)B);\n", denom,
+            flit(g->beta, beta, sizeof beta));
     }
+    emit_lap(o, "loss", "AEC_FWD");
+    OUT("    return loss;\n}\n\n");
 
     source_comment(o, m, m->loss_line);
     OUT("static void loss_backward(float *arena, int B)\n{\n");
@@ -497,6 +793,7 @@ static void emit_forward_call(sbuf *o, const ir_model *m, int i)
         OUT("    latent_forward(AT(%s), AT(%s), AT(%s), AT(%s), AT(%s),\n", buf_name(m, l->buf_out),
             buf_name(m, l->buf_mu), buf_name(m, l->buf_logvar), buf_name(m, l->buf_eps), in_buf(m, i));
         OUT("        params + P_mu_weight, params + P_mu_bias, params + P_logvar_weight, params + P_logvar_bias, B);\n");
+        emit_lap(o, l->name, "AEC_FWD");
         return;
     }
     OUT("    %s_forward(AT(%s), ", l->name, buf_name(m, l->buf_out));
@@ -506,6 +803,7 @@ static void emit_forward_call(sbuf *o, const ir_model *m, int i)
     if (l->weight >= 0)
         OUT(", params + P_%s_weight, params + P_%s_bias", l->name, l->name);
     OUT(", B);\n");
+    emit_lap(o, l->name, "AEC_FWD");
 }
 
 static void emit_backward_call(sbuf *o, const ir_model *m, int i)
@@ -519,6 +817,7 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
             buf_name(m, l->buf_eps), in_buf(m, i));
         OUT("        params + P_mu_weight, params + P_logvar_weight, grads + P_mu_weight, grads + P_mu_bias,\n"
             "        grads + P_logvar_weight, grads + P_logvar_bias, B);\n");
+        emit_lap(o, l->name, "AEC_BWD");
         return;
     }
     OUT("    %s_backward(", l->name);
@@ -535,36 +834,39 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
     OUT("AT(%s)", buf_name(m, l->buf_dout));
     if (l->kind == IR_FLATTEN || l->kind == IR_UNFLATTEN) {
         OUT(", B);\n");
+        emit_lap(o, l->name, "AEC_BWD");
         return;
     }
     OUT(", AT(%s)", buf_name(m, l->buf_out));
     if (l->kind == IR_CONV2D)
         OUT(", AT(%s)", buf_name(m, l->buf_cols));
-    else if (l->kind != IR_ACT)
+    if (l->kind != IR_ACT)
         OUT(", AT(%s)", in_buf(m, i));
     if (l->weight >= 0)
         OUT(",\n        params + P_%s_weight, grads + P_%s_weight, grads + P_%s_bias", l->name, l->name, l->name);
     OUT(", B);\n");
+    emit_lap(o, l->name, "AEC_BWD");
 }
 
 static void emit_entry_points(sbuf *o, const ir_model *m)
 {
     source_comment(o, m, m->encoder_line);
     OUT("/* input -> latent (%s) */\n", buf_name(m, m->layers[m->n_encoder - 1].buf_out));
-    OUT("void %s_encode(const float *params, float *arena, int B)\n{\n", m->name);
+    OUT("void %s_encode(const float *params, float *arena, int B)\n{\n    aec_lap_start();\n", m->name);
     for (int i = 0; i < m->n_encoder; i++)
         emit_forward_call(o, m, i);
     OUT("}\n\n");
     source_comment(o, m, m->decoder_line);
     OUT("/* latent -> output (%s) */\n", buf_name(m, m->layers[m->nlayers - 1].buf_out));
-    OUT("void %s_decode(const float *params, float *arena, int B)\n{\n", m->name);
+    OUT("void %s_decode(const float *params, float *arena, int B)\n{\n    aec_lap_start();\n", m->name);
     for (int i = m->n_encoder; i < m->nlayers; i++)
         emit_forward_call(o, m, i);
     OUT("}\n\n");
     source_comment(o, m, m->model_line);
     OUT("/* After encode, decode and loss: grads += d loss / d params, last layer first. */\n");
     OUT("void %s_backward(const float *params, float *grads, float *arena, int B)\n{\n", m->name);
-    OUT("    loss_backward(arena, B);\n");
+    OUT("    aec_lap_start();\n    loss_backward(arena, B);\n");
+    emit_lap(o, "loss", "AEC_BWD");
     for (int i = m->nlayers - 1; i >= 0; i--)
         if (m->layers[i].runs_backward)
             emit_backward_call(o, m, i);
@@ -593,6 +895,10 @@ static void emit_enums(sbuf *o, const ir_model *m)
             m->bufs[i].first, m->bufs[i].last);
     }
     OUT("    %-28s = %zu\n};\n#define AT(buf) (arena + (size_t)B * A_##buf)\n\n", "A_TOTAL", m->arena_per_image);
+    OUT("/* Layers, in the order of the .ae file: rows of the layer table and the profile. */\nenum {\n");
+    for (int i = 0; i < m->nlayers; i++)
+        OUT("    L_%s,\n", m->layers[i].name);
+    OUT("    L_loss\n};\n\n");
 }
 
 static void emit_c_string(sbuf *o, const char *s)
@@ -614,6 +920,32 @@ static void emit_c_string(sbuf *o, const char *s)
     OUT("\"");
 }
 
+/* The index of the first parameter tensor of layer l, or -1 if it has none. */
+static int first_param(const ir_layer *l)
+{
+    return l->weight;
+}
+
+static int param_count(const ir_layer *l)
+{
+    return l->weight < 0 ? 0 : l->kind == IR_GAUSSIAN ? 4 : 2;
+}
+
+/* Each layer's name, line, output and parameters, for the profile and for
+ * naming the layer where a NaN first shows. An output is "live at the loss"
+ * when nothing has reused its memory by the time the loss is computed. */
+static void emit_layer_infos(sbuf *o, const ir_model *m)
+{
+    OUT("static const aec_layer layer_infos[] = {\n");
+    for (int i = 0; i < m->nlayers; i++) {
+        const ir_layer *l = &m->layers[i];
+        const ir_buf *b = &m->bufs[l->buf_out];
+        OUT("    {\"%s\", %d, A_%s, %zu, %d, %d, %d},\n", l->name, l->line, b->name, ir_numel(l->out),
+            b->last >= m->nlayers + 1, first_param(l), param_count(l));
+    }
+    OUT("};\n\n");
+}
+
 static void emit_descriptor(sbuf *o, const ir_model *m)
 {
     OUT("static const aec_param param_table[] = {\n");
@@ -623,7 +955,9 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
             p->ndim > 1 ? p->shape[1] : 0, p->ndim > 2 ? p->shape[2] : 0, p->ndim > 3 ? p->shape[3] : 0,
             p->offset, p->numel, p->fan_in);
     }
-    OUT("};\n\nstatic const char source_text[] =\n");
+    OUT("};\n\n");
+    emit_layer_infos(o, m);
+    OUT("static const char source_text[] =\n");
     emit_c_string(o, m->source);
     OUT(";\n\n/* the table `aec check` prints, for reports */\nstatic const char layer_table[] =\n");
     char *table = NULL;
@@ -656,6 +990,7 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
         flops += ir_layer_flops(&m->layers[i]);
     OUT("    .forward_flops = %.0f,\n", flops);
     OUT("    .n_params = P_TOTAL, .n_tensors = %d, .params = param_table,\n", m->nparams);
+    OUT("    .n_layers = %d, .layers = layer_infos,\n", m->nlayers);
     OUT("    .arena_per_image = A_TOTAL, .input_offset = A_%s,\n", buf_name(m, m->buf_input));
     OUT("    .latent_offset = A_%s, .decode_offset = A_%s, .output_offset = A_%s,\n",
         buf_name(m, lat->kind == IR_GAUSSIAN ? lat->buf_mu : lat->buf_out), buf_name(m, lat->buf_out),

@@ -29,6 +29,20 @@ typedef struct {
     int out, kernel, stride, pad, out_pad;
 } ir_conv;
 
+/* How one pass of a layer is computed (schedule.c): never what it computes.
+ * gemm: im2col (or col2im) around cblas_sgemm; direct: loops over the
+ * kernel window, no column buffer. Only conv2d and deconv2d have both. */
+typedef enum { LOWER_GEMM, LOWER_DIRECT } ir_lowering;
+enum { PASS_FWD, PASS_BWD };
+
+typedef struct {
+    ir_lowering lowering;
+    int unroll;         /* innermost loops: #pragma GCC unroll N; 0 lets the C compiler choose */
+    int threads;        /* 0: every core; 1: this thread only; N: N threads */
+    int tile;           /* gemm: images per tile of the batch; 0: the whole batch at once */
+    int line;           /* the schedule line that set it; 0 when aec chose */
+} ir_sched;
+
 typedef struct {
     ir_kind kind;
     char name[64];
@@ -49,6 +63,7 @@ typedef struct {
     int buf_mu, buf_logvar, buf_eps, buf_dmu, buf_dlogvar;    /* IR_GAUSSIAN */
     int needs_din;      /* a layer with weights lies below: pass d loss / d input on */
     int runs_backward;  /* it has weights or needs_din: else nothing to do */
+    ir_sched sched[2];  /* schedule.c: [PASS_FWD], [PASS_BWD] */
 } ir_layer;
 
 typedef struct {
@@ -101,6 +116,7 @@ void ir_free(ir_model *m);
 #include "ast.h"
 int  sema_check(const ast_model *ast, ir_model *m);   /* sema.c */
 void fuse_activations(ir_model *m);                    /* fuse.c */
+int  schedule_layers(const ast_model *ast, ir_model *m); /* schedule.c */
 void plan_arena(ir_model *m);                          /* plan.c */
 
 /* Names of kinds, for messages, tables and comments. */

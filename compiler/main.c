@@ -101,7 +101,8 @@ static int compile_exe(const compiled *c, const char *exe)
     int n = 0;
     argv[n++] = (char *)cc;
     n = add_flags(argv, n, flags);
-    char *rest[] = {"-std=c11", "-Wall", "-Wextra", inc_rt, inc_gen, src, "-o", tmp_exe, lib,
+    /* -fopenmp: a schedule's threads=N on direct loops (schedule.c) */
+    char *rest[] = {"-std=c11", "-fopenmp", "-Wall", "-Wextra", inc_rt, inc_gen, src, "-o", tmp_exe, lib,
                     "-lopenblas", "-lcairo", "-ljpeg", "-lpng", "-lz", "-lm", NULL};
     for (int i = 0; rest[i]; i++)
         argv[n++] = rest[i];

@@ -8,6 +8,7 @@
  *     loss KIND
  *     optimizer KIND(args)
  *     train(key=value, ...)
+ *     schedule { LAYER[.PASS] = LOWERING(args)... }   (optional: how, not what)
  *   }
  *
  * The parser checks only the form; what the words mean is sema.c's job. */
@@ -49,6 +50,7 @@ static void set_block(ast_block *slot, AELTYPE l);
 
 %token MODEL "'model'" INPUT "'input'" RANGE "'range'" ENCODER "'encoder'"
 %token DECODER "'decoder'" LOSS "'loss'" OPTIMIZER "'optimizer'" TRAIN "'train'" LATENT "'latent'"
+%token SCHEDULE "'schedule'"
 %token NEWLINE "end of line"
 %token <str> IDENT "name" NUMBER "number"
 %token <value> SHAPE "shape (like 1x28x28)"
@@ -97,6 +99,37 @@ section
     | LATENT call      { set_call(&M->latent, $2, "latent"); if (!M->latent.name) YYABORT; }
     | OPTIMIZER call   { set_call(&M->optimizer, $2, "optimizer"); if (!M->optimizer.name) YYABORT; }
     | TRAIN args_paren { }
+    | SCHEDULE
+        {
+          if (M->schedule.pos.line) {
+              diag_error(P(@1), "a second 'schedule' block; put all its lines in one");
+              YYABORT;
+          }
+          M->schedule.pos = P(@1);
+        }
+      schedule_block
+    ;
+schedule_block
+    : '{' opt_nl '}'
+    | '{' opt_nl directives opt_nl '}'
+    ;
+directives
+    : directive
+    | directives nl directive
+    ;
+directive
+    : IDENT '=' call
+        {
+          ast_directive d = {.pos = P(@1), .layer = $1, .call = *$3};
+          free($3);
+          ast_push_directive(&M->schedule, d);
+        }
+    | IDENT '.' IDENT '=' call
+        {
+          ast_directive d = {.pos = P(@1), .layer = $1, .pass = $3, .pass_pos = P(@3), .call = *$5};
+          free($5);
+          ast_push_directive(&M->schedule, d);
+        }
     ;
 
 args_paren

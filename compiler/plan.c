@@ -37,11 +37,14 @@ static void extend(ir_model *m, int buf, int stage)
         m->bufs[buf].last = stage;
 }
 
-/* Layers whose weight gradient reads their input (conv2d keeps its im2col
- * columns instead, and the others have no weights). */
+/* Layers whose weight gradient reads their input. conv2d's reads its im2col
+ * columns under gemm lowering and its input under direct; both are kept
+ * whatever the schedule, so that the plan (and the emitted arena offsets)
+ * never depend on it and a schedule's diff shows only its kernels. */
 static int backward_reads_input(const ir_layer *l)
 {
-    return l->kind == IR_LINEAR || l->kind == IR_DECONV2D || l->kind == IR_GAUSSIAN;
+    return l->kind == IR_LINEAR || l->kind == IR_DECONV2D || l->kind == IR_GAUSSIAN
+        || l->kind == IR_CONV2D;
 }
 
 static int last_stage(const ir_model *m) { return bwd_stage(m, 0); }

@@ -35,3 +35,23 @@ void aec_select_blas_kernels(char **argv)
     execv("/proc/self/exe", argv);
     /* exec failed: run on, with the slower kernels */
 }
+
+/* ---- threads per kernel -------------------------------------------------------- */
+
+int  openblas_get_num_threads(void);
+void openblas_set_num_threads(int n);
+
+/* A schedule's threads=N for the GEMMs of one pass (see compiler/schedule.c):
+ * N = 0 restores the count OpenBLAS started with (all cores, or
+ * OPENBLAS_NUM_THREADS). The library is told only when the count changes. */
+void aec_blas_threads(int n)
+{
+    static int all = 0, now = 0;
+    if (all == 0)
+        all = now = openblas_get_num_threads();
+    int want = n > 0 ? n : all;
+    if (want != now) {
+        openblas_set_num_threads(want);
+        now = want;
+    }
+}

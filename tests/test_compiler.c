@@ -28,7 +28,7 @@
 
 #define FMNIST AEC_ROOT "/models/fmnist_cae.ae"
 #define TINY   AEC_ROOT "/tests/models/tiny_all.ae"
-#define AEC    AEC_ROOT "/build/aec"
+#define AEC    AEC_BUILD "/aec"    /* build/, or build-san/ under SAN=1 */
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -1199,6 +1199,118 @@ static void test_bare_activation_in_encoder_fused(void **state)
 
 /* ---- emission --------------------------------------------------------------------- */
 
+/* ---- schedules ------------------------------------------------------------- */
+
+/* BASE with a schedule block of the given lines after the train line (line 16 on). */
+static const char *scheduled(const char *lines)
+{
+    static char buf[4096];
+    char block[1024];
+    snprintf(block, sizeof block, "  train(batch=8, epochs=1, seed=2)\n  schedule {\n%s  }\n", lines);
+    snprintf(buf, sizeof buf, "%s", with("  train(batch=8, epochs=1, seed=2)\n", block));
+    return buf;
+}
+
+static void test_schedule_defaults_and_overrides(void **state)
+{
+    compiled c;
+    char *err = NULL;
+    const char *src = scheduled("    conv1 = direct(threads=2, unroll=4)\n"
+                                "    up.backward = gemm(tile=4, threads=1)\n");
+    assert_int_equal(compile_text(src, strlen(src), &c, &err), 0);
+    assert_string_equal(err, "");
+    const ir_layer *conv1 = layer_named(&c.ir, "conv1"), *up = layer_named(&c.ir, "up");
+    for (int p = PASS_FWD; p <= PASS_BWD; p++) {
+        assert_int_equal(conv1->sched[p].lowering, LOWER_DIRECT);
+        assert_int_equal(conv1->sched[p].threads, 2);
+        assert_int_equal(conv1->sched[p].unroll, 4);
+        assert_int_equal(conv1->sched[p].line, 17);
+    }
+    assert_int_equal(up->sched[PASS_BWD].lowering, LOWER_GEMM);
+    assert_int_equal(up->sched[PASS_BWD].tile, 4);
+    assert_int_equal(up->sched[PASS_BWD].threads, 1);
+    assert_int_equal(up->sched[PASS_BWD].line, 18);
+    assert_int_equal(up->sched[PASS_FWD].line, 0);     /* the forward pass keeps aec's choice */
+    free(err);
+    compiled_free(&c);
+}
+
+static void test_schedule_errors(void **state)
+{
+    expect_errors(scheduled("    conv2 = gemm()\n"),
+                  "t.ae:17:5: error: no layer 'conv2' to schedule; did you mean 'conv1'?\n"
+                  "      conv2 = gemm()\n      ^\n");
+    expect_errors(scheduled("    conv1.forwrd = gemm()\n"),
+                  "t.ae:17:11: error: unknown pass 'forwrd': a schedule line names 'forward' or "
+                  "'backward' (or neither, for both)\n      conv1.forwrd = gemm()\n            ^\n");
+    expect_errors(scheduled("    code = direct()\n"),
+                  "t.ae:17:12: error: direct lowering is for conv2d and deconv2d; 'code' is a linear\n"
+                  "      code = direct()\n             ^\n");
+    expect_errors(scheduled("    conv1 = gem()\n"),
+                  "t.ae:17:13: error: unknown lowering 'gem'; did you mean 'gemm'?: use gemm(...) or "
+                  "direct(...)\n      conv1 = gem()\n              ^\n");
+    expect_errors(scheduled("    conv1 = gemm(thread=2)\n"),
+                  "t.ae:17:18: error: unknown schedule setting 'thread' (they are unroll, threads and "
+                  "tile); did you mean 'threads'?\n      conv1 = gemm(thread=2)\n                   ^\n");
+    expect_errors(scheduled("    conv1 = direct(tile=8)\n"),
+                  "t.ae:17:20: error: tile is for gemm lowering: direct loops have no column buffer "
+                  "to tile\n      conv1 = direct(tile=8)\n                     ^\n");
+    expect_errors(scheduled("    conv1 = gemm(threads=1.5)\n"),
+                  "t.ae:17:26: error: threads must be a whole number from 0 to 256, not '1.5'\n"
+                  "      conv1 = gemm(threads=1.5)\n                           ^\n");
+    expect_errors(scheduled("    conv1 = gemm(unroll=4, unroll=2)\n"),
+                  "t.ae:17:28: error: 'unroll' is given twice\n"
+                  "      conv1 = gemm(unroll=4, unroll=2)\n                             ^\n");
+    expect_errors(scheduled("    conv1 = gemm(4)\n"),
+                  "t.ae:17:18: error: a schedule setting needs a name: unroll=N, threads=N or tile=N\n"
+                  "      conv1 = gemm(4)\n                   ^\n");
+    expect_errors(scheduled("    conv1.forward = gemm()\n    conv1 = direct()\n"),
+                  "t.ae:18:5: error: a second schedule line for conv1's forward pass (the first is on "
+                  "line 17)\n      conv1 = direct()\n      ^\n");
+    expect_errors(scheduled("    enc_flatten1 = gemm()\n"),
+                  "t.ae:17:5: error: 'enc_flatten1' is a flatten: only conv2d, deconv2d and linear "
+                  "layers have kernels to schedule\n      enc_flatten1 = gemm()\n      ^\n");
+}
+
+/* Changing one directive changes only that layer's functions (and the
+ * quoted .ae source): the arena plan and every other kernel stay as they
+ * were, so a diff of the two emissions shows exactly its effect. */
+static void test_schedule_diff_is_local(void **state)
+{
+    compiled a, b;
+    char *err = NULL, *ca, *ha, *cb, *hb;
+    const char *plain = scheduled("    up = gemm()\n");
+    assert_int_equal(compile_text(plain, strlen(plain), &a, &err), 0);
+    free(err);
+    const char *tiled = scheduled("    up = gemm(tile=4)\n");
+    assert_int_equal(compile_text(tiled, strlen(tiled), &b, &err), 0);
+    free(err);
+    emit(&a, &ca, &ha);
+    emit(&b, &cb, &hb);
+    assert_string_equal(ha, hb);
+    /* blocks are separated by blank lines; those that differ must be up's */
+    int differing = 0;
+    char *sa = ca, *sb = cb;
+    for (;;) {
+        char *ea = strstr(sa, "\n\n"), *eb = strstr(sb, "\n\n");
+        if (!ea || !eb) {
+            assert_true(!ea && !eb);
+            break;
+        }
+        size_t la = (size_t)(ea - sa), lb = (size_t)(eb - sb);
+        if (la != lb || memcmp(sa, sb, la) != 0) {
+            differing++;
+            assert_true(strncmp(sa, "/* t.ae:11: up = deconv2d", 25) == 0
+                        || strncmp(sa, "static const char source_text[]", 31) == 0);
+        }
+        sa = ea + 2, sb = eb + 2;
+    }
+    assert_true(differing >= 2);    /* up's forward and backward, and the source */
+    free(ca), free(ha), free(cb), free(hb);
+    compiled_free(&a);
+    compiled_free(&b);
+}
+
 static void test_emit_twice_identical(void **state)
 {
     compiled c;
@@ -1598,6 +1710,9 @@ int main(void)
         cmocka_unit_test(test_no_fusion_across_latent),
         cmocka_unit_test(test_bare_activation_in_encoder_fused),
 
+        cmocka_unit_test(test_schedule_defaults_and_overrides),
+        cmocka_unit_test(test_schedule_errors),
+        cmocka_unit_test(test_schedule_diff_is_local),
         cmocka_unit_test(test_emit_twice_identical),
         cmocka_unit_test(test_emit_depends_on_base_name_only),
         cmocka_unit_test(test_emit_layer_functions_and_comments),

@@ -2,6 +2,7 @@
  * differences of the generated forward passes, for every layer kind
  * (tests/models/tiny_all.ae has each one, models/fmnist_cae.ae is the seed
  * model), and a check that the check itself catches a wrong gradient. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,10 @@
 #include "runtime_internal.h"
 #include "fmnist_cae.h"
 #include "tiny_all.h"
+#include "tiny_direct.h"
+#include "tiny_gemm.h"
 #include "tiny_vae.h"
+#include "util.h"
 
 enum { PROBES = 32 };
 static const float H = 1e-2f;
@@ -56,6 +60,49 @@ static void check_model(const aec_model *m, int B)
 }
 
 static void every_layer_kind_tiny_all(void **state) { check_model(&tiny_all_model, 3); }
+/* every schedule is held to the same check (tiny_gemm tiles by 3: B = 5
+ * ends in a partial tile) */
+static void gemm_schedule_tiny_gemm(void **state) { check_model(&tiny_gemm_model, 5); }
+static void direct_schedule_tiny_direct(void **state) { check_model(&tiny_direct_model, 5); }
+
+/* The loss and every gradient of model m at the parameters of seed 5 and a
+ * batch of B; grads is malloc'd. */
+static float loss_and_grads(const aec_model *m, int B, float **grads)
+{
+    float *p = malloc(m->n_params * sizeof *p), *x = random_batch(m, B, 9);
+    float *arena = aec_arena_alloc(m, B);
+    *grads = calloc(m->n_params, sizeof **grads);
+    aec_init_params(m, p, 5);
+    float loss = aec_forward(m, p, arena, x, B);
+    m->backward(p, *grads, arena, B);
+    free(p), free(x), free(arena);
+    return loss;
+}
+
+/* A schedule says how, never what: the same network under three schedules
+ * gives the same loss and gradients, up to float rounding. */
+static void schedules_agree(void **state)
+{
+    const aec_model *other[] = { &tiny_gemm_model, &tiny_direct_model };
+    const int B = 5;
+    float *want, *got;
+    float loss = loss_and_grads(&tiny_all_model, B, &want);
+    for (int k = 0; k < 2; k++) {
+        const aec_model *m = other[k];
+        assert_int_equal(m->n_params, tiny_all_model.n_params);
+        float l = loss_and_grads(m, B, &got);
+        print_message("%-12s loss %.8f (tiny_all %.8f)\n", m->name, l, loss);
+        assert_true(fabsf(l - loss) <= 1e-5f * fabsf(loss));
+        for (int i = 0; i < m->n_tensors; i++) {
+            const aec_param *q = &m->params[i];
+            double d = rel_diff(got + q->offset, want + q->offset, q->numel);
+            print_message("  %-12s %.2e\n", q->name, d);
+            assert_true(d < 1e-4);
+        }
+        free(got);
+    }
+    free(want);
+}
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
 /* the gaussian latent: both heads, the reparameterisation, the KL term, a summed loss */
 static void gaussian_latent_tiny_vae(void **state) { check_model(&tiny_vae_model, 3); }
@@ -87,6 +134,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_layer_kind_tiny_all),
+        cmocka_unit_test(gemm_schedule_tiny_gemm),
+        cmocka_unit_test(direct_schedule_tiny_direct),
+        cmocka_unit_test(schedules_agree),
         cmocka_unit_test(seed_model_fmnist_cae),
         cmocka_unit_test(gaussian_latent_tiny_vae),
         cmocka_unit_test(check_catches_wrong_gradient),

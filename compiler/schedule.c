@@ -1,0 +1,179 @@
+/* schedule.c: how each layer's kernels are computed, never what.
+ *
+ * Like Halide's split of algorithm and schedule: the encoder and decoder
+ * blocks say what a model computes; the optional schedule block says how,
+ * per layer and per pass:
+ *
+ *   schedule {
+ *     conv1 = direct(threads=2)         both passes of conv1
+ *     up1.backward = gemm(threads=1)    one pass
+ *   }
+ *
+ * lowering  gemm: im2col/col2im around one cblas_sgemm per product;
+ *           direct: loops over the kernel window (conv2d and deconv2d only)
+ * threads=N 0: every core (OpenBLAS's threads for gemm, OpenMP's for
+ *           direct); 1: none; N: N threads
+ * unroll=N  #pragma GCC unroll N on the innermost loops of the layer's own
+ *           loops (im2col/col2im or the window loops); 0: the C compiler's choice
+ * tile=N    gemm only: the batch in tiles of N images, each tile's im2col
+ *           columns used while still in cache; 0: the whole batch at once
+ *
+ * First every layer gets aec's default from its shapes, then each line of
+ * the block overrides one layer's passes. A schedule changes float
+ * rounding at most, and only the functions of the layer it names: the arena
+ * plan does not depend on it (see plan.c), so `diff` of two emissions shows
+ * exactly what a directive does. */
+#include <stdlib.h>
+#include <string.h>
+#include "diag.h"
+#include "ir.h"
+
+static int is_conv(const ir_layer *l)
+{
+    return l->kind == IR_CONV2D || l->kind == IR_DECONV2D;
+}
+
+/* aec's choice where the block says nothing: gemm, on every core, untiled.
+ * (Measured on the seed models, bench/README.md: the direct loops lose even
+ * on the one-channel layers, and tiles of the batch gain nothing on OpenBLAS.) */
+static void set_defaults(ir_layer *l)
+{
+    for (int p = PASS_FWD; p <= PASS_BWD; p++)
+        l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0, .tile = 0, .line = 0 };
+}
+
+static ir_layer *find_layer(ir_model *m, const char *name)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        if (!strcmp(m->layers[i].name, name))
+            return &m->layers[i];
+    return NULL;
+}
+
+static int no_such_layer(const ir_model *m, const ast_directive *d)
+{
+    const char **names = calloc((size_t)m->nlayers + 1, sizeof *names);
+    for (int i = 0; names && i < m->nlayers; i++)
+        names[i] = m->layers[i].name;
+    const char *near = names ? diag_closest(d->layer, names) : NULL;
+    if (near)
+        diag_error(d->pos, "no layer '%s' to schedule; did you mean '%s'?", d->layer, near);
+    else
+        diag_error(d->pos, "no layer '%s' to schedule", d->layer);
+    free(names);
+    return -1;
+}
+
+/* Which passes the line sets: 1 << PASS_FWD, 1 << PASS_BWD or both; 0 on error. */
+static int passes(const ast_directive *d)
+{
+    if (!d->pass)
+        return 1 << PASS_FWD | 1 << PASS_BWD;
+    if (!strcmp(d->pass, "forward"))
+        return 1 << PASS_FWD;
+    if (!strcmp(d->pass, "backward"))
+        return 1 << PASS_BWD;
+    diag_error(d->pass_pos, "unknown pass '%s': a schedule line names 'forward' or 'backward' "
+               "(or neither, for both)", d->pass);
+    return 0;
+}
+
+static int lowering(const ast_directive *d, const ir_layer *l, ir_lowering *out)
+{
+    const ast_call *c = &d->call;
+    if (!strcmp(c->name, "gemm") || !strcmp(c->name, "direct")) {
+        *out = c->name[0] == 'g' ? LOWER_GEMM : LOWER_DIRECT;
+        if (*out == LOWER_DIRECT && !is_conv(l)) {
+            diag_error(c->pos, "direct lowering is for conv2d and deconv2d; '%s' is a %s",
+                       l->name, ir_kind_name(l->kind));
+            return -1;
+        }
+        return 0;
+    }
+    static const char *const known[] = { "gemm", "direct", NULL };
+    const char *near = diag_closest(c->name, known);
+    diag_error(c->pos, "unknown lowering '%s'%s%s%s: use gemm(...) or direct(...)", c->name,
+               near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    return -1;
+}
+
+/* unroll=N, threads=N and tile=N, whole numbers within bounds, each at most once. */
+static int settings(const ast_call *c, ir_sched *s)
+{
+    static const char *const keys[] = { "unroll", "threads", "tile", NULL };
+    static const int max[] = { 64, 256, 65536 };
+    int seen[3] = { 0, 0, 0 };
+    for (int i = 0; i < c->nargs; i++) {
+        const ast_arg *a = &c->args[i];
+        int k = -1;
+        for (int j = 0; a->key && keys[j]; j++)
+            if (!strcmp(a->key, keys[j]))
+                k = j;
+        if (!a->key) {
+            diag_error(a->pos, "a schedule setting needs a name: unroll=N, threads=N or tile=N");
+            return -1;
+        }
+        if (k < 0) {
+            const char *near = diag_closest(a->key, keys);
+            diag_error(a->pos, "unknown schedule setting '%s' (they are unroll, threads and tile)%s%s%s",
+                       a->key, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+            return -1;
+        }
+        if (seen[k]++) {
+            diag_error(a->pos, "'%s' is given twice", a->key);
+            return -1;
+        }
+        const ast_value *v = &a->val;
+        if (v->kind != VAL_NUMBER || v->num != (double)(long)v->num || v->num < 0 || v->num > max[k]) {
+            diag_error(v->pos, "%s must be a whole number from 0 to %d, not '%s'", a->key, max[k], v->text);
+            return -1;
+        }
+        *(k == 0 ? &s->unroll : k == 1 ? &s->threads : &s->tile) = (int)v->num;
+        if (k == 2 && s->lowering != LOWER_GEMM) {
+            diag_error(a->pos, "tile is for gemm lowering: direct loops have no column buffer to tile");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int apply(ir_model *m, const ast_directive *d, int *line_of)
+{
+    ir_layer *l = find_layer(m, d->layer);
+    if (!l)
+        return no_such_layer(m, d);
+    if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D && l->kind != IR_LINEAR) {
+        diag_error(d->pos, "'%s' is a %s: only conv2d, deconv2d and linear layers have kernels to schedule",
+                   l->name, ir_kind_name(l->kind));
+        return -1;
+    }
+    int which = passes(d);
+    ir_sched s = { .line = d->pos.line };
+    if (!which || lowering(d, l, &s.lowering) != 0 || settings(&d->call, &s) != 0)
+        return -1;
+    for (int p = PASS_FWD; p <= PASS_BWD; p++) {
+        if (!(which & 1 << p))
+            continue;
+        int *first = &line_of[(l - m->layers) * 2 + p];
+        if (*first) {
+            diag_error(d->pos, "a second schedule line for %s's %s pass (the first is on line %d)",
+                       l->name, p == PASS_FWD ? "forward" : "backward", *first);
+            return -1;
+        }
+        *first = d->pos.line;
+        l->sched[p] = s;
+    }
+    return 0;
+}
+
+int schedule_layers(const ast_model *ast, ir_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        set_defaults(&m->layers[i]);
+    int *line_of = calloc((size_t)m->nlayers * 2 + 1, sizeof *line_of);
+    int rc = line_of ? 0 : -1;
+    for (int i = 0; rc == 0 && i < ast->schedule.n; i++)
+        rc = apply(m, &ast->schedule.items[i], line_of);
+    free(line_of);
+    return rc;
+}
