@@ -79,23 +79,41 @@ static adam_scalars adam_prepare(const aec_optim_cfg *c, long step)
     return s;
 }
 
+/* The optimizer touches every parameter four times a step. Vectorised, with
+ * the CPU's own FMA, it is several times faster than a loop of libm fmaf
+ * calls; the clones round alike (fmaf is exact either way, sqrtf and / are
+ * IEEE), so results do not depend on the CPU. The loop is written once and
+ * instantiated with and without weight decay, which keeps the branch out. */
+#define AEC_CLONES __attribute__((target_clones("avx512f", "fma", "default"), \
+                                 optimize("O3", "no-math-errno")))
+
+AEC_CLONES
+static void adam_range(const adam_scalars *s, int decay, size_t n, float *restrict p,
+                              const float *restrict grads, float *restrict m, float *restrict v)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i];
+        if (decay)
+            g = fmaf(s->weight_decay, p[i], g);                 /* grad.add(p, alpha=wd) */
+        m[i] = fmaf(s->one_minus_beta1, g, m[i] * s->beta1);    /* mul_(b1).add_(g, alpha) */
+        v[i] = fmaf(s->one_minus_beta2 * g, g, v[i] * s->beta2); /* mul_(b2).addcmul_(g, g, value) */
+        float denom = sqrtf(v[i]) / s->bc2_sqrt + s->eps;       /* (sqrt(v) / bc2_sqrt).add_(eps) */
+        p[i] = p[i] + s->neg_step_size * m[i] / denom;          /* addcdiv_: not fused */
+    }
+}
+
 static void adam_step(aec_optim *o, float *p, const float *grads)
 {
     adam_scalars s = adam_prepare(&o->cfg, o->step);
-    float *m = o->m, *v = o->v;
-    for (size_t i = 0; i < o->n; i++) {
-        float g = grads[i];
-        if (s.weight_decay != 0.0f)
-            g = fmaf(s.weight_decay, p[i], g);                  /* grad.add(p, alpha=wd) */
-        m[i] = fmaf(s.one_minus_beta1, g, m[i] * s.beta1);      /* mul_(b1).add_(g, alpha) */
-        v[i] = fmaf(s.one_minus_beta2 * g, g, v[i] * s.beta2);  /* mul_(b2).addcmul_(g, g, value) */
-        float denom = sqrtf(v[i]) / s.bc2_sqrt + s.eps;         /* (sqrt(v) / bc2_sqrt).add_(eps) */
-        p[i] = p[i] + s.neg_step_size * m[i] / denom;           /* addcdiv_: not fused */
-    }
+    if (s.weight_decay != 0.0f)
+        adam_range(&s, 1, o->n, p, grads, o->m, o->v);
+    else
+        adam_range(&s, 0, o->n, p, grads, o->m, o->v);
 }
 
 /* SGD's momentum buffer starts as a copy of the first gradient (PyTorch's
  * `buf = torch.clone(d_p)`), not as zeros; o->step says whether it exists. */
+AEC_CLONES
 static void sgd_step(aec_optim *o, float *p, const float *grads)
 {
     float wd = o->cfg.weight_decay, mom = o->cfg.momentum;
