@@ -53,7 +53,8 @@ typedef struct {
     ast_layer *layers;
 } ast_block;
 
-/* One line of a schedule block: LAYER[.PASS] = LOWERING(key=value, ...) */
+/* One line of a schedule block: LAYER[.PASS] = LOWERING(key=value, ...),
+ * or model = split(workers=N) for the whole step (layer NULL). */
 typedef struct {
     ast_pos pos;
     char *layer;

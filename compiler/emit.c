@@ -998,6 +998,11 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
     if (lat->kind == IR_GAUSSIAN)
         OUT("    .variational = 1, .eps_offset = A_%s, .kl_beta = %s,\n", buf_name(m, lat->buf_eps),
             flit(lat->beta, f[6], 32));
+    if (m->workers_line)
+        OUT("    /* schedule: split(workers=%d), from line %d of the .ae file */\n", m->workers, m->workers_line);
+    else
+        OUT("    /* schedule: split(workers=%d), aec's default for this model's size */\n", m->workers);
+    OUT("    .workers = %d,\n", m->workers);
     OUT("    .encode = %s_encode, .decode = %s_decode,\n", m->name, m->name);
     OUT("    .loss_fn = %s_loss, .backward = %s_backward,\n};\n\n", m->name, m->name);
     OUT("#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_select_blas_kernels(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",

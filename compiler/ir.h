@@ -104,6 +104,8 @@ typedef struct {
     ir_optim optim;
     int batch, epochs;
     long long seed;
+    int workers;            /* schedule.c: slices of a batch run at once; 0: one per core */
+    int workers_line;       /* the schedule line that set it; 0 when aec chose */
     int nbufs;
     ir_buf *bufs;
     int buf_input;

@@ -8,7 +8,8 @@
  *     loss KIND
  *     optimizer KIND(args)
  *     train(key=value, ...)
- *     schedule { LAYER[.PASS] = LOWERING(args)... }   (optional: how, not what)
+ *     schedule { LAYER[.PASS] = LOWERING(args)...  model = split(workers=N) }
+ *                                   (optional: how, not what)
  *   }
  *
  * The parser checks only the form; what the words mean is sema.c's job. */
@@ -128,6 +129,12 @@ directive
         {
           ast_directive d = {.pos = P(@1), .layer = $1, .pass = $3, .pass_pos = P(@3), .call = *$5};
           free($5);
+          ast_push_directive(&M->schedule, d);
+        }
+    | MODEL '=' call
+        {
+          ast_directive d = {.pos = P(@1), .layer = NULL, .call = *$3};
+          free($3);
           ast_push_directive(&M->schedule, d);
         }
     ;

@@ -18,6 +18,11 @@
  * tile=N    gemm only: the batch in tiles of N images, each tile's im2col
  *           columns used while still in cache; 0: the whole batch at once
  *
+ *   model = split(workers=N)          the whole step: each batch as N slices,
+ *                                     each slice's forward and backward on
+ *                                     one thread (runtime/workers.c); 0: one
+ *                                     slice per core, 1: the batch whole
+ *
  * First every layer gets aec's default from its shapes, then each line of
  * the block overrides one layer's passes. A schedule changes float
  * rounding at most, and only the functions of the layer it names: the arena
@@ -40,6 +45,50 @@ static void set_defaults(ir_layer *l)
 {
     for (int p = PASS_FWD; p <= PASS_BWD; p++)
         l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0, .tile = 0, .line = 0 };
+}
+
+/* Split the batch when the model is light: at a few MFLOP an image its
+ * GEMMs are too small for two BLAS threads to share well, and two slices
+ * of the batch (one thread each) run nearly twice as fast; a heavy model's
+ * GEMMs keep both cores busy by themselves (bench/README.md). */
+enum { SPLIT_BELOW_MFLOP = 20 };
+
+static void set_model_default(ir_model *m)
+{
+    double flops = 0.0;
+    for (int i = 0; i < m->nlayers; i++)
+        flops += ir_layer_flops(&m->layers[i]);
+    m->workers = flops < SPLIT_BELOW_MFLOP * 1e6 ? 0 : 1;
+    m->workers_line = 0;
+}
+
+/* model = split(workers=N) */
+static int apply_model(ir_model *m, const ast_directive *d)
+{
+    const ast_call *c = &d->call;
+    if (strcmp(c->name, "split") != 0) {
+        diag_error(c->pos, "the model's line is split(workers=N), not '%s'", c->name);
+        return -1;
+    }
+    if (m->workers_line) {
+        diag_error(d->pos, "a second 'model' line in the schedule (the first is on line %d)", m->workers_line);
+        return -1;
+    }
+    for (int i = 0; i < c->nargs; i++) {
+        const ast_arg *a = &c->args[i];
+        const ast_value *v = &a->val;
+        if (!a->key || strcmp(a->key, "workers") != 0 || i > 0) {
+            diag_error(a->pos, "split takes one setting, workers=N");
+            return -1;
+        }
+        if (v->kind != VAL_NUMBER || v->num != (double)(long)v->num || v->num < 0 || v->num > 256) {
+            diag_error(v->pos, "workers must be a whole number from 0 to 256, not '%s'", v->text);
+            return -1;
+        }
+        m->workers = (int)v->num;
+    }
+    m->workers_line = d->pos.line;
+    return 0;
 }
 
 static ir_layer *find_layer(ir_model *m, const char *name)
@@ -139,6 +188,8 @@ static int settings(const ast_call *c, ir_sched *s)
 
 static int apply(ir_model *m, const ast_directive *d, int *line_of)
 {
+    if (!d->layer)
+        return apply_model(m, d);
     ir_layer *l = find_layer(m, d->layer);
     if (!l)
         return no_such_layer(m, d);
@@ -170,6 +221,7 @@ int schedule_layers(const ast_model *ast, ir_model *m)
 {
     for (int i = 0; i < m->nlayers; i++)
         set_defaults(&m->layers[i]);
+    set_model_default(m);
     int *line_of = calloc((size_t)m->nlayers * 2 + 1, sizeof *line_of);
     int rc = line_of ? 0 : -1;
     for (int i = 0; rc == 0 && i < ast->schedule.n; i++)

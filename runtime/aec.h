@@ -99,6 +99,9 @@ typedef struct aec_model {
     size_t eps_offset;
     float kl_beta;
 
+    /* The schedule's model = split(workers=N): each batch as N slices at
+     * once, one thread each (workers.c); 0: one per core; 1: whole. */
+    int workers;
     /* Entry points. Each reads and writes the arena at the offsets above.
      * encode: input -> latent.  decode: latent -> output.
      * loss:   output vs input -> mean loss of the batch.

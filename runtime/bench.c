@@ -11,7 +11,8 @@
 typedef struct {
     const aec_model *m;
     int B;
-    float *params, *grads, *arena, *x, *out;
+    float *params, *grads, *eps, *x, *out;
+    aec_workers *pool;
     aec_optim opt;
     aec_rng rng;
 } bench_state;
@@ -19,10 +20,8 @@ typedef struct {
 static void train_step(bench_state *s)
 {
     double t0 = aec_seconds();
-    aec_draw_eps(s->m, s->arena, s->B, &s->rng);
-    aec_forward(s->m, s->params, s->arena, s->x, s->B);
-    memset(s->grads, 0, s->m->n_params * sizeof *s->grads);
-    s->m->backward(s->params, s->grads, s->arena, s->B);
+    aec_draw_normals(s->m, s->eps, s->B, &s->rng);
+    aec_workers_grad(s->pool, s->params, s->grads, s->x, s->m->variational ? s->eps : NULL, s->B);
     double t1 = aec_seconds();
     aec_optim_step(&s->opt, s->params, s->grads);
     if (aec_profiling) {
@@ -33,11 +32,7 @@ static void train_step(bench_state *s)
 
 static void infer_step(bench_state *s)
 {
-    aec_put_eps(s->m, s->arena, NULL, s->B);
-    aec_put_input(s->m, s->arena, s->x, s->B);
-    s->m->encode(s->params, s->arena, s->B);
-    s->m->decode(s->params, s->arena, s->B);
-    aec_get_output(s->m, s->arena, s->out, s->B);
+    aec_workers_infer(s->pool, s->params, s->x, s->B, s->out);
 }
 
 /* Steps per second: a warm-up of a quarter of the time, then as many steps
@@ -56,17 +51,18 @@ static double rate(bench_state *s, void (*step)(bench_state *), double seconds)
     return n / (aec_seconds() - t0);
 }
 
-static int bench_alloc(bench_state *s, const aec_model *m, int B, uint64_t seed)
+static int bench_alloc(bench_state *s, const aec_model *m, int B, int workers, uint64_t seed)
 {
     size_t image = (size_t)m->in_c * m->in_h * m->in_w;
     memset(s, 0, sizeof *s);
     s->m = m, s->B = B;
     s->params = aec_alloc_floats(m->n_params, "parameters");
     s->grads = aec_alloc_floats(m->n_params, "gradients");
-    s->arena = aec_arena_alloc(m, B);
+    s->pool = aec_workers_open(m, workers > 0 ? workers : aec_default_workers(m), B);
+    s->eps = aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps");
     s->x = aec_alloc_floats((size_t)B * image, "input");
     s->out = aec_alloc_floats((size_t)B * image, "output");
-    if (!s->params || !s->grads || !s->arena || !s->x || !s->out
+    if (!s->params || !s->grads || !s->pool || !s->eps || !s->x || !s->out
         || aec_optim_init(&s->opt, &m->defaults.optim, m->n_params) != 0)
         return -1;
     aec_init_params(m, s->params, seed);
@@ -78,7 +74,8 @@ static int bench_alloc(bench_state *s, const aec_model *m, int B, uint64_t seed)
 static void bench_free(bench_state *s)
 {
     aec_optim_free(&s->opt);
-    free(s->params), free(s->grads), free(s->arena), free(s->x), free(s->out);
+    aec_workers_close(s->pool);
+    free(s->params), free(s->grads), free(s->eps), free(s->x), free(s->out);
 }
 
 /* The profile is a separate run after the measured ones, so that reading
@@ -88,7 +85,7 @@ static int profile_training(bench_state *s, double seconds)
     if (aec_profile_begin(s->m) != 0)
         return -1;
     rate(s, train_step, seconds);
-    aec_profile_print(stdout, s->B);
+    aec_profile_print(stdout, s->B, aec_workers_count(s->pool));
     aec_profile_end();
     return 0;
 }
@@ -100,7 +97,7 @@ int aec_bench(const aec_model *m, const aec_bench_opts *o)
 {
     bench_state s;
     int rc = -1;
-    if (bench_alloc(&s, m, o->B, o->seed) == 0) {
+    if (bench_alloc(&s, m, o->B, o->workers, o->seed) == 0) {
         double train = o->train ? rate(&s, train_step, o->seconds) * o->B : 0.0;
         double infer = o->infer ? rate(&s, infer_step, o->seconds) * o->B : 0.0;
         struct rusage ru;
@@ -111,8 +108,9 @@ int aec_bench(const aec_model *m, const aec_bench_opts *o)
             printf(" train_img_s=%.1f train_gflops=%.2f", train, 3 * m->forward_flops * train / 1e9);
         if (o->infer)
             printf(" infer_img_s=%.1f infer_gflops=%.2f", infer, m->forward_flops * infer / 1e9);
-        printf(" forward_mflop=%.3f peak_rss_mb=%.1f blas_core=%s blas_threads=%d\n", m->forward_flops / 1e6,
-               ru.ru_maxrss / 1024.0, openblas_get_corename(), openblas_get_num_threads());
+        printf(" forward_mflop=%.3f peak_rss_mb=%.1f workers=%d blas_core=%s blas_threads=%d\n",
+               m->forward_flops / 1e6, ru.ru_maxrss / 1024.0, aec_workers_count(s.pool),
+               openblas_get_corename(), openblas_get_num_threads());
         fflush(stdout);
         rc = o->profile ? profile_training(&s, o->seconds) : 0;
     }

@@ -43,15 +43,35 @@ void openblas_set_num_threads(int n);
 
 /* A schedule's threads=N for the GEMMs of one pass (see compiler/schedule.c):
  * N = 0 restores the count OpenBLAS started with (all cores, or
- * OPENBLAS_NUM_THREADS). The library is told only when the count changes. */
-void aec_blas_threads(int n)
+ * OPENBLAS_NUM_THREADS). The library is told only when the count changes.
+ * Called from the thread that runs the kernels; under a limit of 1 (set
+ * before worker threads start) it does nothing. */
+static int all = 0, now = 0, cap = 0;
+
+static void blas_threads_init(void)
 {
-    static int all = 0, now = 0;
     if (all == 0)
         all = now = openblas_get_num_threads();
+}
+
+void aec_blas_threads(int n)
+{
+    if (cap == 1)
+        return;             /* workers (workers.c): one thread each, set once */
+    blas_threads_init();
     int want = n > 0 ? n : all;
     if (want != now) {
         openblas_set_num_threads(want);
         now = want;
     }
+}
+
+/* Workers run a slice each with one BLAS thread: limit 1 pins OpenBLAS to
+ * one thread until aec_blas_limit(0) lifts it. */
+void aec_blas_limit(int n)
+{
+    blas_threads_init();
+    cap = n;
+    now = n == 1 ? 1 : all;
+    openblas_set_num_threads(now);
 }

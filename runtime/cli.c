@@ -27,7 +27,7 @@ enum {
 
 typedef struct {
     const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode, *method, *only;
-    int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report, profile;
+    int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report, profile, workers;
     int skip_bad;               /* --skip-bad: leave bad images out of a folder's splits */
     float lr, perplexity, seconds;
     uint64_t seed;
@@ -94,6 +94,9 @@ static const opt_spec options[] = {
       "--iterations N      t-SNE's gradient steps (default 1000)" },
     { "seconds", ARG_RATE, offsetof(cli_opts, seconds), CMD_BENCH,
       "--seconds X         bench: time for training and for inference, each (default 5)" },
+    { "workers", ARG_COUNT, offsetof(cli_opts, workers), CMD_TRAIN | CMD_BENCH,
+      "--workers N         run each batch as N slices at once, one thread each (default: one\n"
+      "                    per core); 1 runs it whole, OpenBLAS threading each product" },
     { "only", ARG_ONLY, offsetof(cli_opts, only), CMD_BENCH,
       "--only train|infer  bench: measure one of the two (its own peak memory)" },
     { "profile", ARG_FLAG, offsetof(cli_opts, profile), CMD_TRAIN | CMD_BENCH,
@@ -614,7 +617,7 @@ static int cmd_train(const aec_model *m, const cli_opts *o)
     aec_dataset train = { 0 }, val = { 0 };
     aec_train_opts t = {
         .out_dir = o->out, .cfg = m->defaults, .resume = o->resume,
-        .seed_given = given(o, "seed"), .quiet = 0, .profile = o->profile,
+        .seed_given = given(o, "seed"), .quiet = 0, .profile = o->profile, .workers = o->workers,
     };
     t.cfg.epochs = o->epochs;
     t.cfg.batch = o->batch;
@@ -1020,6 +1023,7 @@ static int cmd_latent_map(const aec_model *m, const cli_opts *o)
 static int cmd_bench(const aec_model *m, const cli_opts *o)
 {
     aec_bench_opts b = { .B = o->batch, .seconds = o->seconds, .seed = o->seed, .profile = o->profile,
+                         .workers = o->workers,
                          .train = !o->only || !strcmp(o->only, "train"),
                          .infer = !o->only || !strcmp(o->only, "infer") };
     return aec_bench(m, &b) != 0;

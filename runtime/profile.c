@@ -17,10 +17,14 @@ int aec_profiling;
 static struct {
     const aec_model *m;
     double (*t)[2];         /* [n_layers + 1][AEC_FWD, AEC_BWD] seconds */
-    double last;            /* the clock at the last lap */
     double step, optim;     /* seconds in all */
     long steps;
 } P;
+
+/* Only the thread that began the profile laps: with workers (workers.c) that
+ * is worker 0, and the layer times are those of its slice of the batch. */
+static _Thread_local int timing;
+static _Thread_local double last;      /* the clock at this thread's last lap */
 
 int aec_profile_begin(const aec_model *m)
 {
@@ -33,27 +37,32 @@ int aec_profile_begin(const aec_model *m)
         return -1;
     }
     aec_profiling = 1;
+    timing = 1;
     return 0;
 }
 
 void aec_profile_end(void)
 {
     aec_profiling = 0;
+    timing = 0;
     free(P.t);
     P.t = NULL;
 }
 
 void aec_profile_restart(void)
 {
-    P.last = aec_seconds();
+    if (timing)
+        last = aec_seconds();
 }
 
 void aec_profile_lap(int row, int pass)
 {
+    if (!timing)
+        return;
     double t = aec_seconds();
     if (P.t && row >= 0 && row <= P.m->n_layers)
-        P.t[row][pass] += t - P.last;
-    P.last = t;
+        P.t[row][pass] += t - last;
+    last = t;
 }
 
 void aec_profile_step(double step_secs, double optim_secs)
@@ -73,7 +82,7 @@ static void row(FILE *f, const char *name, int line, double fwd, double bwd, dou
 }
 
 /* Means per step over the steps since aec_profile_begin. */
-void aec_profile_print(FILE *f, int B)
+void aec_profile_print(FILE *f, int B, int workers)
 {
     const aec_model *m = P.m;
     if (!P.t || P.steps == 0)
@@ -81,6 +90,9 @@ void aec_profile_print(FILE *f, int B)
     double n = (double)P.steps, step = P.step / n, covered = P.optim / n;
     fprintf(f, "profile: %s, %ld steps of batch %d, %.3f ms a step (%.0f img/s)\n", m->name, P.steps,
             B, step * 1e3, B / step);
+    if (workers > 1)
+        fprintf(f, "(%d workers: a layer's times are the first worker's, on its %d images; \"other\" "
+                   "includes waiting for the rest and summing their gradients)\n", workers, (B + workers - 1) / workers);
     fprintf(f, "  %-16s %5s %11s %11s %10s %7s\n", "layer", "line", "forward ms", "backward ms",
             "total ms", "share");
     for (int i = 0; i <= m->n_layers; i++) {

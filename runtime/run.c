@@ -111,11 +111,23 @@ void aec_put_eps(const aec_model *m, float *arena, const float *eps, int B)
 
 void aec_draw_eps(const aec_model *m, float *arena, int B, aec_rng *r)
 {
+    aec_draw_normals(m, arena + (size_t)B * m->eps_offset, B, r);
+}
+
+void aec_draw_normals(const aec_model *m, float *eps, int B, aec_rng *r)
+{
     if (!m->variational)
         return;
-    float *a = arena + (size_t)B * m->eps_offset;
     for (size_t i = 0; i < (size_t)B * m->latent; i++)
-        a[i] = aec_rng_normal(r);
+        eps[i] = aec_rng_normal(r);
+}
+
+int aec_all_finite(const float *x, size_t n)
+{
+    float acc = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        acc += x[i] * 0.0f;     /* stays 0 unless some x[i] is NaN or Inf */
+    return acc == 0.0f;
 }
 
 void aec_gather(const aec_dataset *d, const int *idx, int B, float *x)
@@ -140,8 +152,8 @@ float aec_forward(const aec_model *m, const float *params, float *arena,
  * A VAE's z is sampled, as in training (and as the seed experiment measured
  * its validation loss), from a fixed stream: the same weights give the same
  * number every time. */
-double aec_evaluate_in(const aec_model *m, const float *params,
-                       const aec_dataset *d, int B, float *arena)
+double aec_evaluate_with(aec_workers *w, const aec_model *m, const float *params,
+                         const aec_dataset *d, int B, float *eps)
 {
     size_t chw = (size_t)d->C * d->H * d->W;
     double sum = 0.0;
@@ -151,14 +163,14 @@ double aec_evaluate_in(const aec_model *m, const float *params,
         return NAN;
     for (int i = 0; i < d->n; i += B) {
         int nb = d->n - i < B ? d->n - i : B;
-        aec_draw_eps(m, arena, nb, &r);
-        float loss = aec_forward(m, params, arena, d->x + (size_t)i * chw, nb);
+        aec_draw_normals(m, eps, nb, &r);
+        float loss = aec_workers_loss(w, params, d->x + (size_t)i * chw, m->variational ? eps : NULL, nb);
         sum += (double)loss * nb;
     }
     return sum / d->n;
 }
 
-/* NAN, after aec_error, if the arena cannot be allocated or d is empty. */
+/* NAN, after aec_error, if memory runs out or d is empty. */
 double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *d, int B)
 {
     if (d->n <= 0) {
@@ -167,11 +179,11 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
     }
     if (B > d->n)
         B = d->n;                       /* no arena for images that are not there */
-    float *arena = aec_arena_alloc(m, B);
-    if (!arena)
-        return NAN;
-    double loss = aec_evaluate_in(m, params, d, B, arena);
-    free(arena);
+    aec_workers *w = aec_workers_open(m, aec_default_workers(m), B);
+    float *eps = aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps");
+    double loss = w && eps ? aec_evaluate_with(w, m, params, d, B, eps) : NAN;
+    aec_workers_close(w);
+    free(eps);
     return loss;
 }
 

@@ -22,7 +22,7 @@ double aec_seconds(void);
  * training step with its seconds and the optimizer's, then print. */
 int  aec_profile_begin(const aec_model *m);
 void aec_profile_step(double step_secs, double optim_secs);
-void aec_profile_print(FILE *f, int B);
+void aec_profile_print(FILE *f, int B, int workers);
 void aec_profile_end(void);
 
 /* ---- run.c ------------------------------------------------------------------ */
@@ -53,10 +53,39 @@ void aec_pixels_to_range(const aec_model *m, const uint8_t *u8, size_t n, float 
 /* put_input + encode + decode + loss_fn on B NCHW images: the batch's mean loss. */
 float aec_forward(const aec_model *m, const float *params, float *arena,
                   const float *x, int B);
-/* aec_evaluate in a caller's arena, which must hold batches of B. NAN if
- * d is empty. */
-double aec_evaluate_in(const aec_model *m, const float *params,
-                       const aec_dataset *d, int B, float *arena);
+/* A variational model's eps for B images, [B, Z] N(0, 1) draws from r, into
+ * eps (nothing for other models): what aec_draw_eps puts in an arena. */
+void aec_draw_normals(const aec_model *m, float *eps, int B, aec_rng *r);
+
+/* ---- workers.c: a step split over the batch, one slice per core ------------------- */
+
+typedef struct aec_workers aec_workers;
+/* n workers (the caller is the first) for batches of up to max_B images;
+ * NULL after aec_error. While open, OpenBLAS runs one thread (n > 1). */
+aec_workers *aec_workers_open(const aec_model *m, int n, int max_B);
+void aec_workers_close(aec_workers *w);
+int  aec_workers_count(const aec_workers *w);
+/* The model's schedule (model = split(workers=N)): N, or for 0 the online cores. */
+int  aec_default_workers(const aec_model *m);
+/* x: B NCHW images; eps: [B, Z] for a variational model, or NULL for zeros.
+ * grad: grads = d mean loss / d params (overwritten), returns the mean loss.
+ * loss: the forward pass only. infer: encode and decode into y (NCHW). */
+float aec_workers_grad(aec_workers *w, const float *params, float *grads, const float *x,
+                       const float *eps, int B);
+float aec_workers_loss(aec_workers *w, const float *params, const float *x, const float *eps, int B);
+void  aec_workers_infer(aec_workers *w, const float *params, const float *x, int B, float *y);
+/* After grad or loss: the first layer whose output is not finite, or NULL. */
+const aec_layer *aec_workers_bad_layer(const aec_workers *w);
+
+/* aec_evaluate on the workers w, which take batches of B; eps holds [B, Z]
+ * (scratch). NAN if d is empty. */
+double aec_evaluate_with(aec_workers *w, const aec_model *m, const float *params,
+                         const aec_dataset *d, int B, float *eps);
+
+/* blas.c: pin OpenBLAS to one thread (n = 1) or lift that (n = 0). */
+void aec_blas_limit(int n);
+/* run.c: no NaN or Inf among x[0 .. n). */
+int aec_all_finite(const float *x, size_t n);
 
 /* ---- bench.c ---------------------------------------------------------------- */
 
@@ -65,6 +94,7 @@ typedef struct {
     double seconds;         /* for each of training and inference */
     uint64_t seed;
     int train, infer;       /* which to measure */
+    int workers;            /* slices of each batch at once; 0: one per core */
     int profile;            /* then a per-layer profile of training */
 } aec_bench_opts;
 
@@ -84,6 +114,7 @@ typedef struct {
     int seed_given;             /* cfg.seed was asked for: on resume it must match */
     int quiet;                  /* no progress or epoch lines (tests) */
     int profile;                /* time each layer; print the table at the end */
+    int workers;                /* slices of each batch run at once; 0: one per core */
     const char *resume_cmd;     /* printed after SIGINT; may be NULL */
 } aec_train_opts;
 

@@ -35,7 +35,9 @@ typedef struct {
     const aec_train_opts *o;
     aec_train_cfg cfg;          /* as used: on resume, the checkpoint's seed */
     int B;                      /* batch size, at most n */
-    float *params, *grads, *arena, *x;
+    float *params, *grads, *x;
+    float *eps;                 /* a VAE's noise for the batch, [B, Z] */
+    aec_workers *pool;          /* the step, split over the batch (workers.c) */
     int *idx;                   /* this epoch's order of the training images */
     aec_optim opt;
     int done;                   /* epochs completed and saved */
@@ -67,7 +69,8 @@ static void trainer_close(trainer *t)
 {
     free(t->params);
     free(t->grads);
-    free(t->arena);
+    aec_workers_close(t->pool);
+    free(t->eps);
     free(t->x);
     free(t->idx);
     free(t->rows);
@@ -84,11 +87,12 @@ static int trainer_open(trainer *t, const aec_model *m, const aec_train_opts *o,
     size_t chw = (size_t)m->in_c * m->in_h * m->in_w;
     t->params = aec_alloc_floats(m->n_params, "parameters");
     t->grads = aec_alloc_floats(m->n_params, "gradients");
-    t->arena = aec_arena_alloc(m, t->B);
+    t->pool = aec_workers_open(m, o->workers > 0 ? o->workers : aec_default_workers(m), t->B);
+    t->eps = aec_alloc_floats((size_t)t->B * (m->variational ? m->latent : 1), "eps");
     t->x = aec_alloc_floats((size_t)t->B * chw, "batch");
     t->idx = malloc((size_t)n * sizeof(int));
     t->rows = malloc(((size_t)o->cfg.epochs + 1) * sizeof(csv_row));
-    if (!t->params || !t->grads || !t->arena || !t->x || !t->idx || !t->rows) {
+    if (!t->params || !t->grads || !t->pool || !t->eps || !t->x || !t->idx || !t->rows) {
         if (!t->idx || !t->rows)
             aec_error("training state: out of memory");
         return -1;
@@ -573,31 +577,11 @@ static void progress_epoch(const progress *p, double train, double val, double s
 
 /* ---- numerical faults --------------------------------------------------------- */
 
-static int all_finite(const float *x, size_t n)
-{
-    float acc = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        acc += x[i] * 0.0f;     /* 0 unless some x[i] is NaN or Inf */
-    return acc == 0.0f;
-}
-
-/* The first layer whose output, still in the arena after the forward pass,
- * holds a NaN or an Inf: where a non-finite loss came from. */
-static const aec_layer *first_bad_output(const aec_model *m, const float *arena, int B)
-{
-    for (int i = 0; i < m->n_layers; i++) {
-        const aec_layer *l = &m->layers[i];
-        if (l->out_live && !all_finite(arena + (size_t)B * l->out_offset, (size_t)B * l->out_size))
-            return l;
-    }
-    return NULL;
-}
-
 /* The first parameter tensor whose gradient is not finite, or -1. */
 static int first_bad_grad(const aec_model *m, const float *grads)
 {
     for (int i = 0; i < m->n_tensors; i++)
-        if (!all_finite(grads + m->params[i].offset, m->params[i].numel))
+        if (!aec_all_finite(grads + m->params[i].offset, m->params[i].numel))
             return i;
     return -1;
 }
@@ -631,13 +615,13 @@ static void say_fault(const trainer *t, const char *what, const char *whose, con
 }
 
 /* 0, or 1 after saying which layer first went non-finite. */
-static int check_forward(const trainer *t, float loss, int B, int epoch, int batch)
+static int check_forward(const trainer *t, float loss, int epoch, int batch)
 {
     char what[64];
     if (isfinite(loss))
         return 0;
     snprintf(what, sizeof what, "the loss is %g", (double)loss);
-    say_fault(t, what, "output with a NaN or Inf", first_bad_output(t->m, t->arena, B), epoch, batch);
+    say_fault(t, what, "output with a NaN or Inf", aec_workers_bad_layer(t->pool), epoch, batch);
     return 1;
 }
 
@@ -662,13 +646,9 @@ static int train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, 
     const aec_model *m = t->m;
     double t0 = aec_seconds();
     aec_gather(d, idx, B, t->x);
-    aec_draw_eps(m, t->arena, B, noise);
-    *loss = aec_forward(m, t->params, t->arena, t->x, B);
-    if (check_forward(t, *loss, B, epoch, batch) != 0)
-        return 1;
-    memset(t->grads, 0, m->n_params * sizeof(float));
-    m->backward(t->params, t->grads, t->arena, B);
-    if (check_backward(t, epoch, batch) != 0)
+    aec_draw_normals(m, t->eps, B, noise);
+    *loss = aec_workers_grad(t->pool, t->params, t->grads, t->x, m->variational ? t->eps : NULL, B);
+    if (check_forward(t, *loss, epoch, batch) != 0 || check_backward(t, epoch, batch) != 0)
         return 1;
     double t1 = aec_seconds();
     aec_optim_step(&t->opt, t->params, t->grads);
@@ -721,7 +701,7 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     if (rc != 0)
         return rc;
     double secs = aec_seconds() - p.t0;
-    double val_loss = aec_evaluate_in(t->m, t->params, val, t->B, t->arena);
+    double val_loss = aec_evaluate_with(t->pool, t->m, t->params, val, t->B, t->eps);
     t->done = e;
     t->rows[t->n_rows++] = (csv_row){ e, loss, val_loss, secs };
     /* loss.csv first: resume keeps only the rows of the epochs saved */
@@ -811,7 +791,7 @@ int aec_train(const aec_model *m, const aec_train_opts *o,
                o->out_dir, t.done, t.cfg.epochs);
     else if (rc == 0 && o->profile && (rc = aec_profile_begin(m)) == 0) {
         rc = run_epochs(&t, train, val);
-        aec_profile_print(stdout, t.B);
+        aec_profile_print(stdout, t.B, aec_workers_count(t.pool));
         aec_profile_end();
     } else if (rc == 0) {
         rc = run_epochs(&t, train, val);

@@ -1231,6 +1231,15 @@ static void test_schedule_defaults_and_overrides(void **state)
     assert_int_equal(up->sched[PASS_BWD].threads, 1);
     assert_int_equal(up->sched[PASS_BWD].line, 18);
     assert_int_equal(up->sched[PASS_FWD].line, 0);     /* the forward pass keeps aec's choice */
+    assert_int_equal(c.ir.workers, 0);                  /* a light model: one slice per core */
+    assert_int_equal(c.ir.workers_line, 0);
+    free(err);
+    compiled_free(&c);
+    src = scheduled("    model = split(workers=1)\n");
+    assert_int_equal(compile_text(src, strlen(src), &c, &err), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(c.ir.workers, 1);
+    assert_int_equal(c.ir.workers_line, 17);
     free(err);
     compiled_free(&c);
 }
@@ -1267,6 +1276,15 @@ static void test_schedule_errors(void **state)
     expect_errors(scheduled("    conv1.forward = gemm()\n    conv1 = direct()\n"),
                   "t.ae:18:5: error: a second schedule line for conv1's forward pass (the first is on "
                   "line 17)\n      conv1 = direct()\n      ^\n");
+    expect_errors(scheduled("    model = gemm()\n"),
+                  "t.ae:17:13: error: the model's line is split(workers=N), not 'gemm'\n"
+                  "      model = gemm()\n              ^\n");
+    expect_errors(scheduled("    model = split(threads=2)\n"),
+                  "t.ae:17:19: error: split takes one setting, workers=N\n"
+                  "      model = split(threads=2)\n                    ^\n");
+    expect_errors(scheduled("    model = split(workers=2)\n    model = split(workers=1)\n"),
+                  "t.ae:18:5: error: a second 'model' line in the schedule (the first is on line 17)\n"
+                  "      model = split(workers=1)\n      ^\n");
     expect_errors(scheduled("    enc_flatten1 = gemm()\n"),
                   "t.ae:17:5: error: 'enc_flatten1' is a flatten: only conv2d, deconv2d and linear "
                   "layers have kernels to schedule\n      enc_flatten1 = gemm()\n      ^\n");

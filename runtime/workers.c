@@ -1,0 +1,257 @@
+/* workers.c: a step split over the batch, one slice per core.
+ *
+ * Two cores can share a training step in two ways. Each kernel can be split
+ * across both (OpenBLAS's threads inside every GEMM, OpenMP in direct
+ * loops): the cores then meet at every layer, and the elementwise loops
+ * between the GEMMs run on one core while the other waits. Or the batch can
+ * be split: each worker runs the whole forward and backward pass on its
+ * slice of the images, with one thread and its own arena, and the
+ * gradients are summed at the end. They meet once a step. Which is faster
+ * depends on the model: the .ae schedule's `model = split(workers=N)` says
+ * (aec chooses from the model's size), and `--workers N` overrides it.
+ *
+ * The slices' gradients are means over their own images; the step's mean is
+ * their sum weighted by slice size, added in worker order, so the result is
+ * the same run to run for a given number of workers (and, with one worker,
+ * bit for bit what a single arena gives).
+ *
+ * The caller's thread is worker 0; workers 1.. wait on a condition variable
+ * between jobs. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "aec.h"
+#include "runtime_internal.h"
+
+typedef enum { JOB_GRAD, JOB_LOSS, JOB_INFER, JOB_EXIT } job_kind;
+
+typedef struct {
+    int first, n;           /* this worker's slice of the batch */
+    float *arena, *grads;
+    float loss;
+    pthread_t thread;
+    struct aec_workers *pool;
+} worker;
+
+struct aec_workers {
+    const aec_model *m;
+    int n, max_B;
+    worker *w;
+    /* the job, set by the caller before each generation */
+    job_kind kind;
+    const float *params, *x, *eps;
+    float *out;             /* JOB_INFER: outputs, NCHW */
+    pthread_mutex_t lock;
+    pthread_cond_t start, done;
+    long generation;
+    int pending;
+};
+
+/* ---- one worker's share ------------------------------------------------------ */
+
+static void run_slice(aec_workers *p, worker *w)
+{
+    const aec_model *m = p->m;
+    size_t chw = (size_t)m->in_c * m->in_h * m->in_w;
+    if (w->n == 0)
+        return;
+    aec_put_eps(m, w->arena, p->eps ? p->eps + (size_t)w->first * m->latent : NULL, w->n);
+    if (p->kind == JOB_INFER) {
+        aec_put_input(m, w->arena, p->x + (size_t)w->first * chw, w->n);
+        m->encode(p->params, w->arena, w->n);
+        m->decode(p->params, w->arena, w->n);
+        aec_get_output(m, w->arena, p->out + (size_t)w->first * chw, w->n);
+        return;
+    }
+    w->loss = aec_forward(m, p->params, w->arena, p->x + (size_t)w->first * chw, w->n);
+    if (p->kind == JOB_GRAD) {
+        memset(w->grads, 0, m->n_params * sizeof *w->grads);
+        m->backward(p->params, w->grads, w->arena, w->n);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    aec_workers *p = w->pool;
+    long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (p->generation == seen)
+            pthread_cond_wait(&p->start, &p->lock);
+        seen = p->generation;
+        job_kind kind = p->kind;
+        pthread_mutex_unlock(&p->lock);
+        if (kind == JOB_EXIT)
+            return NULL;
+        run_slice(p, w);
+        pthread_mutex_lock(&p->lock);
+        if (--p->pending == 0)
+            pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+/* Split B images into the workers' slices (the first B % n get one more). */
+static void split(aec_workers *p, int B)
+{
+    int first = 0;
+    for (int i = 0; i < p->n; i++) {
+        p->w[i].first = first;
+        p->w[i].n = B / p->n + (i < B % p->n);
+        first += p->w[i].n;
+    }
+}
+
+/* Run the job set in p on every slice; worker 0 is the caller. */
+static void run_job(aec_workers *p, int B)
+{
+    split(p, B);
+    pthread_mutex_lock(&p->lock);
+    p->pending = p->n - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->lock);
+    run_slice(p, &p->w[0]);
+    pthread_mutex_lock(&p->lock);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+int aec_default_workers(const aec_model *m)
+{
+    if (m->workers > 0)
+        return m->workers;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+static int alloc_worker(aec_workers *p, worker *w, int slice)
+{
+    w->pool = p;
+    w->arena = aec_arena_alloc(p->m, slice);
+    w->grads = aec_alloc_floats(p->m->n_params, "gradients");
+    return w->arena && w->grads ? 0 : -1;
+}
+
+aec_workers *aec_workers_open(const aec_model *m, int n, int max_B)
+{
+    if (n > max_B)
+        n = max_B > 0 ? max_B : 1;      /* no worker without an image */
+    aec_workers *p = calloc(1, sizeof *p);
+    worker *w = calloc((size_t)(n > 0 ? n : 1), sizeof *w);
+    if (!p || !w) {
+        free(p), free(w);
+        aec_error("workers: out of memory");
+        return NULL;
+    }
+    *p = (aec_workers){ .m = m, .n = n, .max_B = max_B, .w = w };
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->start, NULL);
+    pthread_cond_init(&p->done, NULL);
+    int slice = (max_B + n - 1) / n, started = 1, rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = alloc_worker(p, &w[i], slice);
+    for (int i = 1; i < n && rc == 0; i++, started++)
+        if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
+            aec_error("workers: cannot start thread %d of %d", i + 1, n);
+            rc = -1;
+        }
+    p->n = started;     /* on failure, close joins only the threads that run */
+    if (rc != 0) {
+        aec_workers_close(p);
+        return NULL;
+    }
+    /* one thread per worker: the BLAS must not start threads of its own */
+    aec_blas_limit(n > 1 ? 1 : 0);
+    return p;
+}
+
+void aec_workers_close(aec_workers *p)
+{
+    if (!p)
+        return;
+    p->kind = JOB_EXIT;
+    pthread_mutex_lock(&p->lock);
+    p->generation++;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 1; i < p->n; i++)
+        pthread_join(p->w[i].thread, NULL);
+    for (int i = 0; i < p->n; i++)
+        free(p->w[i].arena), free(p->w[i].grads);
+    aec_blas_limit(0);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->start);
+    pthread_cond_destroy(&p->done);
+    free(p->w);
+    free(p);
+}
+
+int aec_workers_count(const aec_workers *p)
+{
+    return p->n;
+}
+
+/* ---- jobs ------------------------------------------------------------------------- */
+
+/* The batch's mean loss: the slices' means weighted by their sizes. */
+static float mean_loss(const aec_workers *p, int B)
+{
+    double sum = 0.0;
+    for (int i = 0; i < p->n; i++)
+        sum += (double)p->w[i].loss * p->w[i].n;
+    return (float)(sum / B);
+}
+
+float aec_workers_grad(aec_workers *p, const float *params, float *grads, const float *x,
+                       const float *eps, int B)
+{
+    p->kind = JOB_GRAD, p->params = params, p->x = x, p->eps = eps;
+    run_job(p, B);
+    size_t n = p->m->n_params;
+    if (p->n == 1) {
+        memcpy(grads, p->w[0].grads, n * sizeof *grads);    /* one slice: exactly its gradient */
+        return p->w[0].loss;
+    }
+    memset(grads, 0, n * sizeof *grads);
+    for (int i = 0; i < p->n; i++) {
+        const float *restrict g = p->w[i].grads, share = (float)p->w[i].n / (float)B;
+        for (size_t j = 0; p->w[i].n > 0 && j < n; j++)
+            grads[j] += share * g[j];
+    }
+    return mean_loss(p, B);
+}
+
+float aec_workers_loss(aec_workers *p, const float *params, const float *x, const float *eps, int B)
+{
+    p->kind = JOB_LOSS, p->params = params, p->x = x, p->eps = eps;
+    run_job(p, B);
+    return mean_loss(p, B);
+}
+
+void aec_workers_infer(aec_workers *p, const float *params, const float *x, int B, float *y)
+{
+    p->kind = JOB_INFER, p->params = params, p->x = x, p->eps = NULL, p->out = y;
+    run_job(p, B);
+}
+
+/* The first layer (in .ae order) whose output holds a NaN or Inf in any
+ * slice, after a forward pass; NULL if none. */
+const aec_layer *aec_workers_bad_layer(const aec_workers *p)
+{
+    const aec_model *m = p->m;
+    for (int l = 0; l < m->n_layers; l++)
+        for (int i = 0; i < p->n; i++) {
+            const worker *w = &p->w[i];
+            const aec_layer *L = &m->layers[l];
+            if (w->n > 0 && L->out_live
+                && !aec_all_finite(w->arena + (size_t)w->n * L->out_offset, (size_t)w->n * L->out_size))
+                return L;
+        }
+    return NULL;
+}
