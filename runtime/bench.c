@@ -23,7 +23,7 @@ static void train_step(bench_state *s)
     aec_draw_normals(s->m, s->eps, s->B, &s->rng);
     aec_workers_grad(s->pool, s->params, s->grads, s->x, s->m->variational ? s->eps : NULL, s->B);
     double t1 = aec_seconds();
-    aec_optim_step(&s->opt, s->params, s->grads);
+    aec_workers_update(s->pool, &s->opt, s->params, s->grads);
     if (aec_profiling) {
         double t2 = aec_seconds();
         aec_profile_step(t2 - t0, t2 - t1);

@@ -102,23 +102,23 @@ static void adam_range(const adam_scalars *s, int decay, size_t n, float *restri
     }
 }
 
-static void adam_step(aec_optim *o, float *p, const float *grads)
+static void adam_step(aec_optim *o, float *p, const float *grads, size_t lo, size_t hi)
 {
     adam_scalars s = adam_prepare(&o->cfg, o->step);
     if (s.weight_decay != 0.0f)
-        adam_range(&s, 1, o->n, p, grads, o->m, o->v);
+        adam_range(&s, 1, hi - lo, p + lo, grads + lo, o->m + lo, o->v + lo);
     else
-        adam_range(&s, 0, o->n, p, grads, o->m, o->v);
+        adam_range(&s, 0, hi - lo, p + lo, grads + lo, o->m + lo, o->v + lo);
 }
 
 /* SGD's momentum buffer starts as a copy of the first gradient (PyTorch's
  * `buf = torch.clone(d_p)`), not as zeros; o->step says whether it exists. */
 AEC_CLONES
-static void sgd_step(aec_optim *o, float *p, const float *grads)
+static void sgd_step(aec_optim *o, float *p, const float *grads, size_t lo, size_t hi)
 {
     float wd = o->cfg.weight_decay, mom = o->cfg.momentum;
     float neg_lr = (float)-as_written(o->cfg.lr);
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float g = grads[i];
         if (wd != 0.0f)
             g = fmaf(wd, p[i], g);
@@ -130,11 +130,18 @@ static void sgd_step(aec_optim *o, float *p, const float *grads)
     }
 }
 
+/* Each parameter's update reads only its own gradient and state, so a step
+ * may be applied in parts, by several threads, with the same result. */
+void aec_optim_step_part(aec_optim *o, float *params, const float *grads, size_t lo, size_t hi)
+{
+    if (o->cfg.kind == AEC_OPT_ADAM)
+        adam_step(o, params, grads, lo, hi);
+    else
+        sgd_step(o, params, grads, lo, hi);
+}
+
 void aec_optim_step(aec_optim *o, float *params, const float *grads)
 {
     o->step++;      /* PyTorch counts the step before using it */
-    if (o->cfg.kind == AEC_OPT_ADAM)
-        adam_step(o, params, grads);
-    else
-        sgd_step(o, params, grads);
+    aec_optim_step_part(o, params, grads, 0, o->n);
 }

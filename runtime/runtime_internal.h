@@ -74,6 +74,11 @@ float aec_workers_grad(aec_workers *w, const float *params, float *grads, const 
                        const float *eps, int B);
 float aec_workers_loss(aec_workers *w, const float *params, const float *x, const float *eps, int B);
 void  aec_workers_infer(aec_workers *w, const float *params, const float *x, int B, float *y);
+/* The optimizer's step on the workers, each updating a range of the
+ * parameters: o->step++, then what aec_optim_step does, the same bits. */
+void  aec_workers_update(aec_workers *w, aec_optim *o, float *params, const float *grads);
+/* optim.c: the update of parameters [lo, hi) for step o->step (already counted). */
+void  aec_optim_step_part(aec_optim *o, float *params, const float *grads, size_t lo, size_t hi);
 /* After grad or loss: the first layer whose output is not finite, or NULL. */
 const aec_layer *aec_workers_bad_layer(const aec_workers *w);
 

@@ -24,7 +24,7 @@
 #include "aec.h"
 #include "runtime_internal.h"
 
-typedef enum { JOB_GRAD, JOB_LOSS, JOB_INFER, JOB_EXIT } job_kind;
+typedef enum { JOB_GRAD, JOB_LOSS, JOB_INFER, JOB_REDUCE, JOB_UPDATE, JOB_EXIT } job_kind;
 
 typedef struct {
     int first, n;           /* this worker's slice of the batch */
@@ -40,8 +40,13 @@ struct aec_workers {
     worker *w;
     /* the job, set by the caller before each generation */
     job_kind kind;
-    const float *params, *x, *eps;
-    float *out;             /* JOB_INFER: outputs, NCHW */
+    const float *x, *eps;
+    const float *weights;   /* the parameters a pass reads */
+    float *out;             /* JOB_INFER: outputs, NCHW; JOB_REDUCE: the summed gradients */
+    float *params;          /* JOB_UPDATE: the parameters to update ... */
+    const float *grads;     /* ... by these gradients */
+    aec_optim *opt;         /* JOB_UPDATE */
+    int B;                  /* the batch of the last JOB_GRAD */
     pthread_mutex_t lock;
     pthread_cond_t start, done;
     long generation;
@@ -50,24 +55,52 @@ struct aec_workers {
 
 /* ---- one worker's share ------------------------------------------------------ */
 
+/* Worker i's share of the parameter array: equal parts, 16-float aligned. */
+static void param_range(const aec_workers *p, const worker *w, size_t *lo, size_t *hi)
+{
+    size_t n = p->m->n_params, i = (size_t)(w - p->w), part = (n / (size_t)p->n + 15) / 16 * 16;
+    *lo = i * part < n ? i * part : n;
+    *hi = (i + 1) * part < n && i + 1 < (size_t)p->n ? (i + 1) * part : n;
+}
+
+/* grads[lo, hi) = the slices' gradients weighted by their sizes, in worker order. */
+static void reduce_range(aec_workers *p, size_t lo, size_t hi)
+{
+    float *restrict g = p->out;
+    memset(g + lo, 0, (hi - lo) * sizeof *g);
+    for (int k = 0; k < p->n; k++) {
+        const float *restrict gk = p->w[k].grads, share = (float)p->w[k].n / (float)p->B;
+        for (size_t j = lo; p->w[k].n > 0 && j < hi; j++)
+            g[j] += share * gk[j];
+    }
+}
+
 static void run_slice(aec_workers *p, worker *w)
 {
     const aec_model *m = p->m;
-    size_t chw = (size_t)m->in_c * m->in_h * m->in_w;
+    size_t chw = (size_t)m->in_c * m->in_h * m->in_w, lo, hi;
+    if (p->kind == JOB_REDUCE || p->kind == JOB_UPDATE) {
+        param_range(p, w, &lo, &hi);
+        if (p->kind == JOB_REDUCE)
+            reduce_range(p, lo, hi);
+        else
+            aec_optim_step_part(p->opt, p->params, p->grads, lo, hi);
+        return;
+    }
     if (w->n == 0)
         return;
     aec_put_eps(m, w->arena, p->eps ? p->eps + (size_t)w->first * m->latent : NULL, w->n);
     if (p->kind == JOB_INFER) {
         aec_put_input(m, w->arena, p->x + (size_t)w->first * chw, w->n);
-        m->encode(p->params, w->arena, w->n);
-        m->decode(p->params, w->arena, w->n);
+        m->encode(p->weights, w->arena, w->n);
+        m->decode(p->weights, w->arena, w->n);
         aec_get_output(m, w->arena, p->out + (size_t)w->first * chw, w->n);
         return;
     }
-    w->loss = aec_forward(m, p->params, w->arena, p->x + (size_t)w->first * chw, w->n);
+    w->loss = aec_forward(m, p->weights, w->arena, p->x + (size_t)w->first * chw, w->n);
     if (p->kind == JOB_GRAD) {
         memset(w->grads, 0, m->n_params * sizeof *w->grads);
-        m->backward(p->params, w->grads, w->arena, w->n);
+        m->backward(p->weights, w->grads, w->arena, w->n);
     }
 }
 
@@ -104,10 +137,12 @@ static void split(aec_workers *p, int B)
     }
 }
 
-/* Run the job set in p on every slice; worker 0 is the caller. */
+/* Run the job set in p on every worker; worker 0 is the caller. B > 0
+ * splits a new batch; 0 keeps the slices (reduce, update). */
 static void run_job(aec_workers *p, int B)
 {
-    split(p, B);
+    if (B > 0)
+        split(p, B);
     pthread_mutex_lock(&p->lock);
     p->pending = p->n - 1;
     p->generation++;
@@ -211,32 +246,34 @@ static float mean_loss(const aec_workers *p, int B)
 float aec_workers_grad(aec_workers *p, const float *params, float *grads, const float *x,
                        const float *eps, int B)
 {
-    p->kind = JOB_GRAD, p->params = params, p->x = x, p->eps = eps;
+    p->kind = JOB_GRAD, p->weights = params, p->x = x, p->eps = eps, p->B = B;
     run_job(p, B);
-    size_t n = p->m->n_params;
     if (p->n == 1) {
-        memcpy(grads, p->w[0].grads, n * sizeof *grads);    /* one slice: exactly its gradient */
+        memcpy(grads, p->w[0].grads, p->m->n_params * sizeof *grads);  /* exactly its gradient */
         return p->w[0].loss;
     }
-    memset(grads, 0, n * sizeof *grads);
-    for (int i = 0; i < p->n; i++) {
-        const float *restrict g = p->w[i].grads, share = (float)p->w[i].n / (float)B;
-        for (size_t j = 0; p->w[i].n > 0 && j < n; j++)
-            grads[j] += share * g[j];
-    }
+    p->kind = JOB_REDUCE, p->out = grads;
+    run_job(p, 0);
     return mean_loss(p, B);
+}
+
+void aec_workers_update(aec_workers *p, aec_optim *o, float *params, const float *grads)
+{
+    o->step++;      /* PyTorch counts the step before using it */
+    p->kind = JOB_UPDATE, p->opt = o, p->params = params, p->grads = grads;
+    run_job(p, 0);
 }
 
 float aec_workers_loss(aec_workers *p, const float *params, const float *x, const float *eps, int B)
 {
-    p->kind = JOB_LOSS, p->params = params, p->x = x, p->eps = eps;
+    p->kind = JOB_LOSS, p->weights = params, p->x = x, p->eps = eps;
     run_job(p, B);
     return mean_loss(p, B);
 }
 
 void aec_workers_infer(aec_workers *p, const float *params, const float *x, int B, float *y)
 {
-    p->kind = JOB_INFER, p->params = params, p->x = x, p->eps = NULL, p->out = y;
+    p->kind = JOB_INFER, p->weights = params, p->x = x, p->eps = NULL, p->out = y;
     run_job(p, B);
 }
 
