@@ -207,20 +207,36 @@ static void emit_bias_act(sbuf *o, const ir_layer *l)
     OUT(";\n        }\n");
 }
 
-/* dout <- dout * act'(out) in place, and dbias[o] += its sum over B and pixels. */
+/* dout <- dout * act'(out) in place, and dbias[o] += its sum over B and pixels.
+ * The sums are what keeps this loop from being a plain elementwise pass, so
+ * they are laid out for vectors: 16 running sums per channel of a CBHW
+ * tensor (one per lane; the tail and the lanes then summed in double), and
+ * for [B][F] a row at a time into dbias. Fixed orders: the same bits run to run. */
 static void emit_dbias(sbuf *o, const ir_layer *l)
 {
     int C = l->out.c, HW = l->out.h * l->out.w;
     if (l->act == ACT_NONE)
         OUT("    (void)out;   /* no activation: the gradient passes unchanged */\n");
-    OUT("    for (int o = 0; o < %d; o++) {\n        double sum = 0.0;\n", C);
-    if (l->out.flat)
-        OUT("        for (int b = 0; b < B; b++) {\n            const size_t i = (size_t)b * %d + o;\n", C);
-    else
-        OUT("        for (size_t i = (size_t)o * B * %d; i < (size_t)(o + 1) * B * %d; i++) {\n", HW, HW);
-    OUT("            dout[i] = ");
-    dact_call(o, l, "out[i]", "dout[i]");
-    OUT(";\n            sum += dout[i];\n        }\n        dbias[o] += (float)sum;\n    }\n");
+    if (l->out.flat) {
+        OUT("    for (int b = 0; b < B; b++)\n        for (int o = 0; o < %d; o++) {\n", C);
+        OUT("            const size_t i = (size_t)b * %d + o;\n            dout[i] = ", C);
+        dact_call(o, l, "out[i]", "dout[i]");
+        OUT(";\n            dbias[o] += dout[i];\n        }\n");
+        return;
+    }
+    OUT("    const size_t n = (size_t)B * %d;\n", HW);
+    OUT("    for (int o = 0; o < %d; o++) {\n", C);
+    OUT("        float *restrict d = dout + (size_t)o * n;\n        const float *restrict y = out + (size_t)o * n;\n");
+    OUT("        float lane[16] = {0};\n        size_t i = 0;\n");
+    OUT("        for (; i + 16 <= n; i += 16)\n            for (int k = 0; k < 16; k++) {\n");
+    OUT("                d[i + k] = ");
+    dact_call(o, l, "y[i + k]", "d[i + k]");
+    OUT(";\n                lane[k] += d[i + k];\n            }\n");
+    OUT("        double sum = 0.0;\n        for (; i < n; i++) {\n            d[i] = ");
+    dact_call(o, l, "y[i]", "d[i]");
+    OUT(";\n            sum += d[i];\n        }\n");
+    OUT("        for (int k = 0; k < 16; k++)\n            sum += lane[k];\n");
+    OUT("        dbias[o] += (float)sum;\n    }\n");
 }
 
 /* ---- one function pair per layer kind ------------------------------------------ */
