@@ -121,18 +121,39 @@ static window conv_window(const ir_layer *l)
     return (window){l->out.c, l->out.h, l->out.w, c->kernel, c->stride, c->pad, l->in.h, l->in.w};
 }
 
-/* When no window position reaches outside the image, skip the bounds test. */
-static int window_inside(window g)
+/* The rows i of the GH x GW grid whose window row kh lies inside the
+ * image, as two literal tables: i0[kh] <= i < i1[kh]; the same for columns.
+ * With them the direct loops need no bounds test. */
+static void emit_ranges(sbuf *o, window g)
 {
-    return g.P == 0 && (g.GH - 1) * g.S + g.K <= g.H && (g.GW - 1) * g.S + g.K <= g.W;
+    const char *names[2][2] = { { "i0", "i1" }, { "j0", "j1" } };
+    for (int axis = 0; axis < 2; axis++) {
+        int G = axis ? g.GW : g.GH, H = axis ? g.W : g.H;
+        for (int end = 0; end < 2; end++) {
+            OUT("%s%s[%d] = {", end ? ", " : "    static const int ", names[axis][end], g.K);
+            for (int k = 0; k < g.K; k++) {
+                /* i*S - P + k in [0, H): i >= ceil((P - k) / S), i <= floor((H - 1 + P - k) / S) */
+                int lo = g.P - k > 0 ? (g.P - k + g.S - 1) / g.S : 0;
+                int hi = H - 1 + g.P - k < 0 ? 0 : (H - 1 + g.P - k) / g.S + 1;
+                lo = lo < G ? lo : G;
+                hi = hi < G ? hi : G;
+                OUT("%s%d", k ? ", " : "", end ? (hi > lo ? hi : lo) : lo);
+            }
+            OUT("}");
+        }
+        OUT(";\n");
+    }
 }
 
 /* The loops over every (c, kh, kw) row and (b, gh, gw) column. scatter = 0
  * gathers image values into cols (im2col); scatter = 1 adds cols back into
- * the image (col2im). */
+ * the image (col2im). The window positions that fall outside the image are
+ * known for each kh and kw (emit_ranges), so the inner loop runs over the
+ * inside ones only, with no test, and im2col writes the zeros around it. */
 static void emit_window_loops(sbuf *o, window g, int scatter, int unroll)
 {
     const char *img_t = scatter ? "float" : "const float", *col_t = scatter ? "const float" : "float";
+    emit_ranges(o, g);
     OUT("    const size_t n = (size_t)nb * %d;\n", g.GH * g.GW);
     OUT("    for (int c = 0; c < %d; c++)\n", g.C);
     OUT("        for (int kh = 0; kh < %d; kh++)\n", g.K);
@@ -143,23 +164,27 @@ static void emit_window_loops(sbuf *o, window g, int scatter, int unroll)
     OUT("                    %s *im = img + ((size_t)c * B + b0 + b) * %d;\n", img_t, g.H * g.W);
     OUT("                    %s *col = row + (size_t)b * %d;\n", col_t, g.GH * g.GW);
     OUT("                    for (int gh = 0; gh < %d; gh++) {\n", g.GH);
-    OUT("                        const int ih = gh * %d - %d + kh;\n", g.S, g.P);
+    OUT("                        %s *cr = col + gh * %d;\n", col_t, g.GW);
+    OUT("                        const int base = (gh * %d - %d + kh) * %d - %d + kw;\n", g.S, g.P, g.W, g.P);
+    if (scatter) {
+        OUT("                        if (gh < i0[kh] || gh >= i1[kh])\n                            continue;\n");
+    } else {
+        OUT("                        if (gh < i0[kh] || gh >= i1[kh]) {\n");
+        OUT("                            memset(cr, 0, sizeof(float) * %d);\n", g.GW);
+        OUT("                            continue;\n                        }\n");
+        OUT("                        for (int gw = 0; gw < j0[kw]; gw++)\n                            cr[gw] = 0.0f;\n");
+    }
     if (unroll)
         OUT("#pragma GCC unroll %d\n", unroll);
-    OUT("                        for (int gw = 0; gw < %d; gw++) {\n", g.GW);
-    OUT("                            const int iw = gw * %d - %d + kw;\n", g.S, g.P);
-    const char *pad = "                            ";
-    if (!window_inside(g)) {
-        OUT("%sif (ih >= 0 && ih < %d && iw >= 0 && iw < %d)\n", pad, g.H, g.W);
-        pad = "                                ";
-    }
+    OUT("                        for (int gw = j0[kw]; gw < j1[kw]; gw++)\n");
     if (scatter)
-        OUT("%sim[ih * %d + iw] += col[gh * %d + gw];\n", pad, g.W, g.GW);
+        OUT("                            im[base + gw * %d] += cr[gw];\n", g.S);
     else
-        OUT("%scol[gh * %d + gw] = im[ih * %d + iw];\n", pad, g.GW, g.W);
-    if (!scatter && !window_inside(g))
-        OUT("                            else\n                                col[gh * %d + gw] = 0.0f;\n", g.GW);
-    OUT("                        }\n                    }\n                }\n            }\n");
+        OUT("                            cr[gw] = im[base + gw * %d];\n", g.S);
+    if (!scatter)
+        OUT("                        for (int gw = j1[kw]; gw < %d; gw++)\n                            cr[gw] = 0.0f;\n",
+            g.GW);
+    OUT("                    }\n                }\n            }\n");
 }
 
 static void emit_im2col(sbuf *o, const ir_model *m, const ir_layer *l, int unroll)
@@ -305,28 +330,6 @@ static void omp_for(sbuf *o, const ir_sched *s)
         OUT("#pragma omp parallel for schedule(static) num_threads(%d)\n", s->threads);
     else
         OUT("#pragma omp parallel for schedule(static)\n");
-}
-
-/* The rows i of the GH x GW grid whose window row kh lies inside the
- * image, as two literal tables: i0[kh] <= i < i1[kh]; the same for columns.
- * With them the direct loops need no bounds test. */
-static void emit_ranges(sbuf *o, window g)
-{
-    const char *names[2][2] = { { "i0", "i1" }, { "j0", "j1" } };
-    for (int axis = 0; axis < 2; axis++) {
-        int G = axis ? g.GW : g.GH, H = axis ? g.W : g.H;
-        for (int end = 0; end < 2; end++) {
-            OUT("%s%s[%d] = {", end ? ", " : "    static const int ", names[axis][end], g.K);
-            for (int k = 0; k < g.K; k++) {
-                int lo = g.P - k > 0 ? (g.P - k + g.S - 1) / g.S : 0;
-                int hi = (H - 1 + g.P - k) / g.S + 1;
-                hi = hi < G ? hi : G;
-                OUT("%s%d", k ? ", " : "", end ? (hi > lo ? hi : lo) : lo);
-            }
-            OUT("}");
-        }
-        OUT(";\n");
-    }
 }
 
 /* The loops over kh, kw and the grid positions (i, j) whose window pixel
