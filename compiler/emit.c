@@ -1020,7 +1020,7 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
     if (m->workers_line)
         OUT("    /* schedule: split(workers=%d), from line %d of the .ae file */\n", m->workers, m->workers_line);
     else
-        OUT("    /* schedule: split(workers=%d), aec's default for this model's size */\n", m->workers);
+        OUT("    /* schedule: split(workers=%d), aec's default (0: one slice per core) */\n", m->workers);
     OUT("    .workers = %d,\n", m->workers);
     OUT("    .encode = %s_encode, .decode = %s_decode,\n", m->name, m->name);
     OUT("    .loss_fn = %s_loss, .backward = %s_backward,\n};\n\n", m->name, m->name);

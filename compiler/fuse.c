@@ -19,7 +19,7 @@ static int can_fuse(const ir_layer *prev, const ir_layer *act)
 
 void fuse_activations(ir_model *m)
 {
-    int kept = 0, n_encoder = m->n_encoder;
+    int kept = 0, n_encoder = m->n_encoder, gaussian = m->gaussian;
     for (int i = 0; i < m->nlayers; i++) {
         ir_layer *l = &m->layers[i];
         if (kept > 0 && can_fuse(&m->layers[kept - 1], l)) {
@@ -31,8 +31,14 @@ void fuse_activations(ir_model *m)
                 n_encoder--;
             continue;
         }
+        /* The latent moves down with the layers: an activation line fused in
+         * the encoder used to leave m->gaussian on the layer after it, and the
+         * emitter read buffer -1 (found by tests/fuzz; tiny_vae_fused.ae). */
+        if (i == m->gaussian)
+            gaussian = kept;
         m->layers[kept++] = *l;
     }
     m->nlayers = kept;
     m->n_encoder = n_encoder;
+    m->gaussian = gaussian;
 }

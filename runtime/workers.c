@@ -8,7 +8,7 @@
  * slice of the images, with one thread and its own arena, and the
  * gradients are summed at the end. They meet once a step. Which is faster
  * depends on the model: the .ae schedule's `model = split(workers=N)` says
- * (aec chooses from the model's size), and `--workers N` overrides it.
+ * (by default one slice per core), and `--workers N` overrides it.
  *
  * The slices' gradients are means over their own images; the step's mean is
  * their sum weighted by slice size, added in worker order, so the result is
