@@ -69,6 +69,7 @@ $(B)/%: models/%.ae $(B)/aec $(B)/libaecrt.a
 
 # ---- tests ----------------------------------------------------------------
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 
 # make bench: never part of make test. bench/README.md says what it runs and prints.
 bench: all $(B)/bench/sgemm_peak

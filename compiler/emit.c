@@ -511,26 +511,21 @@ static void emit_conv2d(sbuf *o, const ir_model *m, const ir_layer *l)
 
     layer_comment(o, m, l, "conv2d backward");
     OUT("static void %s_backward(float *din, float *dcols, float *dout, const float *out,\n"
-        "        float *cols, const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n",
-        l->name);
+        "        const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
     sched_comment(o, bs);
     emit_dbias(o, l);
     if (bs->lowering == LOWER_DIRECT) {
-        OUT("    enum { K_ = %d };\n    (void)cols, (void)dcols;   /* direct: no column buffers */\n", g.K);
+        OUT("    enum { K_ = %d };\n    (void)dcols;   /* direct: no column buffer */\n", g.K);
         emit_direct_backward(o, l, &cs, bs);
         OUT("}\n\n");
         return;
     }
     blas_threads(o, bs);
-    /* the forward pass's columns serve when it kept them all */
-    int keep = fs->lowering == LOWER_GEMM && !fs->tile && !bs->tile;
-    if (keep)
-        OUT("    (void)in;   /* the forward pass's columns stand for it */\n");
     tile_open(o, bs);
-    if (!keep)
-        OUT("%s%s_im2col(cols, in, B, b0, nb);\n", ind, l->name);
+    /* the forward pass's columns were scratch: make them again, in dcols */
+    OUT("%s%s_im2col(dcols, in, B, b0, nb);\n", ind, l->name);
     OUT("%s/* dweight[%s][%s] += dout[%s][b0*%d ...] x cols^T */\n", ind, OC, CKK, OC, g.GH * g.GW);
-    gemm(o, NT, TR, OC, CKK, t.n, t.dout, N, "cols", t.n, "1.0f", "dweight", CKK);
+    gemm(o, NT, TR, OC, CKK, t.n, t.dout, N, "dcols", t.n, "1.0f", "dweight", CKK);
     if (l->needs_din) {
         OUT("%s/* dcols[%s][nb*%d] = weight^T x dout, then back to the image */\n", ind, CKK, g.GH * g.GW);
         gemm(o, TR, NT, CKK, t.n, OC, "weight", CKK, t.dout, N, "0.0f", "dcols", t.n);
@@ -538,7 +533,7 @@ static void emit_conv2d(sbuf *o, const ir_model *m, const ir_layer *l)
     }
     tile_close(o, bs);
     if (!l->needs_din)
-        OUT("    (void)din, (void)dcols, (void)weight;   /* the first layer that learns: no input gradient */\n");
+        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
     OUT("}\n\n");
 }
 
@@ -857,8 +852,6 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
         return;
     }
     OUT(", AT(%s)", buf_name(m, l->buf_out));
-    if (l->kind == IR_CONV2D)
-        OUT(", AT(%s)", buf_name(m, l->buf_cols));
     if (l->kind != IR_ACT)
         OUT(", AT(%s)", in_buf(m, i));
     if (l->weight >= 0)

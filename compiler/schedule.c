@@ -77,7 +77,8 @@ static int apply_model(ir_model *m, const ast_directive *d)
             diag_error(a->pos, "split takes one setting, workers=N");
             return -1;
         }
-        if (v->kind != VAL_NUMBER || v->num != (double)(long)v->num || v->num < 0 || v->num > 256) {
+        /* bounds first: (long) of a number out of its range (1e40) is undefined (tests/fuzz) */
+        if (v->kind != VAL_NUMBER || v->num < 0 || v->num > 256 || v->num != (double)(long)v->num) {
             diag_error(v->pos, "workers must be a whole number from 0 to 256, not '%s'", v->text);
             return -1;
         }
@@ -169,7 +170,8 @@ static int settings(const ast_call *c, ir_sched *s)
             return -1;
         }
         const ast_value *v = &a->val;
-        if (v->kind != VAL_NUMBER || v->num != (double)(long)v->num || v->num < 0 || v->num > max[k]) {
+        /* bounds first: (long) of a number out of its range (1e40) is undefined (tests/fuzz) */
+        if (v->kind != VAL_NUMBER || v->num < 0 || v->num > max[k] || v->num != (double)(long)v->num) {
             diag_error(v->pos, "%s must be a whole number from 0 to %d, not '%s'", a->key, max[k], v->text);
             return -1;
         }

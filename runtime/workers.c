@@ -42,7 +42,7 @@ struct aec_workers {
     job_kind kind;
     const float *x, *eps;
     const float *weights;   /* the parameters a pass reads */
-    float *out;             /* JOB_INFER: outputs, NCHW; JOB_REDUCE: the summed gradients */
+    float *out;             /* JOB_INFER: outputs, NCHW; JOB_GRAD, JOB_REDUCE: the gradients */
     float *params;          /* JOB_UPDATE: the parameters to update ... */
     const float *grads;     /* ... by these gradients */
     aec_optim *opt;         /* JOB_UPDATE */
@@ -63,12 +63,16 @@ static void param_range(const aec_workers *p, const worker *w, size_t *lo, size_
     *hi = (i + 1) * part < n && i + 1 < (size_t)p->n ? (i + 1) * part : n;
 }
 
-/* grads[lo, hi) = the slices' gradients weighted by their sizes, in worker order. */
+/* grads[lo, hi) = the slices' gradients weighted by their sizes, in worker
+ * order. Worker 0's gradient is already in grads (its buffer is the
+ * caller's), so it is scaled in place and the others added to it. */
 static void reduce_range(aec_workers *p, size_t lo, size_t hi)
 {
     float *restrict g = p->out;
-    memset(g + lo, 0, (hi - lo) * sizeof *g);
-    for (int k = 0; k < p->n; k++) {
+    const float share0 = (float)p->w[0].n / (float)p->B;
+    for (size_t j = lo; j < hi; j++)
+        g[j] *= share0;
+    for (int k = 1; k < p->n; k++) {
         const float *restrict gk = p->w[k].grads, share = (float)p->w[k].n / (float)p->B;
         for (size_t j = lo; p->w[k].n > 0 && j < hi; j++)
             g[j] += share * gk[j];
@@ -99,8 +103,9 @@ static void run_slice(aec_workers *p, worker *w)
     }
     w->loss = aec_forward(m, p->weights, w->arena, p->x + (size_t)w->first * chw, w->n);
     if (p->kind == JOB_GRAD) {
-        memset(w->grads, 0, m->n_params * sizeof *w->grads);
-        m->backward(p->weights, w->grads, w->arena, w->n);
+        float *g = w == p->w ? p->out : w->grads;      /* worker 0 writes the caller's */
+        memset(g, 0, m->n_params * sizeof *g);
+        m->backward(p->weights, g, w->arena, w->n);
     }
 }
 
@@ -165,12 +170,13 @@ int aec_default_workers(const aec_model *m)
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+/* Worker 0 needs no gradient buffer: it writes the caller's. */
 static int alloc_worker(aec_workers *p, worker *w, int slice)
 {
     w->pool = p;
     w->arena = aec_arena_alloc(p->m, slice);
-    w->grads = aec_alloc_floats(p->m->n_params, "gradients");
-    return w->arena && w->grads ? 0 : -1;
+    w->grads = w == p->w ? NULL : aec_alloc_floats(p->m->n_params, "gradients");
+    return w->arena && (w == p->w || w->grads) ? 0 : -1;
 }
 
 aec_workers *aec_workers_open(const aec_model *m, int n, int max_B)
@@ -246,13 +252,11 @@ static float mean_loss(const aec_workers *p, int B)
 float aec_workers_grad(aec_workers *p, const float *params, float *grads, const float *x,
                        const float *eps, int B)
 {
-    p->kind = JOB_GRAD, p->weights = params, p->x = x, p->eps = eps, p->B = B;
+    p->kind = JOB_GRAD, p->weights = params, p->x = x, p->eps = eps, p->B = B, p->out = grads;
     run_job(p, B);
-    if (p->n == 1) {
-        memcpy(grads, p->w[0].grads, p->m->n_params * sizeof *grads);  /* exactly its gradient */
-        return p->w[0].loss;
-    }
-    p->kind = JOB_REDUCE, p->out = grads;
+    if (p->n == 1)
+        return p->w[0].loss;        /* its gradient, exactly, is already in grads */
+    p->kind = JOB_REDUCE;
     run_job(p, 0);
     return mean_loss(p, B);
 }

@@ -1396,7 +1396,8 @@ static void test_emit_first_layer_has_no_input_gradient(void **state)
     char *ct, *ht;
     emit(&c, &ct, &ht);
     char *body = function_text(ct, "conv1_backward");
-    assert_non_null(strstr(body, "(void)din, (void)dcols, (void)weight;   /* the first layer that learns: no input gradient */"));
+    assert_non_null(strstr(body, "(void)din, (void)weight;   /* the first layer that learns: no input gradient */"));
+    assert_non_null(strstr(body, "conv1_im2col(dcols, in, B, b0, nb);"));   /* the columns, made again */
     assert_null(strstr(body, "col2im"));
     int gemms = 0;
     for (const char *p = body; (p = strstr(p, "cblas_sgemm")); p++)
@@ -1405,7 +1406,7 @@ static void test_emit_first_layer_has_no_input_gradient(void **state)
     free(body);
     assert_null(strstr(ct, "conv1_col2im"));
     assert_non_null(strstr(ct, "static void conv2_col2im("));
-    assert_non_null(strstr(ct, "    conv1_backward(NULL, NULL, AT(conv1_dout), AT(conv1_out), AT(conv1_cols),"));
+    assert_non_null(strstr(ct, "    conv1_backward(NULL, AT(conv1_dcols), AT(conv1_dout), AT(conv1_out), AT(input),"));
     free(ct), free(ht);
     compiled_free(&c);
 }
@@ -1525,7 +1526,9 @@ static void test_plan_layer_buffers(void **state)
     }
     const ir_layer *conv2 = layer_named(m, "conv2");
     assert_int_equal(m->bufs[conv2->buf_cols].size, 32 * 9 * 7 * 7);
-    assert_int_equal(layer_named(m, "conv1")->buf_dcols, -1);
+    /* columns are scratch of one pass each: the forward's die with it */
+    assert_int_equal(m->bufs[conv2->buf_cols].first, m->bufs[conv2->buf_cols].last);
+    assert_int_equal(m->bufs[layer_named(m, "conv1")->buf_dcols].size, (9 * 14 * 14 + 15) / 16 * 16);
     compiled_free(&c);
 }
 

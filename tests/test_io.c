@@ -901,6 +901,49 @@ static int have_fmnist(void)
     return 0;
 }
 
+/* A safetensors file with header h (under 256 bytes) and one float of data,
+ * its aec checksum (the 8 characters after "crc32":") computed as the writer
+ * does, over the whole file with those 8 read as '0's. */
+static void st_summed_file(const char *path, const char *h)
+{
+    size_t hl = strlen(h), n = 8 + hl + 4;
+    const size_t at = 8 + strlen("{\"__metadata__\":{\"crc32\":\"");
+    uint8_t *b = calloc(1, n);
+    char hex[9];
+    float one = 1.0f;
+    assert_true(b && hl < 256 && hl >= at + 8);
+    b[0] = (uint8_t)hl;
+    memcpy(b + 8, h, hl);
+    memcpy(b + 8 + hl, &one, 4);
+    memcpy(b + at, "00000000", 8);
+    snprintf(hex, sizeof hex, "%08lx", crc32(0L, b, (uInt)n));
+    memcpy(b + at, hex, 8);
+    write_bytes(path, b, n);
+    free(b);
+}
+
+/* The checksum must be the whole string: with more after its 8 digits the
+ * file is refused, and white space after it must not leave broken metadata
+ * once the sum is taken out (both found by tests/fuzz). */
+static void test_st_checksum_string(void **state UNUSED)
+{
+    const char *x = "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    char h[256];
+    aec_tensor_file f;
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"crc32\":\"000000001997\",\"epoch\":\"3\"},%s", x);
+    st_summed_file(tp("long_sum.safetensors"), h);
+    capture_begin();
+    assert_int_equal(aec_safetensors_read(tp("long_sum.safetensors"), &f), -1);
+    char *msg = capture_end();
+    assert_non_null(strstr(msg, "long_sum.safetensors: checksum mismatch"));
+    free(msg);
+    snprintf(h, sizeof h, "{\"__metadata__\":{\"crc32\":\"00000000\" , \"epoch\":\"3\"},%s", x);
+    st_summed_file(tp("spaced_sum.safetensors"), h);
+    assert_int_equal(aec_safetensors_read(tp("spaced_sum.safetensors"), &f), 0);
+    assert_string_equal(f.metadata_json, "{ \"epoch\":\"3\"}");
+    aec_tensor_file_free(&f);
+}
+
 /* A 17-byte file whose header claims 2 GiB of pixels is truncated, and the
  * reader must say so without first allocating what the header claims (the
  * fuzzer, tests/fuzz, had it call malloc(2181562368) for such a file). A
@@ -1137,6 +1180,7 @@ int main(void)
         cmocka_unit_test(test_idx_rejects),
         cmocka_unit_test(test_idx_gzip_damage),
         cmocka_unit_test(test_idx_huge_header_short_file),
+        cmocka_unit_test(test_st_checksum_string),
         cmocka_unit_test(test_idx_fashion_mnist),
         cmocka_unit_test(test_dataset_load),
         cmocka_unit_test(test_dataset_errors),
