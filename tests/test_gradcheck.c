@@ -17,6 +17,7 @@
 #include "tiny_direct.h"
 #include "tiny_gemm.h"
 #include "tiny_vae.h"
+#include "tiny_vae_fused.h"
 #include "util.h"
 
 enum { PROBES = 32 };
@@ -106,6 +107,9 @@ static void schedules_agree(void **state)
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
 /* the gaussian latent: both heads, the reparameterisation, the KL term, a summed loss */
 static void gaussian_latent_tiny_vae(void **state) { check_model(&tiny_vae_model, 3); }
+/* the same with each activation on its own line, fused before the latent
+ * (the fuzzer found the latent's index left behind by the fusing) */
+static void fused_before_latent_tiny_vae_fused(void **state) { check_model(&tiny_vae_fused_model, 3); }
 
 /* A backward pass 10% off everywhere must fail the check. */
 static void wrong_backward(const float *params, float *grads, float *arena, int B)
@@ -139,6 +143,7 @@ int main(void)
         cmocka_unit_test(schedules_agree),
         cmocka_unit_test(seed_model_fmnist_cae),
         cmocka_unit_test(gaussian_latent_tiny_vae),
+        cmocka_unit_test(fused_before_latent_tiny_vae_fused),
         cmocka_unit_test(check_catches_wrong_gradient),
     };
     return cmocka_run_group_tests_name("gradcheck", tests, NULL, NULL);
