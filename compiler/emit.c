@@ -811,8 +811,8 @@ static void emit_forward_call(sbuf *o, const ir_model *m, int i)
         return;
     }
     OUT("    %s_forward(AT(%s), ", l->name, buf_name(m, l->buf_out));
-    if (l->buf_cols >= 0)
-        OUT("AT(%s), ", buf_name(m, l->buf_cols));
+    if (l->kind == IR_CONV2D || l->kind == IR_DECONV2D)
+        OUT("SCRATCH, ");
     OUT("AT(%s)", in_buf(m, i));
     if (l->weight >= 0)
         OUT(", params + P_%s_weight, params + P_%s_bias", l->name, l->name);
@@ -839,12 +839,8 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
         OUT("AT(%s), ", din);
     else
         OUT("NULL, ");
-    if (l->kind == IR_CONV2D || l->kind == IR_DECONV2D) {
-        if (l->buf_dcols >= 0)
-            OUT("AT(%s), ", buf_name(m, l->buf_dcols));
-        else
-            OUT("NULL, ");
-    }
+    if (l->kind == IR_CONV2D || l->kind == IR_DECONV2D)
+        OUT("SCRATCH, ");
     OUT("AT(%s)", buf_name(m, l->buf_dout));
     if (l->kind == IR_FLATTEN || l->kind == IR_UNFLATTEN) {
         OUT(", B);\n");
@@ -906,7 +902,9 @@ static void emit_enums(sbuf *o, const ir_model *m)
         OUT("    %-28s = %zu,   /* %zu floats, stages %d-%d */\n", id, m->bufs[i].offset, m->bufs[i].size,
             m->bufs[i].first, m->bufs[i].last);
     }
-    OUT("    %-28s = %zu\n};\n#define AT(buf) (arena + (size_t)B * A_##buf)\n\n", "A_TOTAL", m->arena_per_image);
+    OUT("    %-28s = %zu\n};\n#define AT(buf) (arena + (size_t)B * A_##buf)\n", "A_TOTAL", m->arena_per_image);
+    OUT("/* The convolutions' im2col columns: scratch of one pass each, after the arena. */\n"
+        "#define SCRATCH (arena + (size_t)B * A_TOTAL)\n\n");
     OUT("/* Layers, in the order of the .ae file: rows of the layer table and the profile. */\nenum {\n");
     for (int i = 0; i < m->nlayers; i++)
         OUT("    L_%s,\n", m->layers[i].name);
@@ -1004,6 +1002,7 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
     OUT("    .n_params = P_TOTAL, .n_tensors = %d, .params = param_table,\n", m->nparams);
     OUT("    .n_layers = %d, .layers = layer_infos,\n", m->nlayers);
     OUT("    .arena_per_image = A_TOTAL, .input_offset = A_%s,\n", buf_name(m, m->buf_input));
+    OUT("    .scratch_per_image = %zu, .scratch_fixed = %zu,\n", m->scratch_per_image, m->scratch_fixed);
     OUT("    .latent_offset = A_%s, .decode_offset = A_%s, .output_offset = A_%s,\n",
         buf_name(m, lat->kind == IR_GAUSSIAN ? lat->buf_mu : lat->buf_out), buf_name(m, lat->buf_out),
         buf_name(m, m->layers[m->nlayers - 1].buf_out));

@@ -110,6 +110,9 @@ typedef struct {
     ir_buf *bufs;
     int buf_input;
     size_t arena_per_image;
+    /* plan.c: the convolutions' im2col columns, after the arena: B *
+     * scratch_per_image floats (untiled passes), or scratch_fixed (tiled) */
+    size_t scratch_per_image, scratch_fixed;
 } ir_model;
 
 void ir_free(ir_model *m);

@@ -89,16 +89,7 @@ static void make_buffers(ir_model *m)
         l->buf_mu = l->buf_logvar = l->buf_eps = l->buf_dmu = l->buf_dlogvar = -1;
         if (l->kind == IR_GAUSSIAN)
             gaussian_buffers(m, l, i);
-        if (l->kind == IR_CONV2D) {
-            /* the columns are scratch in each pass: the backward makes them
-             * again from the input (kept for it), so they do not hold memory
-             * through the whole step; that is a third of celeba_vae's arena */
-            l->buf_cols = add_buf(m, l->name, "cols", cols_size(l), fwd_stage(i), fwd_stage(i));
-            l->buf_dcols = add_buf(m, l->name, "dcols", cols_size(l), bwd_stage(m, i), bwd_stage(m, i));
-        } else if (l->kind == IR_DECONV2D) {
-            l->buf_cols = add_buf(m, l->name, "cols", cols_size(l), fwd_stage(i), fwd_stage(i));
-            l->buf_dcols = add_buf(m, l->name, "dcols", cols_size(l), bwd_stage(m, i), bwd_stage(m, i));
-        }
+        /* conv2d's and deconv2d's columns live in the scratch (below) */
         int grad_from = i == n - 1 ? dloss_stage(m) : bwd_stage(m, i + 1);
         l->buf_dout = l->runs_backward
                           ? add_buf(m, l->name, "dout", ir_numel(l->out), grad_from, bwd_stage(m, i)) : -1;
@@ -150,9 +141,36 @@ static void sort_indices(int *idx, int n, const ir_buf *bufs)
         }
 }
 
+/* The columns of a convolution (im2col) are scratch of one pass: conv2d's
+ * backward makes them again from its input, kept for it. So they need not
+ * be in the arena, whose buffers live across stages, but in one scratch
+ * area after it, as large as the largest pass needs: cols floats per image
+ * of an untiled gemm pass, or cols x tile floats for a tiled one. That is
+ * the one thing in the plan a schedule changes, and only in the
+ * descriptor: no buffer moves. */
+static void plan_scratch(ir_model *m)
+{
+    m->scratch_per_image = m->scratch_fixed = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const ir_layer *l = &m->layers[i];
+        if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
+            continue;
+        for (int p = PASS_FWD; p <= PASS_BWD; p++) {
+            const ir_sched *s = &l->sched[p];
+            if (s->lowering != LOWER_GEMM || (p == PASS_BWD && !l->runs_backward))
+                continue;
+            size_t need = cols_size(l) * (s->tile ? (size_t)s->tile : 1);
+            size_t *slot = s->tile ? &m->scratch_fixed : &m->scratch_per_image;
+            if (need > *slot)
+                *slot = need;
+        }
+    }
+}
+
 void plan_arena(ir_model *m)
 {
     make_buffers(m);
+    plan_scratch(m);
     int *order = xmalloc((size_t)m->nbufs * sizeof *order);
     for (int i = 0; i < m->nbufs; i++)
         order[i] = i;

@@ -38,13 +38,31 @@ static int is_conv(const ir_layer *l)
     return l->kind == IR_CONV2D || l->kind == IR_DECONV2D;
 }
 
-/* aec's choice where the block says nothing: gemm, on every core, untiled.
- * (Measured on the seed models, bench/README.md: the direct loops lose even
- * on the one-channel layers, and tiles of the batch gain nothing on OpenBLAS.) */
-static void set_defaults(ir_layer *l)
+/* aec's choice where the block says nothing: gemm, on every core, and
+ * tiles of the batch where a whole batch's im2col columns would pass
+ * SCRATCH_MIB (the columns are scratch, plan.c): then memory stays small
+ * and a tile's columns stay in cache. The direct loops lose even on the
+ * one-channel layers of the seed models (measured, bench/README.md). */
+enum { SCRATCH_MIB = 2 };
+
+static int default_tile(const ir_model *m, const ir_layer *l)
+{
+    if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
+        return 0;
+    int kk = l->conv.kernel * l->conv.kernel;
+    double cols = l->kind == IR_CONV2D ? (double)l->in.c * kk * l->out.h * l->out.w
+                                       : (double)l->out.c * kk * l->in.h * l->in.w;
+    double budget = SCRATCH_MIB * 1048576.0 / sizeof(float);
+    if (cols * m->batch <= budget)
+        return 0;
+    return cols >= budget ? 1 : (int)(budget / cols);
+}
+
+static void set_defaults(const ir_model *m, ir_layer *l)
 {
     for (int p = PASS_FWD; p <= PASS_BWD; p++)
-        l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0, .tile = 0, .line = 0 };
+        l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0,
+                                  .tile = default_tile(m, l), .line = 0 };
 }
 
 /* One slice of the batch per core. Measured on 2 cores (bench/README.md),
@@ -218,7 +236,7 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
 int schedule_layers(const ast_model *ast, ir_model *m)
 {
     for (int i = 0; i < m->nlayers; i++)
-        set_defaults(&m->layers[i]);
+        set_defaults(m, &m->layers[i]);
     set_model_default(m);
     int *line_of = calloc((size_t)m->nlayers * 2 + 1, sizeof *line_of);
     int rc = line_of ? 0 : -1;

@@ -51,7 +51,7 @@ static double rate(bench_state *s, void (*step)(bench_state *), double seconds)
     return n / (aec_seconds() - t0);
 }
 
-static int bench_alloc(bench_state *s, const aec_model *m, int B, int workers, uint64_t seed)
+static int bench_alloc(bench_state *s, const aec_model *m, int B, int workers, int infer, uint64_t seed)
 {
     size_t image = (size_t)m->in_c * m->in_h * m->in_w;
     memset(s, 0, sizeof *s);
@@ -61,8 +61,8 @@ static int bench_alloc(bench_state *s, const aec_model *m, int B, int workers, u
     s->pool = aec_workers_open(m, workers > 0 ? workers : aec_default_workers(m), B);
     s->eps = aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps");
     s->x = aec_alloc_floats((size_t)B * image, "input");
-    s->out = aec_alloc_floats((size_t)B * image, "output");
-    if (!s->params || !s->grads || !s->pool || !s->eps || !s->x || !s->out
+    s->out = infer ? aec_alloc_floats((size_t)B * image, "output") : NULL;   /* training: no memory it does not use */
+    if (!s->params || !s->grads || !s->pool || !s->eps || !s->x || (infer && !s->out)
         || aec_optim_init(&s->opt, &m->defaults.optim, m->n_params) != 0)
         return -1;
     aec_init_params(m, s->params, seed);
@@ -97,7 +97,7 @@ int aec_bench(const aec_model *m, const aec_bench_opts *o)
 {
     bench_state s;
     int rc = -1;
-    if (bench_alloc(&s, m, o->B, o->workers, o->seed) == 0) {
+    if (bench_alloc(&s, m, o->B, o->workers, o->infer, o->seed) == 0) {
         double train = o->train ? rate(&s, train_step, o->seconds) * o->B : 0.0;
         double infer = o->infer ? rate(&s, infer_step, o->seconds) * o->B : 0.0;
         struct rusage ru;

@@ -31,13 +31,18 @@ float *aec_alloc_floats(size_t n, const char *what)
     return p;
 }
 
+/* B images' arena, then the scratch for the convolutions' columns. */
 float *aec_arena_alloc(const aec_model *m, int B)
 {
-    if (B <= 0 || m->arena_per_image > SIZE_MAX / (size_t)B) {
-        aec_error("arena: %d images of %zu floats is too large", B, m->arena_per_image);
+    size_t per = m->arena_per_image + m->scratch_per_image;
+    if (B <= 0 || per > (SIZE_MAX / sizeof(float) - m->scratch_fixed) / (size_t)B) {
+        aec_error("arena: %d images of %zu floats is too large", B, per);
         return NULL;
     }
-    return aec_alloc_floats((size_t)B * m->arena_per_image, "arena");
+    size_t scratch = (size_t)B * m->scratch_per_image;
+    if (scratch < m->scratch_fixed)
+        scratch = m->scratch_fixed;
+    return aec_alloc_floats((size_t)B * m->arena_per_image + scratch, "arena");
 }
 
 /* NCHW -> CBHW. */
