@@ -95,5 +95,5 @@ $(B)/gen/%.c: models/%.ae $(B)/aec
 	$(B)/aec emit $< -o $(@D)
 
 $(B)/latent_walk: examples/latent_walk.c $(B)/gen/celeba_vae.c $(B)/libaecrt.a
-	$(CC) $(CFLAGS) -O3 -march=native -fopenmp -DAEC_NO_MAIN -Iruntime -I$(B)/gen $< $(B)/gen/celeba_vae.c \
+	$(CC) $(CFLAGS) -O2 -fvect-cost-model=dynamic -march=native -fopenmp -DAEC_NO_MAIN -Iruntime -I$(B)/gen $< $(B)/gen/celeba_vae.c \
 	    $(B)/libaecrt.a $(LIBS) -o $@
