@@ -141,7 +141,7 @@ static int cmd_latent_map(const aec_model *m, const cli_opts *o);
 static const command commands[] = {
     { "train", CMD_TRAIN, cmd_train, { "data", "out" },
       "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume] [--no-report]\n"
-      "                 [--profile]",
+      "                 [--profile] [--workers N] [--skip-bad]",
       "train; each epoch writes OUT/model.safetensors, OUT/optim.safetensors, OUT/loss.csv;\n"
       "                 the end, the pictures and OUT/report.html (see report)" },
     { "eval", CMD_EVAL, cmd_eval, { "data", "weights" },
@@ -181,7 +181,7 @@ static const command commands[] = {
       "                 [--perplexity X] [--iterations N]",
       "a split's latents (mu of a VAE) in 2-D, coloured by label" },
     { "bench", CMD_BENCH, cmd_bench, { 0 },
-      "[--batch N] [--seed N] [--seconds X] [--only train|infer] [--profile]",
+      "[--batch N] [--seed N] [--seconds X] [--only train|infer] [--profile] [--workers N]",
       "images/s training and inferring on synthetic data, GFLOP/s, peak memory: one key=value line" },
     { "gradcheck", CMD_GRADCHECK, cmd_gradcheck, { 0 },
       "[--seed N] [--batch N]",
