@@ -475,123 +475,123 @@ static tile_args tile_args_of(window g)
     return t;
 }
 
-static void emit_conv2d(sbuf *o, const ir_model *m, const ir_layer *l)
+/* The extents of a convolution's gemm products, as the C text they are
+ * written with: channels out and in, rows of the columns (C x K x K), the
+ * full batch's columns, the grid per image, and the tile's operands. */
+typedef struct {
+    char OC[16], IC[16], CKK[16], N[32];
+    int ghw;
+    tile_args t;
+} conv_gemm;
+
+static conv_gemm conv_gemm_of(const ir_layer *l, window g)
 {
-    conv_shape cs = conv_shape_of(l);
-    window g = cs.g;
-    const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
-    char OC[16], CKK[16], N[32];
-    snprintf(OC, sizeof OC, "%d", l->out.c);
-    snprintf(CKK, sizeof CKK, "%d", g.C * g.K * g.K);
-    snprintf(N, sizeof N, "B * %d", g.GH * g.GW);
-    tile_args t = tile_args_of(g);
-    if (fs->lowering == LOWER_GEMM || bs->lowering == LOWER_GEMM)
-        emit_im2col(o, m, l, fs->lowering == LOWER_GEMM ? fs->unroll : bs->unroll);
-    if (l->needs_din && bs->lowering == LOWER_GEMM)
-        emit_col2im(o, m, l, bs->unroll);
-
-    layer_comment(o, m, l, "conv2d forward");
-    OUT("static void %s_forward(float *out, float *cols, const float *in,\n"
-        "        const float *weight, const float *bias, int B)\n{\n", l->name);
-    sched_comment(o, fs);
-    if (fs->lowering == LOWER_GEMM) {
-        blas_threads(o, fs);
-        tile_open(o, fs);
-        OUT("%s%s_im2col(cols, in, B, b0, nb);\n", ind, l->name);
-        OUT("%s/* out[%s][b0*%d ...] = weight[%s][%s] x cols[%s][nb*%d] */\n", ind, OC, g.GH * g.GW, OC, CKK,
-            CKK, g.GH * g.GW);
-        gemm(o, NT, NT, OC, t.n, CKK, "weight", CKK, "cols", t.n, "0.0f", t.out, N);
-        tile_close(o, fs);
-    } else {
-        OUT("    enum { K_ = %d };\n    (void)cols;   /* direct: no column buffer */\n", g.K);
-        emit_direct_forward(o, l, &cs, fs);
-    }
-    emit_bias_act(o, l);
-    OUT("}\n\n");
-
-    layer_comment(o, m, l, "conv2d backward");
-    OUT("static void %s_backward(float *din, float *dcols, float *dout, const float *out,\n"
-        "        const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
-    sched_comment(o, bs);
-    emit_dbias(o, l);
-    if (bs->lowering == LOWER_DIRECT) {
-        OUT("    enum { K_ = %d };\n    (void)dcols;   /* direct: no column buffer */\n", g.K);
-        emit_direct_backward(o, l, &cs, bs);
-        OUT("}\n\n");
-        return;
-    }
-    blas_threads(o, bs);
-    tile_open(o, bs);
-    /* the forward pass's columns were scratch: make them again, in dcols */
-    OUT("%s%s_im2col(dcols, in, B, b0, nb);\n", ind, l->name);
-    OUT("%s/* dweight[%s][%s] += dout[%s][b0*%d ...] x cols^T */\n", ind, OC, CKK, OC, g.GH * g.GW);
-    gemm(o, NT, TR, OC, CKK, t.n, t.dout, N, "dcols", t.n, "1.0f", "dweight", CKK);
-    if (l->needs_din) {
-        OUT("%s/* dcols[%s][nb*%d] = weight^T x dout, then back to the image */\n", ind, CKK, g.GH * g.GW);
-        gemm(o, TR, NT, CKK, t.n, OC, "weight", CKK, t.dout, N, "0.0f", "dcols", t.n);
-        OUT("%s%s_col2im(din, dcols, B, b0, nb);\n", ind, l->name);
-    }
-    tile_close(o, bs);
-    if (!l->needs_din)
-        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
-    OUT("}\n\n");
+    conv_gemm c;
+    snprintf(c.OC, sizeof c.OC, "%d", l->out.c);
+    snprintf(c.IC, sizeof c.IC, "%d", l->in.c);
+    snprintf(c.CKK, sizeof c.CKK, "%d", g.C * g.K * g.K);
+    snprintf(c.N, sizeof c.N, "B * %d", g.GH * g.GW);
+    c.ghw = g.GH * g.GW;
+    c.t = tile_args_of(g);
+    return c;
 }
 
-static void emit_deconv2d(sbuf *o, const ir_model *m, const ir_layer *l)
+/* conv2d forward: out = weight x the input's columns */
+static void conv2d_gemm_forward(sbuf *o, const ir_layer *l, const conv_gemm *c)
+{
+    OUT("%s%s_im2col(cols, in, B, b0, nb);\n", ind, l->name);
+    OUT("%s/* out[%s][b0*%d ...] = weight[%s][%s] x cols[%s][nb*%d] */\n", ind, c->OC, c->ghw, c->OC, c->CKK,
+        c->CKK, c->ghw);
+    gemm(o, NT, NT, c->OC, c->t.n, c->CKK, "weight", c->CKK, "cols", c->t.n, "0.0f", c->t.out, c->N);
+}
+
+/* deconv2d forward: columns = weight^T x in, summed into the image */
+static void deconv2d_gemm_forward(sbuf *o, const ir_layer *l, const conv_gemm *c)
+{
+    OUT("%s/* cols[%s][nb*%d] = weight^T[%s][%s] x in[%s][b0*%d ...], scattered into out */\n",
+        ind, c->CKK, c->ghw, c->CKK, c->IC, c->IC, c->ghw);
+    gemm(o, TR, NT, c->CKK, c->t.n, c->IC, "weight", c->CKK, c->t.in, c->N, "0.0f", "cols", c->t.n);
+    OUT("%s%s_col2im(out, cols, B, b0, nb);\n", ind, l->name);
+}
+
+static void conv2d_gemm_backward(sbuf *o, const ir_layer *l, const conv_gemm *c)
+{
+    /* the forward pass's columns were scratch: make them again, in dcols */
+    OUT("%s%s_im2col(dcols, in, B, b0, nb);\n", ind, l->name);
+    OUT("%s/* dweight[%s][%s] += dout[%s][b0*%d ...] x cols^T */\n", ind, c->OC, c->CKK, c->OC, c->ghw);
+    gemm(o, NT, TR, c->OC, c->CKK, c->t.n, c->t.dout, c->N, "dcols", c->t.n, "1.0f", "dweight", c->CKK);
+    if (l->needs_din) {
+        OUT("%s/* dcols[%s][nb*%d] = weight^T x dout, then back to the image */\n", ind, c->CKK, c->ghw);
+        gemm(o, TR, NT, c->CKK, c->t.n, c->OC, "weight", c->CKK, c->t.dout, c->N, "0.0f", "dcols", c->t.n);
+        OUT("%s%s_col2im(din, dcols, B, b0, nb);\n", ind, l->name);
+    }
+}
+
+static void deconv2d_gemm_backward(sbuf *o, const ir_layer *l, const conv_gemm *c)
+{
+    OUT("%s%s_im2col(dcols, dout, B, b0, nb);\n", ind, l->name);
+    OUT("%s/* dweight[%s][%s] += in[%s][b0*%d ...] x dcols^T */\n", ind, c->IC, c->CKK, c->IC, c->ghw);
+    gemm(o, NT, TR, c->IC, c->CKK, c->t.n, c->t.in, c->N, "dcols", c->t.n, "1.0f", "dweight", c->CKK);
+    if (l->needs_din) {
+        OUT("%s/* din[%s][b0*%d ...] = weight[%s][%s] x dcols */\n", ind, c->IC, c->ghw, c->IC, c->CKK);
+        gemm(o, NT, NT, c->IC, c->t.n, c->CKK, "weight", c->CKK, "dcols", c->t.n, "0.0f", c->t.din, c->N);
+    }
+}
+
+/* A pass's body under gemm lowering: the products, in tiles of the batch. */
+static void emit_gemm_pass(sbuf *o, const ir_layer *l, const ir_sched *s, const conv_gemm *c,
+                           void (*products)(sbuf *, const ir_layer *, const conv_gemm *))
+{
+    blas_threads(o, s);
+    tile_open(o, s);
+    products(o, l, c);
+    tile_close(o, s);
+}
+
+/* conv2d and deconv2d: the same signatures, the same direct loops, the same
+ * bias, activation and tiles; only the gemm products differ by kind. conv2d
+ * needs im2col in both passes (the backward makes the columns again) and
+ * col2im for its input gradient; deconv2d col2im forward, im2col backward. */
+static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
 {
     conv_shape cs = conv_shape_of(l);
-    window g = cs.g;
+    const char *kind = cs.conv ? "conv2d" : "deconv2d";
     const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
-    char IC[16], OKK[16], N[32];
-    snprintf(IC, sizeof IC, "%d", l->in.c);
-    snprintf(OKK, sizeof OKK, "%d", g.C * g.K * g.K);
-    snprintf(N, sizeof N, "B * %d", g.GH * g.GW);
-    tile_args t = tile_args_of(g);
-    if (bs->lowering == LOWER_GEMM)
-        emit_im2col(o, m, l, bs->unroll);
-    if (fs->lowering == LOWER_GEMM)
-        emit_col2im(o, m, l, fs->unroll);
+    int fg = fs->lowering == LOWER_GEMM, bg = bs->lowering == LOWER_GEMM;
+    conv_gemm c = conv_gemm_of(l, cs.g);
+    if (cs.conv ? fg || bg : bg)
+        emit_im2col(o, m, l, cs.conv && fg ? fs->unroll : bs->unroll);
+    if (cs.conv ? l->needs_din && bg : fg)
+        emit_col2im(o, m, l, cs.conv ? bs->unroll : fs->unroll);
 
-    layer_comment(o, m, l, "deconv2d forward");
+    char what[32];
+    snprintf(what, sizeof what, "%s forward", kind);
+    layer_comment(o, m, l, what);
     OUT("static void %s_forward(float *out, float *cols, const float *in,\n"
         "        const float *weight, const float *bias, int B)\n{\n", l->name);
     sched_comment(o, fs);
-    if (fs->lowering == LOWER_GEMM) {
-        blas_threads(o, fs);
-        tile_open(o, fs);
-        OUT("%s/* cols[%s][nb*%d] = weight^T[%s][%s] x in[%s][b0*%d ...], scattered into out */\n",
-            ind, OKK, g.GH * g.GW, OKK, IC, IC, g.GH * g.GW);
-        gemm(o, TR, NT, OKK, t.n, IC, "weight", OKK, t.in, N, "0.0f", "cols", t.n);
-        OUT("%s%s_col2im(out, cols, B, b0, nb);\n", ind, l->name);
-        tile_close(o, fs);
+    if (fg) {
+        emit_gemm_pass(o, l, fs, &c, cs.conv ? conv2d_gemm_forward : deconv2d_gemm_forward);
     } else {
-        OUT("    enum { K_ = %d };\n    (void)cols;   /* direct: no column buffer */\n", g.K);
+        OUT("    enum { K_ = %d };\n    (void)cols;   /* direct: no column buffer */\n", cs.g.K);
         emit_direct_forward(o, l, &cs, fs);
     }
     emit_bias_act(o, l);
     OUT("}\n\n");
 
-    layer_comment(o, m, l, "deconv2d backward");
+    snprintf(what, sizeof what, "%s backward", kind);
+    layer_comment(o, m, l, what);
     OUT("static void %s_backward(float *din, float *dcols, float *dout, const float *out,\n"
         "        const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
     sched_comment(o, bs);
     emit_dbias(o, l);
-    if (bs->lowering == LOWER_DIRECT) {
-        OUT("    enum { K_ = %d };\n    (void)dcols;   /* direct: no column buffer */\n", g.K);
+    if (!bg) {
+        OUT("    enum { K_ = %d };\n    (void)dcols;   /* direct: no column buffer */\n", cs.g.K);
         emit_direct_backward(o, l, &cs, bs);
         OUT("}\n\n");
         return;
     }
-    blas_threads(o, bs);
-    tile_open(o, bs);
-    OUT("%s%s_im2col(dcols, dout, B, b0, nb);\n", ind, l->name);
-    OUT("%s/* dweight[%s][%s] += in[%s][b0*%d ...] x dcols^T */\n", ind, IC, OKK, IC, g.GH * g.GW);
-    gemm(o, NT, TR, IC, OKK, t.n, t.in, N, "dcols", t.n, "1.0f", "dweight", OKK);
-    if (l->needs_din) {
-        OUT("%s/* din[%s][b0*%d ...] = weight[%s][%s] x dcols */\n", ind, IC, g.GH * g.GW, IC, OKK);
-        gemm(o, NT, NT, IC, t.n, OKK, "weight", OKK, "dcols", t.n, "0.0f", t.din, N);
-    }
-    tile_close(o, bs);
+    emit_gemm_pass(o, l, bs, &c, cs.conv ? conv2d_gemm_backward : deconv2d_gemm_backward);
     if (!l->needs_din)
         OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
     OUT("}\n\n");
@@ -723,8 +723,8 @@ static void emit_gaussian(sbuf *o, const ir_model *m, const ir_layer *l)
 static void emit_layer(sbuf *o, const ir_model *m, const ir_layer *l)
 {
     switch (l->kind) {
-    case IR_CONV2D: emit_conv2d(o, m, l); break;
-    case IR_DECONV2D: emit_deconv2d(o, m, l); break;
+    case IR_CONV2D:
+    case IR_DECONV2D: emit_conv_layer(o, m, l); break;
     case IR_LINEAR: emit_linear(o, m, l); break;
     case IR_FLATTEN:
     case IR_UNFLATTEN: emit_reshape(o, m, l); break;
