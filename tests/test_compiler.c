@@ -25,6 +25,7 @@
 #include "emit.h"
 #include "ir.h"
 #include "table.h"
+#include "util.h"
 
 #define FMNIST AEC_ROOT "/models/fmnist_cae.ae"
 #define TINY   AEC_ROOT "/tests/models/tiny_all.ae"
@@ -43,30 +44,12 @@ static int compile_text(const char *src, size_t len, compiled *c, char **err)
     return rc;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t cap = 1 << 16, n = 0;
-    char *s = malloc(cap);
-    size_t k;
-    while ((k = fread(s + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (cap - n < 2)
-            s = realloc(s, cap *= 2);
-    }
-    fclose(f);
-    s[n] = '\0';
-    if (len)
-        *len = n;
-    return s;
-}
-
 /* Compile a file's text under the given path name; expect no diagnostics. */
 static void compile_ok_as(const char *file, const char *as, compiled *c)
 {
     size_t len, n = 0;
     char *src = slurp(file, &len), *err = NULL;
+    assert_non_null(src);
     FILE *f = open_memstream(&err, &n);
     int rc = compile_source(as, src, len, f, c);
     fclose(f);
@@ -632,6 +615,7 @@ static void test_mutations_of_fmnist(void **state)
 {
     size_t len;
     char *src = slurp(FMNIST, &len), *buf = malloc(len + 1);
+    assert_non_null(src);
     for (size_t i = 0; i < len; i++) {
         memcpy(buf, src, i);
         memcpy(buf + i, src + i + 1, len - i - 1);

@@ -47,39 +47,6 @@ static const aec_model *const M = &fmnist_cae_model;
 
 /* ---- paths and files (the test's directory, tmpdir, and tp are in util.c) ------- */
 
-/* The whole file, NUL-terminated; NULL if it cannot be read. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, fp)) > 0;) {
-        n += got;
-        if (n == cap)
-            buf = realloc(buf, (cap *= 2) + 1);
-    }
-    fclose(fp);
-    if (buf)
-        buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t n;
-    char *data = slurp(from, &n);
-    assert_non_null(data);
-    FILE *fp = fopen(to, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-    free(data);
-}
-
 static void assert_same_bytes(const char *a, const char *b)
 {
     size_t na, nb;
@@ -93,72 +60,7 @@ static void assert_same_bytes(const char *a, const char *b)
     free(db);
 }
 
-/* ---- running a program ------------------------------------------------------------ */
-
-typedef struct {
-    int status;         /* the exit status, or -1 when killed by a signal */
-    int signal;
-    char *out, *err;    /* what it wrote */
-} proc;
-
-static void proc_free(proc *p)
-{
-    free(p->out);
-    free(p->err);
-    memset(p, 0, sizeof *p);
-}
-
-/* Run argv[0] with stdin from /dev/null and stdout/stderr into TMPDIR files. */
-static proc run_argv(char *const argv[])
-{
-    proc p = { -1, 0, NULL, NULL };
-    char out[128], err[128];
-    snprintf(out, sizeof out, "%s/stdout.txt", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr.txt", tmpdir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", argv[0], strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    if (WIFEXITED(status))
-        p.status = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status))
-        p.signal = WTERMSIG(status);
-    p.out = slurp(out, NULL);
-    p.err = slurp(err, NULL);
-    assert_non_null(p.out);
-    assert_non_null(p.err);
-    return p;
-}
-
-static proc run_va(const char *prog, va_list ap)
-{
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)prog;
-    for (char *a; n < 31 && (a = va_arg(ap, char *));)
-        argv[n++] = a;
-    argv[n] = NULL;
-    return run_argv(argv);
-}
-
-/* run(prog, arg, ..., NULL) */
-static proc run(const char *prog, ...)
-{
-    va_list ap;
-    va_start(ap, prog);
-    proc p = run_va(prog, ap);
-    va_end(ap);
-    return p;
-}
+/* ---- running a program (proc, run: tests/util.c) ------------------------------ */
 
 /* Exit status `want`; on a mismatch, show what the program said. */
 static void expect_status(const proc *p, int want)

@@ -31,7 +31,8 @@ static int torch_available(void)
     return access(PYTHON, X_OK) == 0 && system(cmd) == 0;
 }
 
-static int run(const char *fmt, ...)
+/* A shell command, formatted; its exit status as system() gives it. */
+static int shell(const char *fmt, ...)
 {
     char cmd[2048];
     va_list ap;
@@ -71,9 +72,9 @@ static void parity(const aec_model *m, int B)
         snprintf(eps_opt, sizeof eps_opt, "--eps %s", es);
     }
     assert_int_equal(aec_save_params(w, m, p, NULL), 0);
-    assert_int_equal(run("%s %s/tests/parity/make_input.py --model %s --batch %d --seed 3 --out %s %s 2>/dev/null",
+    assert_int_equal(shell("%s %s/tests/parity/make_input.py --model %s --batch %d --seed 3 --out %s %s 2>/dev/null",
                          PYTHON, AEC_ROOT, m->name, B, xs, eps_out), 0);
-    assert_int_equal(run("%s %s/tests/parity/reference.py --model %s --weights %s --input %s %s --out %s >/dev/null",
+    assert_int_equal(shell("%s %s/tests/parity/reference.py --model %s --weights %s --input %s %s --out %s >/dev/null",
                          PYTHON, AEC_ROOT, m->name, w, xs, eps_opt, ref), 0);
 
     float *x;
@@ -122,7 +123,7 @@ static void parity(const aec_model *m, int B)
     free(arena);
     free(p);
     free(g);
-    run("rm -rf %s", dir);
+    shell("rm -rf %s", dir);
 }
 
 static void fmnist_cae_matches_torch(void **state) { parity(&fmnist_cae_model, 8); }

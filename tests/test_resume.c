@@ -78,28 +78,6 @@ static const aec_model *const M = &fmnist_cae_model;
 
 /* ---- files ----------------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len)
-{
-    size_t n = 0;
-    if (!exists(path))
-        return NULL;
-    char *b = (char *)read_bytes(path, &n);
-    b[n] = '\0';
-    if (len)
-        *len = n;
-    return b;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t n = 0;
-    char *b = slurp(from, &n);
-    if (!b)
-        fail_msg("%s is missing", from);
-    write_bytes(to, b, n);
-    free(b);
-}
-
 /* DIR/NAME, in one of a few rotating buffers. */
 static const char *in(const char *dir, const char *name)
 {
@@ -117,67 +95,7 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- running a program ------------------------------------------------------------ */
-
-typedef struct {
-    int status;         /* the exit status, or -1 when killed by a signal */
-    int signal;
-    char *out, *err;    /* what it wrote */
-} proc;
-
-static void proc_free(proc *p)
-{
-    free(p->out);
-    free(p->err);
-    memset(p, 0, sizeof *p);
-}
-
-static pid_t spawn(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, tp("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, tp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", argv[0], strerror(rc));
-    return pid;
-}
-
-static proc reap(pid_t pid)
-{
-    proc p = { -1, 0, NULL, NULL };
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    if (WIFEXITED(status))
-        p.status = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status))
-        p.signal = WTERMSIG(status);
-    p.out = slurp(tp("stdout.txt"), NULL);
-    p.err = slurp(tp("stderr.txt"), NULL);
-    assert_non_null(p.out);
-    assert_non_null(p.err);
-    return p;
-}
-
-/* run(prog, arg, ..., NULL), to its end. */
-static proc run(const char *prog, ...)
-{
-    char *argv[32];
-    int n = 0;
-    va_list ap;
-    va_start(ap, prog);
-    argv[n++] = (char *)prog;
-    for (char *a; n < 31 && (a = va_arg(ap, char *));)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    return reap(spawn(argv));
-}
+/* ---- running a program (proc, spawn, reap, run: tests/util.c) ----------------- */
 
 static void show(const proc *p)
 {

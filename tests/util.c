@@ -6,12 +6,15 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -89,6 +92,96 @@ uint8_t *read_bytes(const char *path, size_t *n)
 int exists(const char *path)
 {
     return access(path, F_OK) == 0;
+}
+
+char *slurp(const char *path, size_t *len)
+{
+    size_t n = 0;
+    if (!exists(path))
+        return NULL;
+    char *b = (char *)read_bytes(path, &n);
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
+void copy_file(const char *from, const char *to)
+{
+    size_t n = 0;
+    char *b = slurp(from, &n);
+    if (!b)
+        fail_msg("%s is missing", from);
+    write_bytes(to, b, n);
+    free(b);
+}
+
+/* ---- running a program ----------------------------------------------------------- */
+
+extern char **environ;
+
+void proc_free(proc *p)
+{
+    free(p->out);
+    free(p->err);
+    memset(p, 0, sizeof *p);
+}
+
+pid_t spawn(char *const argv[])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, tp("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, tp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        fail_msg("cannot run %s: %s", argv[0], strerror(rc));
+    return pid;
+}
+
+proc reap(pid_t pid)
+{
+    proc p = { -1, 0, NULL, NULL };
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    if (WIFEXITED(status))
+        p.status = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        p.signal = WTERMSIG(status);
+    p.out = slurp(tp("stdout.txt"), NULL);
+    p.err = slurp(tp("stderr.txt"), NULL);
+    assert_non_null(p.out);
+    assert_non_null(p.err);
+    return p;
+}
+
+proc run_argv(char *const argv[])
+{
+    return reap(spawn(argv));
+}
+
+proc run_va(const char *prog, va_list ap)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)prog;
+    for (char *a; n < 31 && (a = va_arg(ap, char *));)
+        argv[n++] = a;
+    argv[n] = NULL;
+    return run_argv(argv);
+}
+
+proc run(const char *prog, ...)
+{
+    va_list ap;
+    va_start(ap, prog);
+    proc p = run_va(prog, ap);
+    va_end(ap);
+    return p;
 }
 
 /* ---- stderr ------------------------------------------------------------------------ */

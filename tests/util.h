@@ -4,8 +4,10 @@
 #ifndef AEC_TESTS_UTIL_H
 #define AEC_TESTS_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define UNUSED __attribute__((unused))     /* cmocka's state, which we do not use */
 
@@ -29,6 +31,28 @@ void write_bytes(const char *path, const void *b, size_t n);
 /* The whole file into *n bytes, malloc'd with room for a NUL after them. */
 uint8_t *read_bytes(const char *path, size_t *n);
 int exists(const char *path);
+/* The whole file, NUL-terminated, its length in *len (may be NULL); NULL if it is not there. */
+char *slurp(const char *path, size_t *len);
+/* Copy a file that must be there. */
+void copy_file(const char *from, const char *to);
+
+/* ---- running a program ----------------------------------------------------------- */
+
+typedef struct {
+    int status;         /* the exit status, or -1 when killed by a signal */
+    int signal;
+    char *out, *err;    /* what it wrote */
+} proc;
+
+void proc_free(proc *p);
+/* Start argv[0] with stdin from /dev/null and stdout, stderr into
+ * TMPDIR/stdout.txt and TMPDIR/stderr.txt; reap waits for it and reads them. */
+pid_t spawn(char *const argv[]);
+proc  reap(pid_t pid);
+/* spawn, then reap: run(prog, arg, ..., NULL), or from a va_list. */
+proc  run_argv(char *const argv[]);
+proc  run_va(const char *prog, va_list ap);
+proc  run(const char *prog, ...);
 
 /* ---- stderr ------------------------------------------------------------------------ */
 
