@@ -930,12 +930,6 @@ static void emit_c_string(sbuf *o, const char *s)
     OUT("\"");
 }
 
-/* The index of the first parameter tensor of layer l, or -1 if it has none. */
-static int first_param(const ir_layer *l)
-{
-    return l->weight;
-}
-
 static int param_count(const ir_layer *l)
 {
     return l->weight < 0 ? 0 : l->kind == IR_GAUSSIAN ? 4 : 2;
@@ -951,7 +945,7 @@ static void emit_layer_infos(sbuf *o, const ir_model *m)
         const ir_layer *l = &m->layers[i];
         const ir_buf *b = &m->bufs[l->buf_out];
         OUT("    {\"%s\", %d, A_%s, %zu, %d, %d, %d},\n", l->name, l->line, b->name, ir_numel(l->out),
-            b->last >= m->nlayers + 1, first_param(l), param_count(l));
+            b->last >= m->nlayers + 1, l->weight, param_count(l));
     }
     OUT("};\n\n");
 }

@@ -57,3 +57,11 @@ double ir_layer_flops(const ir_layer *l)
         return 0.0;
     }
 }
+
+double ir_cols(const ir_layer *l)
+{
+    if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
+        return 0;
+    double k2 = (double)l->conv.kernel * l->conv.kernel;
+    return l->kind == IR_CONV2D ? k2 * l->in.c * l->out.h * l->out.w : k2 * l->out.c * l->in.h * l->in.w;
+}

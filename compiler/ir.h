@@ -129,6 +129,10 @@ const char *ir_kind_name(ir_kind k);
 const char *ir_act_name(ir_act a);
 /* "32x14x14" or "3136" */
 const char *ir_shape_str(ir_shape s, char *buf, size_t size);
+/* Floats per image in a convolution's im2col columns (C x K x K rows of
+ * the strided grid's positions); 0 for other kinds. In double: sema uses it
+ * to refuse sizes before any of them is computed in size_t. */
+double ir_cols(const ir_layer *l);
 /* Forward multiply-adds x 2 per image. */
 double ir_layer_flops(const ir_layer *l);
 

@@ -37,16 +37,6 @@ static void extend(ir_model *m, int buf, int stage)
         m->bufs[buf].last = stage;
 }
 
-/* Layers whose weight gradient reads their input: conv2d's too, through
- * columns it makes again in its backward pass (gemm) or directly (direct),
- * so the plan (and the emitted arena offsets) never depends on the
- * schedule and a schedule's diff shows only its kernels. */
-static int backward_reads_input(const ir_layer *l)
-{
-    return l->kind == IR_LINEAR || l->kind == IR_DECONV2D || l->kind == IR_GAUSSIAN
-        || l->kind == IR_CONV2D;
-}
-
 static int last_stage(const ir_model *m) { return bwd_stage(m, 0); }
 
 /* mu and logvar live until the layer's backward (the loss reads them for
@@ -62,14 +52,6 @@ static void gaussian_buffers(ir_model *m, ir_layer *l, int i)
     l->buf_dlogvar = add_buf(m, "latent", "dlogvar", z, bwd_stage(m, i), bwd_stage(m, i));
 }
 
-static size_t cols_size(const ir_layer *l)
-{
-    size_t k2 = (size_t)l->conv.kernel * l->conv.kernel;
-    if (l->kind == IR_CONV2D)
-        return (size_t)l->in.c * k2 * l->out.h * l->out.w;
-    return (size_t)l->out.c * k2 * l->in.h * l->in.w;
-}
-
 static void make_buffers(ir_model *m)
 {
     int n = m->nlayers;
@@ -81,7 +63,10 @@ static void make_buffers(ir_model *m)
         weights_below |= l->weight >= 0;
         l->runs_backward = l->weight >= 0 || l->needs_din;
         extend(m, in, fwd_stage(i));
-        if (backward_reads_input(l))
+        /* a layer with weights reads its input for their gradient (conv2d
+         * through columns it makes again, gemm, or directly): kept whatever
+         * the schedule, so the plan never depends on it */
+        if (l->weight >= 0)
             extend(m, in, bwd_stage(m, i));
         int last = l->act != ACT_NONE ? bwd_stage(m, i) : fwd_stage(i);
         l->buf_out = add_buf(m, l->name, "out", ir_numel(l->out), fwd_stage(i), last);
@@ -159,7 +144,7 @@ static void plan_scratch(ir_model *m)
             const ir_sched *s = &l->sched[p];
             if (s->lowering != LOWER_GEMM || (p == PASS_BWD && !l->runs_backward))
                 continue;
-            size_t need = cols_size(l) * (s->tile ? (size_t)s->tile : 1);
+            size_t need = (size_t)ir_cols(l) * (s->tile ? (size_t)s->tile : 1);
             size_t *slot = s->tile ? &m->scratch_fixed : &m->scratch_per_image;
             if (need > *slot)
                 *slot = need;

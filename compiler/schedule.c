@@ -33,6 +33,19 @@
 #include "diag.h"
 #include "ir.h"
 
+/* A setting's value, a whole number from 0 to max, into *out; -1 after a
+ * message. Bounds first: (long) of a number out of its range (1e40) is
+ * undefined (found by tests/fuzz). */
+static int whole_number(const ast_value *v, const char *key, int max, int *out)
+{
+    if (v->kind != VAL_NUMBER || v->num < 0 || v->num > max || v->num != (double)(long)v->num) {
+        diag_error(v->pos, "%s must be a whole number from 0 to %d, not '%s'", key, max, v->text);
+        return -1;
+    }
+    *out = (int)v->num;
+    return 0;
+}
+
 static int is_conv(const ir_layer *l)
 {
     return l->kind == IR_CONV2D || l->kind == IR_DECONV2D;
@@ -47,13 +60,8 @@ enum { SCRATCH_MIB = 2 };
 
 static int default_tile(const ir_model *m, const ir_layer *l)
 {
-    if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
-        return 0;
-    int kk = l->conv.kernel * l->conv.kernel;
-    double cols = l->kind == IR_CONV2D ? (double)l->in.c * kk * l->out.h * l->out.w
-                                       : (double)l->out.c * kk * l->in.h * l->in.w;
-    double budget = SCRATCH_MIB * 1048576.0 / sizeof(float);
-    if (cols * m->batch <= budget)
+    double cols = ir_cols(l), budget = SCRATCH_MIB * 1048576.0 / sizeof(float);
+    if (cols == 0 || cols * m->batch <= budget)
         return 0;
     return cols >= budget ? 1 : (int)(budget / cols);
 }
@@ -63,17 +71,6 @@ static void set_defaults(const ir_model *m, ir_layer *l)
     for (int p = PASS_FWD; p <= PASS_BWD; p++)
         l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0,
                                   .tile = default_tile(m, l), .line = 0 };
-}
-
-/* One slice of the batch per core. Measured on 2 cores (bench/README.md),
- * both seed models train and infer faster split than whole with two BLAS
- * threads in each product: fmnist_cae (4.6 MFLOP an image) 1.1-1.4x,
- * celeba_vae (80 MFLOP) 1.1-1.3x. The slices meet once a step; two BLAS
- * threads meet in every product, and leave the loops between them to one. */
-static void set_model_default(ir_model *m)
-{
-    m->workers = 0;
-    m->workers_line = 0;
 }
 
 /* model = split(workers=N) */
@@ -90,17 +87,12 @@ static int apply_model(ir_model *m, const ast_directive *d)
     }
     for (int i = 0; i < c->nargs; i++) {
         const ast_arg *a = &c->args[i];
-        const ast_value *v = &a->val;
         if (!a->key || strcmp(a->key, "workers") != 0 || i > 0) {
             diag_error(a->pos, "split takes one setting, workers=N");
             return -1;
         }
-        /* bounds first: (long) of a number out of its range (1e40) is undefined (tests/fuzz) */
-        if (v->kind != VAL_NUMBER || v->num < 0 || v->num > 256 || v->num != (double)(long)v->num) {
-            diag_error(v->pos, "workers must be a whole number from 0 to 256, not '%s'", v->text);
+        if (whole_number(&a->val, "workers", 256, &m->workers) != 0)
             return -1;
-        }
-        m->workers = (int)v->num;
     }
     m->workers_line = d->pos.line;
     return 0;
@@ -187,13 +179,8 @@ static int settings(const ast_call *c, ir_sched *s)
             diag_error(a->pos, "'%s' is given twice", a->key);
             return -1;
         }
-        const ast_value *v = &a->val;
-        /* bounds first: (long) of a number out of its range (1e40) is undefined (tests/fuzz) */
-        if (v->kind != VAL_NUMBER || v->num < 0 || v->num > max[k] || v->num != (double)(long)v->num) {
-            diag_error(v->pos, "%s must be a whole number from 0 to %d, not '%s'", a->key, max[k], v->text);
+        if (whole_number(&a->val, a->key, max[k], k == 0 ? &s->unroll : k == 1 ? &s->threads : &s->tile) != 0)
             return -1;
-        }
-        *(k == 0 ? &s->unroll : k == 1 ? &s->threads : &s->tile) = (int)v->num;
         if (k == 2 && s->lowering != LOWER_GEMM) {
             diag_error(a->pos, "tile is for gemm lowering: direct loops have no column buffer to tile");
             return -1;
@@ -209,7 +196,7 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
     ir_layer *l = find_layer(m, d->layer);
     if (!l)
         return no_such_layer(m, d);
-    if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D && l->kind != IR_LINEAR) {
+    if (!is_conv(l) && l->kind != IR_LINEAR) {
         diag_error(d->pos, "'%s' is a %s: only conv2d, deconv2d and linear layers have kernels to schedule",
                    l->name, ir_kind_name(l->kind));
         return -1;
@@ -237,7 +224,13 @@ int schedule_layers(const ast_model *ast, ir_model *m)
 {
     for (int i = 0; i < m->nlayers; i++)
         set_defaults(m, &m->layers[i]);
-    set_model_default(m);
+    /* one slice of the batch per core (workers 0). Measured on 2 cores
+     * (bench/README.md), both seed models train and infer faster split than
+     * whole with two BLAS threads in each product: fmnist_cae (4.6 MFLOP an
+     * image) 1.1-1.4x, celeba_vae (80 MFLOP) 1.1-1.3x. The slices meet once a
+     * step; two BLAS threads meet in every product, and leave the loops
+     * between them to one. */
+    m->workers = m->workers_line = 0;
     int *line_of = calloc((size_t)m->nlayers * 2 + 1, sizeof *line_of);
     int rc = line_of ? 0 : -1;
     for (int i = 0; rc == 0 && i < ast->schedule.n; i++)

@@ -467,11 +467,7 @@ static void add_params(ir_model *m, ir_layer *l)
 /* Keep every buffer and GEMM extent well inside int and size_t arithmetic. */
 static int check_size(const ir_layer *l, ast_pos pos)
 {
-    double cols = l->kind == IR_CONV2D || l->kind == IR_DECONV2D
-                      ? (double)l->conv.kernel * l->conv.kernel *
-                            (l->kind == IR_CONV2D ? l->in.c * (double)l->out.h * l->out.w
-                                                  : l->out.c * (double)l->in.h * l->in.w)
-                      : 0;
+    double cols = ir_cols(l);
     double k2 = (double)l->conv.kernel * l->conv.kernel;
     double weights = l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN ? (double)l->in.c * l->out.c
                      : l->kind == IR_CONV2D || l->kind == IR_DECONV2D ? (double)l->in.c * l->out.c * k2 : 0;
