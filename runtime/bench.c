@@ -58,7 +58,7 @@ static int bench_alloc(bench_state *s, const aec_model *m, int B, int workers, i
     s->m = m, s->B = B;
     s->params = aec_alloc_floats(m->n_params, "parameters");
     s->grads = aec_alloc_floats(m->n_params, "gradients");
-    s->pool = aec_workers_open(m, workers > 0 ? workers : aec_default_workers(m), B);
+    s->pool = aec_workers_open(m, workers, B);
     s->eps = aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps");
     s->x = aec_alloc_floats((size_t)B * image, "input");
     s->out = infer ? aec_alloc_floats((size_t)B * image, "output") : NULL;   /* training: no memory it does not use */
@@ -89,9 +89,6 @@ static int profile_training(bench_state *s, double seconds)
     aec_profile_end();
     return 0;
 }
-
-int openblas_get_num_threads(void);
-char *openblas_get_corename(void);
 
 int aec_bench(const aec_model *m, const aec_bench_opts *o)
 {

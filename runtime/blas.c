@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "aec.h"
+#include "runtime_internal.h"
 
-char *openblas_get_corename(void);
 
 static const char *better_core(void)
 {
@@ -38,8 +38,6 @@ void aec_select_blas_kernels(char **argv)
 
 /* ---- threads per kernel -------------------------------------------------------- */
 
-int  openblas_get_num_threads(void);
-void openblas_set_num_threads(int n);
 
 /* A schedule's threads=N for the GEMMs of one pass (see compiler/schedule.c):
  * N = 0 restores the count OpenBLAS started with (all cores, or

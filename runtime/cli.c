@@ -860,8 +860,6 @@ static int cmd_step(const aec_model *m, const cli_opts *o)
     return rc;
 }
 
-char *openblas_get_corename(void);
-int openblas_get_num_threads(void);
 
 static int cmd_info(const aec_model *m, const cli_opts *o)
 {

@@ -140,8 +140,13 @@ void aec_optim_step_part(aec_optim *o, float *params, const float *grads, size_t
         sgd_step(o, params, grads, lo, hi);
 }
 
-void aec_optim_step(aec_optim *o, float *params, const float *grads)
+void aec_optim_count_step(aec_optim *o)
 {
     o->step++;      /* PyTorch counts the step before using it */
+}
+
+void aec_optim_step(aec_optim *o, float *params, const float *grads)
+{
+    aec_optim_count_step(o);
     aec_optim_step_part(o, params, grads, 0, o->n);
 }

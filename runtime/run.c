@@ -127,12 +127,26 @@ void aec_draw_normals(const aec_model *m, float *eps, int B, aec_rng *r)
         eps[i] = aec_rng_normal(r);
 }
 
+/* By the bits (a NaN or an Inf has every exponent bit set), so the loop is
+ * an integer OR that the compiler vectorises: it runs over every gradient
+ * each training step. */
+static uint32_t not_finite(const float *x)
+{
+    uint32_t u;
+    memcpy(&u, x, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
 int aec_all_finite(const float *x, size_t n)
 {
-    float acc = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        acc += x[i] * 0.0f;     /* stays 0 unless some x[i] is NaN or Inf */
-    return acc == 0.0f;
+    uint32_t bad = 0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)        /* 16 at a time: vectorised even at -O2 */
+        for (int k = 0; k < 16; k++)
+            bad |= not_finite(x + i + k);
+    for (; i < n; i++)
+        bad |= not_finite(x + i);
+    return !bad;
 }
 
 void aec_gather(const aec_dataset *d, const int *idx, int B, float *x)
@@ -184,7 +198,7 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
     }
     if (B > d->n)
         B = d->n;                       /* no arena for images that are not there */
-    aec_workers *w = aec_workers_open(m, aec_default_workers(m), B);
+    aec_workers *w = aec_workers_open(m, 0, B);
     float *eps = aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps");
     double loss = w && eps ? aec_evaluate_with(w, m, params, d, B, eps) : NAN;
     aec_workers_close(w);

@@ -60,13 +60,12 @@ void aec_draw_normals(const aec_model *m, float *eps, int B, aec_rng *r);
 /* ---- workers.c: a step split over the batch, one slice per core ------------------- */
 
 typedef struct aec_workers aec_workers;
-/* n workers (the caller is the first) for batches of up to max_B images;
+/* n workers (the caller is the first; n <= 0: the model's schedule, one per
+ * core by default) for batches of up to max_B images;
  * NULL after aec_error. While open, OpenBLAS runs one thread (n > 1). */
 aec_workers *aec_workers_open(const aec_model *m, int n, int max_B);
 void aec_workers_close(aec_workers *w);
 int  aec_workers_count(const aec_workers *w);
-/* The model's schedule (model = split(workers=N)): N, or for 0 the online cores. */
-int  aec_default_workers(const aec_model *m);
 /* x: B NCHW images; eps: [B, Z] for a variational model, or NULL for zeros.
  * grad: grads = d mean loss / d params (overwritten), returns the mean loss.
  * loss: the forward pass only. infer: encode and decode into y (NCHW). */
@@ -77,7 +76,9 @@ void  aec_workers_infer(aec_workers *w, const float *params, const float *x, int
 /* The optimizer's step on the workers, each updating a range of the
  * parameters: o->step++, then what aec_optim_step does, the same bits. */
 void  aec_workers_update(aec_workers *w, aec_optim *o, float *params, const float *grads);
-/* optim.c: the update of parameters [lo, hi) for step o->step (already counted). */
+/* optim.c: count a step (before its update, as PyTorch does), then update
+ * parameters [lo, hi) for it, in parts if need be. */
+void  aec_optim_count_step(aec_optim *o);
 void  aec_optim_step_part(aec_optim *o, float *params, const float *grads, size_t lo, size_t hi);
 /* After grad or loss: the first layer whose output is not finite, or NULL. */
 const aec_layer *aec_workers_bad_layer(const aec_workers *w);
@@ -86,6 +87,11 @@ const aec_layer *aec_workers_bad_layer(const aec_workers *w);
  * (scratch). NAN if d is empty. */
 double aec_evaluate_with(aec_workers *w, const aec_model *m, const float *params,
                          const aec_dataset *d, int B, float *eps);
+
+/* OpenBLAS's own extensions, which its cblas.h does not declare. */
+char *openblas_get_corename(void);
+int   openblas_get_num_threads(void);
+void  openblas_set_num_threads(int n);
 
 /* blas.c: pin OpenBLAS to one thread (n = 1) or lift that (n = 0). */
 void aec_blas_limit(int n);
@@ -128,6 +134,9 @@ typedef struct {
  * 0 on success, AEC_INTERRUPTED after SIGINT, 1 on failure (reported). */
 int aec_train(const aec_model *m, const aec_train_opts *o,
               const aec_dataset *train, const aec_dataset *val);
+
+/* aec_load_params from a file already read (path for messages). */
+int aec_params_from_file(const char *path, const aec_tensor_file *f, const aec_model *m, float *params);
 
 /* The parameters as safetensors tensors named as in the table, in its order. */
 void aec_param_tensors(const aec_model *m, const float *params, aec_tensor *t);

@@ -491,13 +491,6 @@ static int st_check_metadata(const char *path, const char *meta)
     return j.p == j.end ? 0 : st_fail(&j, "text after the closing '}'");
 }
 
-static const char *inner_nonblank(const char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    return s;
-}
-
 /* The JSON header, padded with spaces so that the data starts 8-aligned. */
 static int st_build_header(const char *path, const aec_tensor *t, int n,
                            const char *meta, st_text *h)
@@ -513,7 +506,7 @@ static int st_build_header(const char *path, const aec_tensor *t, int n,
     st_puts(h, "00000000\"");
     if (meta) {
         const char *inner = strchr(meta, '{') + 1;
-        if (*inner_nonblank(inner) != '}')
+        if (inner[strspn(inner, " \t\r\n")] != '}')
             st_puts(h, ",");
         st_puts(h, inner);
     } else {
@@ -826,14 +819,20 @@ static int st_load_one(const char *path, const aec_tensor_file *f, const aec_par
 }
 
 /* Every mismatch is reported, not just the first, so one run shows them all. */
+int aec_params_from_file(const char *path, const aec_tensor_file *f, const aec_model *m, float *params)
+{
+    int bad = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        bad |= st_load_one(path, f, &m->params[i], params) != 0;
+    return bad ? -1 : 0;
+}
+
 int aec_load_params(const char *path, const aec_model *m, float *params)
 {
     aec_tensor_file f;
-    int bad = 0;
     if (aec_safetensors_read(path, &f) != 0)
         return -1;
-    for (int i = 0; i < m->n_tensors; i++)
-        bad |= st_load_one(path, &f, &m->params[i], params) != 0;
+    int rc = aec_params_from_file(path, &f, m, params);
     aec_tensor_file_free(&f);
-    return bad ? -1 : 0;
+    return rc;
 }

@@ -87,7 +87,7 @@ static int trainer_open(trainer *t, const aec_model *m, const aec_train_opts *o,
     size_t chw = (size_t)m->in_c * m->in_h * m->in_w;
     t->params = aec_alloc_floats(m->n_params, "parameters");
     t->grads = aec_alloc_floats(m->n_params, "gradients");
-    t->pool = aec_workers_open(m, o->workers > 0 ? o->workers : aec_default_workers(m), t->B);
+    t->pool = aec_workers_open(m, o->workers, t->B);
     t->eps = aec_alloc_floats((size_t)t->B * (m->variational ? m->latent : 1), "eps");
     t->x = aec_alloc_floats((size_t)t->B * chw, "batch");
     t->idx = malloc((size_t)n * sizeof(int));
@@ -453,9 +453,10 @@ static int load_model(trainer *t, const char *path)
 {
     aec_tensor_file f;
     uint64_t epoch = 0;
-    if (aec_load_params(path, t->m, t->params) != 0 || aec_safetensors_read(path, &f) != 0)
+    if (aec_safetensors_read(path, &f) != 0)
         return -1;
-    int rc = meta_u64(f.metadata_json, path, "epoch", INT_MAX, &epoch);
+    int rc = aec_params_from_file(path, &f, t->m, t->params) != 0
+          || meta_u64(f.metadata_json, path, "epoch", INT_MAX, &epoch) != 0 ? -1 : 0;
     aec_tensor_file_free(&f);
     if (rc == 0 && epoch != (uint64_t)t->done) {
         aec_error("%s is from epoch %" PRIu64 " but optim.safetensors from epoch %d: "
@@ -466,7 +467,8 @@ static int load_model(trainer *t, const char *path)
     return rc;
 }
 
-/* The epoch in a checkpoint file's metadata, or -1 (quietly). */
+/* The epoch in a checkpoint file's metadata, or -1 (a file that cannot be
+ * read is reported as it is set aside). */
 static long file_epoch(const char *path)
 {
     aec_tensor_file f;
@@ -789,12 +791,12 @@ int aec_train(const aec_model *m, const aec_train_opts *o,
     if (rc == 0 && t.done >= t.cfg.epochs && !o->quiet)
         printf("%s already holds %d epochs (--epochs %d): nothing to do\n",
                o->out_dir, t.done, t.cfg.epochs);
-    else if (rc == 0 && o->profile && (rc = aec_profile_begin(m)) == 0) {
+    else if (rc == 0 && (!o->profile || (rc = aec_profile_begin(m)) == 0)) {
         rc = run_epochs(&t, train, val);
-        aec_profile_print(stdout, t.B, aec_workers_count(t.pool));
-        aec_profile_end();
-    } else if (rc == 0) {
-        rc = run_epochs(&t, train, val);
+        if (o->profile) {
+            aec_profile_print(stdout, t.B, aec_workers_count(t.pool));
+            aec_profile_end();
+        }
     }
     trainer_close(&t);
     return rc;

@@ -36,7 +36,8 @@ typedef struct {
 
 struct aec_workers {
     const aec_model *m;
-    int n, max_B;
+    int n;
+    int running;            /* threads started: workers 1 .. running - 1 */
     worker *w;
     /* the job, set by the caller before each generation */
     job_kind kind;
@@ -162,7 +163,8 @@ static void run_job(aec_workers *p, int B)
 
 /* ---- the pool ------------------------------------------------------------------ */
 
-int aec_default_workers(const aec_model *m)
+/* The model's schedule (model = split(workers=N)): N, or for 0 the online cores. */
+static int default_workers(const aec_model *m)
 {
     if (m->workers > 0)
         return m->workers;
@@ -181,6 +183,8 @@ static int alloc_worker(aec_workers *p, worker *w, int slice)
 
 aec_workers *aec_workers_open(const aec_model *m, int n, int max_B)
 {
+    if (n <= 0)
+        n = default_workers(m);
     if (n > max_B)
         n = max_B > 0 ? max_B : 1;      /* no worker without an image */
     aec_workers *p = calloc(1, sizeof *p);
@@ -190,20 +194,19 @@ aec_workers *aec_workers_open(const aec_model *m, int n, int max_B)
         aec_error("workers: out of memory");
         return NULL;
     }
-    *p = (aec_workers){ .m = m, .n = n, .max_B = max_B, .w = w };
+    *p = (aec_workers){ .m = m, .n = n, .running = 1, .w = w };
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
-    int slice = (max_B + n - 1) / n, started = 1, rc = 0;
+    int slice = (max_B + n - 1) / n, rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = alloc_worker(p, &w[i], slice);
-    for (int i = 1; i < n && rc == 0; i++, started++)
+    for (int i = 1; i < n && rc == 0; i++, p->running++)
         if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
             aec_error("workers: cannot start thread %d of %d", i + 1, n);
             rc = -1;
         }
-    p->n = started;     /* on failure, close joins only the threads that run */
-    if (rc != 0) {
+    if (rc != 0) {      /* close joins the threads that run and frees every worker */
         aec_workers_close(p);
         return NULL;
     }
@@ -221,7 +224,7 @@ void aec_workers_close(aec_workers *p)
     p->generation++;
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
-    for (int i = 1; i < p->n; i++)
+    for (int i = 1; i < p->running; i++)
         pthread_join(p->w[i].thread, NULL);
     for (int i = 0; i < p->n; i++)
         free(p->w[i].arena), free(p->w[i].grads);
@@ -263,7 +266,7 @@ float aec_workers_grad(aec_workers *p, const float *params, float *grads, const 
 
 void aec_workers_update(aec_workers *p, aec_optim *o, float *params, const float *grads)
 {
-    o->step++;      /* PyTorch counts the step before using it */
+    aec_optim_count_step(o);
     p->kind = JOB_UPDATE, p->opt = o, p->params = params, p->grads = grads;
     run_job(p, 0);
 }
