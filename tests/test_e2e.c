@@ -84,12 +84,7 @@ static void expect_ok(const char *prog, ...)
 
 static void need_data(void)
 {
-    if (access(DATA "/train-images-idx3-ubyte.gz", R_OK) != 0
-        && access(DATA "/train-images-idx3-ubyte", R_OK) != 0) {
-        print_message("no Fashion-MNIST in %s (apt-get install dataset-fashion-mnist): skipping\n",
-                      DATA);
-        skip();
-    }
+    need_fashion_mnist(DATA);
 }
 
 static void need_exe(void)

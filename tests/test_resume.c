@@ -118,12 +118,7 @@ static void expect(const proc *p, int want, const char *needle)
 
 static void need_data(void)
 {
-    if (access(DATA "/train-images-idx3-ubyte.gz", R_OK) != 0
-        && access(DATA "/train-images-idx3-ubyte", R_OK) != 0) {
-        print_message("no Fashion-MNIST in %s (apt-get install dataset-fashion-mnist): skipping\n",
-                      DATA);
-        skip();
-    }
+    need_fashion_mnist(DATA);
     if (access(EXE, X_OK) != 0)
         fail_msg("%s is missing: run make", EXE);
 }

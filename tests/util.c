@@ -106,6 +106,17 @@ char *slurp(const char *path, size_t *len)
     return b;
 }
 
+void need_fashion_mnist(const char *dir)
+{
+    char gz[512], raw[512];
+    snprintf(gz, sizeof gz, "%s/train-images-idx3-ubyte.gz", dir);
+    snprintf(raw, sizeof raw, "%s/train-images-idx3-ubyte", dir);
+    if (!exists(gz) && !exists(raw)) {
+        print_message("no Fashion-MNIST in %s (apt-get install dataset-fashion-mnist): skipping\n", dir);
+        skip();
+    }
+}
+
 void copy_file(const char *from, const char *to)
 {
     size_t n = 0;

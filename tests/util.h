@@ -36,6 +36,9 @@ char *slurp(const char *path, size_t *len);
 /* Copy a file that must be there. */
 void copy_file(const char *from, const char *to);
 
+/* Skip the running test, saying why, when Fashion-MNIST's IDX files are not in dir. */
+void need_fashion_mnist(const char *dir);
+
 /* ---- running a program ----------------------------------------------------------- */
 
 typedef struct {
