@@ -72,7 +72,7 @@ static void act_call(sbuf *o, const ir_layer *l, const char *v)
     case ACT_RELU: OUT("relu(%s)", v); break;
     case ACT_LEAKY_RELU: OUT("leaky_relu(%s, %s)", v, flit(l->slope, f, sizeof f)); break;
     case ACT_SIGMOID: OUT("sigmoid(%s)", v); break;
-    case ACT_TANH: OUT("tanhf(%s)", v); break;
+    case ACT_TANH: OUT("aec_tanh(%s)", v); break;
     }
 }
 
@@ -89,6 +89,40 @@ static void dact_call(sbuf *o, const ir_layer *l, const char *y, const char *g)
     }
 }
 
+/* e^t to 1.2 ulp, branch-free so that loops calling it vectorise (libm's
+ * expf and tanhf are calls, one value at a time, and took most of a
+ * tanh layer's time): t = n ln2 + r, |r| <= ln2/2, e^r by its Taylor
+ * series to r^7 (error below 5e-9), times 2^n built in the exponent bits.
+ * t is clamped to [-87, 88], where 2^n is a normal float; NaN to -87. */
+static void emit_exp(sbuf *o)
+{
+    OUT("static inline float aec_exp(float t)\n{\n"
+        "    t = t > -87.0f ? t : -87.0f;\n"
+        "    t = t < 88.0f ? t : 88.0f;\n"
+        "    const float n = __builtin_rintf(t * 1.44269504f);\n"
+        "    const float r = t - n * 0.693145751953125f - n * 1.42860677e-06f;\n"
+        "    float p = 1.0f / 5040.0f;\n"
+        "    p = p * r + 1.0f / 720.0f;\n    p = p * r + 1.0f / 120.0f;\n    p = p * r + 1.0f / 24.0f;\n"
+        "    p = p * r + 1.0f / 6.0f;\n    p = p * r + 0.5f;\n    p = p * r + 1.0f;\n    p = p * r + 1.0f;\n"
+        "    const int bits = ((int)n + 127) << 23;\n"
+        "    float scale;\n    memcpy(&scale, &bits, sizeof scale);\n"
+        "    return p * scale;\n}\n");
+}
+
+/* tanh to 1.3 ulp, branch-free: below |v| = 0.625 an odd polynomial
+ * v + v^3 P(v^2) (P fitted by least squares, 0.9 ulp); above it
+ * 1 - 2 / (e^2|v| + 1), with no cancellation there; from 9 on, 1 in
+ * float. NaN stays NaN (it takes the polynomial). */
+static void emit_tanh(sbuf *o)
+{
+    OUT("static inline float aec_tanh(float v)\n{\n"
+        "    const float a = fabsf(v) > 9.0f ? 9.0f : fabsf(v), z = a * a;\n"
+        "    const float poly = a + a * z * (-0.33333287f + z * (0.13331513f + z * (-0.05374466f\n"
+        "                       + z * (0.020653125f + z * -0.0057189628f))));\n"
+        "    const float y = a >= 0.625f ? 1.0f - 2.0f / (aec_exp(2.0f * a) + 1.0f) : poly;\n"
+        "    return copysignf(y, v);\n}\n");
+}
+
 static void emit_act_helpers(sbuf *o, const ir_model *m)
 {
     int used[5] = {0};
@@ -98,8 +132,14 @@ static void emit_act_helpers(sbuf *o, const ir_model *m)
         OUT("static inline float relu(float v) { return v > 0.0f ? v : 0.0f; }\n");
     if (used[ACT_LEAKY_RELU])
         OUT("static inline float leaky_relu(float v, float slope) { return v > 0.0f ? v : slope * v; }\n");
+    if (used[ACT_SIGMOID] || used[ACT_TANH])
+        emit_exp(o);
     if (used[ACT_SIGMOID])
-        OUT("static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }\n");
+        OUT("/* NaN stays NaN (aec_exp clamps it away) */\n"
+            "static inline float sigmoid(float v)\n{\n"
+            "    float s = 1.0f / (1.0f + aec_exp(-v));\n    return v == v ? s : v;\n}\n");
+    if (used[ACT_TANH])
+        emit_tanh(o);
     OUT("\n");
 }
 
@@ -286,7 +326,7 @@ static void gemm(sbuf *o, const char *ta, const char *tb, const char *M, const c
 static void sched_comment(sbuf *o, const ir_sched *s)
 {
     char tile[32] = "";
-    if (s->lowering == LOWER_GEMM)
+    if (s->lowering == LOWER_GEMM || s->tile)
         snprintf(tile, sizeof tile, ", tile=%d", s->tile);
     OUT("    /* schedule: %s(threads=%d, unroll=%d%s), %s */\n", s->lowering == LOWER_GEMM ? "gemm" : "direct",
         s->threads, s->unroll, tile, s->line ? "from the schedule block" : "aec's default for these shapes");
@@ -396,27 +436,6 @@ static void weight_between(sbuf *o, const conv_shape *c, const char *out_ch, con
     weight_ptr(o, c, "const float *w", "weight", c->conv ? out_ch : in_ch, c->conv ? in_ch : out_ch);
 }
 
-/* direct forward: conv2d gathers image pixels into each grid position;
- * deconv2d scatters each grid position into the image. */
-static void emit_direct_forward(sbuf *o, const ir_layer *l, const conv_shape *c, const ir_sched *s)
-{
-    window g = c->g;
-    int out_hw = c->conv ? g.GH * g.GW : g.H * g.W, in_hw = c->conv ? g.H * g.W : g.GH * g.GW;
-    int OC = l->out.c, INC = l->in.c;
-    emit_ranges(o, g);
-    omp_for(o, s);
-    OUT("    for (int o = 0; o < %d; o++)\n        for (int b = 0; b < B; b++) {\n", OC);
-    OUT("            float *y = out + ((size_t)o * B + b) * %d;\n", out_hw);
-    OUT("            memset(y, 0, sizeof(float) * %d);\n", out_hw);
-    OUT("            for (int c = 0; c < %d; c++) {\n", INC);
-    OUT("                const float *x = in + ((size_t)c * B + b) * %d;\n", in_hw);
-    OUT("                ");
-    weight_between(o, c, "o", "c");
-    emit_direct_window(o, g, "                ", s->unroll, NULL,
-                       c->conv ? "y[@G] += w[kh * K_ + kw] * x[@X];" : "y[@X] += w[kh * K_ + kw] * x[@G];", NULL);
-    OUT("            }\n        }\n");
-}
-
 /* direct backward: dweight by window dot products, din by the transpose of
  * the forward loops; both over channels, so threads never write the same. */
 static void emit_direct_backward(sbuf *o, const ir_layer *l, const conv_shape *c, const ir_sched *s)
@@ -456,6 +475,210 @@ static void emit_direct_backward(sbuf *o, const ir_layer *l, const conv_shape *c
                        c->conv ? "dx[@X] += w[kh * K_ + kw] * dy[@G];" : "dx[@G] += w[kh * K_ + kw] * dy[@X];",
                        NULL);
     OUT("            }\n        }\n");
+}
+
+/* ---- direct forward: polyphase products (ir.h, ir_direct) ---------------------------- */
+
+/* " + k", " - k" or nothing, for literal offsets in index expressions */
+static const char *plus(int k, char *buf, size_t size)
+{
+    if (k == 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, size, " %c %d", k < 0 ? '-' : '+', k < 0 ? -k : k);
+    return buf;
+}
+
+/* The planes a tile of images is read through: conv2d's S x S planes of
+ * each channel, plane (py, px) holding input pixel (S*i + py - P, S*j +
+ * px - P) at (i, j); deconv2d's one, holding input pixel (i + lo, j + lo).
+ * Zero outside the input and for the images past nb; a tile's images side
+ * by side in each row; zeros to the end of the stride. */
+static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    int conv = l->kind == IR_CONV2D, S = conv ? l->conv.stride : 1, H = l->in.h, W = l->in.w;
+    int first = conv ? -l->conv.pad : d->lo;    /* the input pixel at plane pixel 0 (py = px = 0) */
+    char f[32];
+    source_comment(o, m, l->line);
+    OUT("/* src[%d][%d][%d rows][%d images][%d] <- images b0 .. b0+nb-1 of in[%d][B][%d][%d] */\n",
+        l->in.c, d->splits, d->rows, d->tile, d->cols, l->in.c, H, W);
+    OUT("static void %s_planes(float *restrict src, const float *restrict in, int B, int b0, int nb)\n{\n",
+        l->name);
+    /* j0[px] <= j < j1[px]: the plane columns inside the input */
+    OUT("    static const int j0[%d] = {", S);
+    for (int p = 0; p < S; p++) {
+        int lo = 0;
+        while (lo < d->cols && S * lo + p + first < 0)
+            lo++;
+        OUT("%s%d", p ? ", " : "", lo);
+    }
+    OUT("}, j1[%d] = {", S);
+    for (int p = 0; p < S; p++) {
+        int hi = d->cols;
+        while (hi > 0 && S * (hi - 1) + p + first >= W)
+            hi--;
+        OUT("%s%d", p ? ", " : "", hi);
+    }
+    OUT("};\n    float *p = src;\n");
+    const char *in4 = S > 1 ? "        " : "";   /* the body sits two loops deeper for py, px */
+    const char *px = S > 1 ? "px" : "0";
+    OUT("    for (int c = 0; c < %d; c++)%s\n", l->in.c, S > 1 ? "" : " {");
+    if (S > 1)
+        OUT("        for (int py = 0; py < %d; py++)\n            for (int px = 0; px < %d; px++) {\n", S, S);
+    OUT("%s        for (int i = 0; i < %d; i++)\n", in4, d->rows);
+    OUT("%s            for (int b = 0; b < %d; b++, p += %d) {\n", in4, d->tile, d->cols);
+    if (S > 1)
+        OUT("%s                const int y = %d * i + py%s;\n", in4, S, plus(first, f, sizeof f));
+    else
+        OUT("%s                const int y = i%s;\n", in4, plus(first, f, sizeof f));
+    OUT("%s                if (b >= nb || y < 0 || y >= %d) {\n", in4, H);
+    OUT("%s                    memset(p, 0, sizeof(float) * %d);\n%s                    continue;\n"
+        "%s                }\n", in4, d->cols, in4, in4);
+    OUT("%s                const float *xr = in + (((size_t)c * B + b0 + b) * %d + y) * %d%s%s;\n", in4, H, W,
+        S > 1 ? " + px" : "", plus(first, f, sizeof f));
+    OUT("%s                for (int j = 0; j < j0[%s]; j++)\n%s                    p[j] = 0.0f;\n", in4, px, in4);
+    if (S > 1)
+        OUT("%s                for (int j = j0[px]; j < j1[px]; j++)\n%s                    p[j] = xr[%d * j];\n",
+            in4, in4, S);
+    else
+        OUT("%s                memcpy(p + j0[0], xr + j0[0], sizeof(float) * (size_t)(j1[0] - j0[0]));\n", in4);
+    OUT("%s                for (int j = j1[%s]; j < %d; j++)\n%s                    p[j] = 0.0f;\n", in4, px, d->cols,
+        in4);
+    OUT("%s            }\n", in4);
+    OUT("%s        memset(p, 0, sizeof(float) * %zu);\n", in4, d->stride - (size_t)d->rows * d->row);
+    OUT("%s        p += %zu;\n%s    }\n}\n\n", in4, d->stride - (size_t)d->rows * d->row, S > 1 ? "        " : "");
+}
+
+/* The taps of each phase: shifts into a channel's planes and kernel indices. */
+static void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    int kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
+    long *off = xmalloc(sizeof(long) * (size_t)kk);
+    sbuf counts = {0}, idx = {0};
+    source_comment(o, m, l->line);
+    OUT("/* phase p's taps: src shifts, kernel indices ky*%d + kx */\n", l->conv.kernel);
+    OUT("static const long %s_shift[%d][%d] = {", l->name, d->phases, d->max_taps);
+    for (int p = 0; p < d->phases; p++) {
+        int n = ir_direct_taps(l, d, p, off, kidx);
+        OUT("%s{", p ? ", " : "");
+        sb_printf(&idx, "%s{", p ? ", " : "");
+        for (int t = 0; t < n; t++) {
+            OUT("%s%ld", t ? ", " : "", off[t]);
+            sb_printf(&idx, "%s%d", t ? ", " : "", kidx[t]);
+        }
+        OUT("}");
+        sb_printf(&idx, "}");
+        sb_printf(&counts, "%s%d", p ? ", " : "", n);
+    }
+    OUT("};\nstatic const int %s_kidx[%d][%d] = {%s};\n", l->name, d->phases, d->max_taps, idx.s);
+    OUT("static const int %s_ntaps[%d] = {%s};\n\n", l->name, d->phases, counts.s);
+    free(counts.s);
+    free(idx.s);
+    free(off);
+    free(kidx);
+}
+
+/* pack[p][o/R][c][t][o%R]: each phase's weights in the order the block reads
+ * them, R output channels a tap; channels past the last are zeros. */
+static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    int M = l->out.c, C = l->in.c, kk = l->conv.kernel * l->conv.kernel;
+    source_comment(o, m, l->line);
+    OUT("static void %s_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
+    OUT("    for (int p = 0; p < %d; p++)\n        for (int ob = 0; ob < %d; ob += %d) {\n", d->phases, d->mpad, d->R);
+    OUT("            float *w = pack + ((size_t)p * %d + ob) * %d;\n", d->mpad, C * d->max_taps);
+    OUT("            for (int c = 0; c < %d; c++)\n", C);
+    OUT("                for (int t = 0; t < %s_ntaps[p]; t++)\n", l->name);
+    OUT("                    for (int r = 0; r < %d; r++, w++)\n", d->R);
+    OUT("                        *w = ob + r < %d ? weight[", M);
+    if (l->kind == IR_CONV2D)
+        OUT("((size_t)(ob + r) * %d + c) * %d", C, kk);
+    else
+        OUT("((size_t)c * %d + ob + r) * %d", M, kk);
+    OUT(" + %s_kidx[p][t]] : 0.0f;\n        }\n}\n\n", l->name);
+}
+
+/* R output channels x 16*V outputs of one phase, summed over every channel
+ * and tap, in registers: the one loop nest where the time goes. */
+static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    source_comment(o, m, l->line);
+    OUT("/* acc[%d][16*%d] = pack x src: %d channels x %d vectors of 16 in registers */\n", d->R, d->V, d->R, d->V);
+    OUT("static inline AEC_FUSED void %s_block(float *restrict acc, const float *restrict pack, const float *restrict src,\n"
+        "        const long *restrict shift, int ntaps)\n{\n", l->name);
+    OUT("    aec_v16 sum[%d][%d];\n", d->R, d->V);
+    OUT("#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++)\n", d->R, d->R);
+    OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[r][v] = (aec_v16){0};\n",
+        d->V, d->V);
+    OUT("    for (int c = 0; c < %d; c++, src += %zu)\n", l->in.c, (size_t)d->splits * d->stride);
+    OUT("        for (int t = 0; t < ntaps; t++, pack += %d) {\n", d->R);
+    OUT("            aec_v16 x[%d];\n#pragma GCC unroll %d\n            for (int v = 0; v < %d; v++)\n", d->V, d->V,
+        d->V);
+    OUT("                x[v] = *(const aec_v16u *)(src + shift[t] + 16 * v);\n");
+    OUT("#pragma GCC unroll %d\n            for (int r = 0; r < %d; r++)\n", d->R, d->R);
+    OUT("#pragma GCC unroll %d\n                for (int v = 0; v < %d; v++)\n", d->V, d->V);
+    OUT("                    sum[r][v] += pack[r] * x[v];\n        }\n");
+    OUT("#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++)\n", d->R, d->R);
+    OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n", d->V, d->V);
+    OUT("            *(aec_v16u *)(acc + (size_t)r * %zu + 16 * v) = sum[r][v];\n}\n\n", d->nqp);
+}
+
+/* out = act(acc + bias) at the output pixels: conv2d's plane pixels that
+ * are outputs, deconv2d's S x S phases interleaved back into the image. */
+static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    int S = l->kind == IR_CONV2D ? 1 : l->conv.stride, H = l->out.h, W = l->out.w;
+    source_comment(o, m, l->line);
+    OUT("static void %s_store(float *restrict out, const float *restrict acc, const float *restrict bias,\n"
+        "        int B, int b0, int nb)\n{\n", l->name);
+    OUT("    for (int o = 0; o < %d; o++)\n        for (int b = 0; b < nb; b++)\n", l->out.c);
+    OUT("            for (int y = 0; y < %d; y++) {\n", H);
+    OUT("                float *row = out + (((size_t)o * B + b0 + b) * %d + y) * %d;\n", H, W);
+    if (S == 1) {
+        OUT("                const float *a = acc + (size_t)o * %zu + (size_t)y * %zu + (size_t)b * %d;\n", d->nqp,
+            d->row, d->cols);
+        OUT("                for (int x = 0; x < %d; x++)\n                    row[x] = ", W);
+        act_call(o, l, "a[x] + bias[o]");
+        OUT(";\n            }\n}\n\n");
+        return;
+    }
+    OUT("                for (int rx = 0; rx < %d; rx++) {   /* phase (y %% %d, rx) */\n", S, S);
+    OUT("                    const float *a = acc + ((size_t)(y %% %d * %d + rx) * %d + o) * %zu\n", S, S, d->mpad,
+        d->nqp);
+    OUT("                                     + (size_t)(y / %d) * %zu + (size_t)b * %d;\n", S, d->row, d->cols);
+    OUT("                    for (int n = 0; n * %d + rx < %d; n++)\n", S, W);
+    OUT("                        row[n * %d + rx] = ", S);
+    act_call(o, l, "a[n] + bias[o]");
+    OUT(";\n                }\n            }\n}\n\n");
+}
+
+/* The helpers of a direct forward pass, before the pass itself. */
+static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    emit_direct_planes(o, m, l, d);
+    emit_direct_taps(o, m, l, d);
+    emit_direct_pack(o, m, l, d);
+    emit_direct_block(o, m, l, d);
+    emit_direct_store(o, m, l, d);
+}
+
+/* direct forward: weights packed once, then per tile of images: planes,
+ * the blocks of every phase and output channel, and the store. */
+static void emit_direct_forward(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s)
+{
+    OUT("    float *src = cols, *acc = cols + %zu, *pack = acc + %zu;\n", d->src, d->acc);
+    OUT("    %s_pack(pack, weight);\n", l->name);
+    OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
+    OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", d->tile, d->tile);
+    OUT("        %s_planes(src, in, B, b0, nb);\n", l->name);
+    omp_for(o, s);
+    OUT("        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, 16 * d->V);
+    OUT("            for (int p = 0; p < %d; p++)\n", d->phases);
+    OUT("                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
+    OUT("                    %s_block(acc + ((size_t)p * %d + ob) * %zu + q,\n", l->name, d->mpad, d->nqp);
+    OUT("                            pack + ((size_t)p * %d + ob) * %d, src + q, %s_shift[p], %s_ntaps[p]);\n",
+        d->mpad, l->in.c * d->max_taps, l->name, l->name);
+    OUT("        %s_store(out, acc, bias, B, b0, nb);\n    }\n", l->name);
 }
 
 /* A tile's extent, and where it starts in each CBHW operand (row stride B*GH*GW). */
@@ -563,6 +786,9 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
         emit_im2col(o, m, l, cs.conv && fg ? fs->unroll : bs->unroll);
     if (cs.conv ? l->needs_din && bg : fg)
         emit_col2im(o, m, l, cs.conv ? bs->unroll : fs->unroll);
+    ir_direct d = ir_direct_of(l, fs, m->batch);
+    if (!fg)
+        emit_direct_helpers(o, m, l, &d);
 
     char what[32];
     snprintf(what, sizeof what, "%s forward", kind);
@@ -572,11 +798,10 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     sched_comment(o, fs);
     if (fg) {
         emit_gemm_pass(o, l, fs, &c, cs.conv ? conv2d_gemm_forward : deconv2d_gemm_forward);
+        emit_bias_act(o, l);
     } else {
-        OUT("    enum { K_ = %d };\n    (void)cols;   /* direct: no column buffer */\n", cs.g.K);
-        emit_direct_forward(o, l, &cs, fs);
+        emit_direct_forward(o, l, &d, fs);
     }
-    emit_bias_act(o, l);
     OUT("}\n\n");
 
     snprintf(what, sizeof what, "%s backward", kind);
@@ -1039,6 +1264,15 @@ static void emit_source(sbuf *o, const ir_model *m)
         " * flat tensors are [B][F]. Backward functions ADD into weight gradients.\n */\n");
     OUT("#include <math.h>\n#include <stddef.h>\n#include <string.h>\n#include <cblas.h>\n#include \"%s.h\"\n\n",
         m->name);
+    OUT("/* 16 floats: one AVX-512 register (or two AVX, four SSE), for the direct\n"
+        " * kernels; the u type loads and stores at any float's address. */\n"
+        "typedef float aec_v16 __attribute__((vector_size(64)));\n"
+        "typedef float aec_v16u __attribute__((vector_size(64), aligned(4)));\n"
+        "/* Their sums are fused multiply-adds: ISO C mode (-std=c11) turns off\n"
+        " * GCC's contraction of a * b + c, and FMA does both in one instruction. */\n"
+        "#if defined(__GNUC__) && !defined(__clang__)\n"
+        "#define AEC_FUSED __attribute__((optimize(\"fp-contract=fast\")))\n"
+        "#else\n#define AEC_FUSED\n#endif\n\n");
     emit_enums(o, m);
     emit_act_helpers(o, m);
     for (int i = 0; i < m->nlayers; i++)

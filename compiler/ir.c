@@ -65,3 +65,91 @@ double ir_cols(const ir_layer *l)
     double k2 = (double)l->conv.kernel * l->conv.kernel;
     return l->kind == IR_CONV2D ? k2 * l->in.c * l->out.h * l->out.w : k2 * l->out.c * l->in.h * l->in.w;
 }
+
+/* deconv2d: kernel row k adds input row m + shift to output row S*m + phase */
+static int deconv_phase(const ir_conv *c, int k)
+{
+    int r = (k - c->pad) % c->stride;
+    return r < 0 ? r + c->stride : r;
+}
+
+static int deconv_shift(const ir_conv *c, int k)
+{
+    return (deconv_phase(c, k) + c->pad - k) / c->stride;
+}
+
+static size_t round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
+{
+    const ir_conv *c = &l->conv;
+    int S = c->stride, K = c->kernel, per_axis = (K - 1) / S + 1, span;
+    ir_direct d = { .max_taps = per_axis * per_axis };
+    if (l->kind == IR_CONV2D) {
+        d.phases = 1;
+        d.splits = S * S;
+        d.out_rows = l->out.h;
+        d.out_cols = l->out.w;
+        d.rows = l->out.h + per_axis - 1;
+        d.cols = l->out.w + per_axis - 1;
+        d.max_taps = K * K;
+        span = per_axis - 1;
+    } else {
+        int lo = deconv_shift(c, 0), hi = lo;
+        for (int k = 1; k < K; k++) {
+            int e = deconv_shift(c, k);
+            lo = e < lo ? e : lo;
+            hi = e > hi ? e : hi;
+        }
+        d.phases = S * S;
+        d.splits = 1;
+        d.lo = lo;
+        d.out_rows = (l->out.h + S - 1) / S;
+        d.out_cols = (l->out.w + S - 1) / S;
+        /* rows: from input row lo to the last one a product reads, or the
+         * input's last; columns likewise, except that the columns a
+         * product reads past an image's are the zeros left of the next's */
+        d.rows = (l->in.h > d.out_rows + hi ? l->in.h : d.out_rows + hi) - lo;
+        d.cols = l->in.w - lo > d.out_cols + hi ? l->in.w - lo : d.out_cols + hi;
+        span = hi - lo;
+    }
+    /* 32 vector registers: R x V sums, V loaded vectors, one to spare */
+    d.R = l->out.c < 4 ? l->out.c : 4;
+    d.V = s->unroll ? s->unroll : 30 / (d.R + 1) < 12 ? 30 / (d.R + 1) : 12;
+    d.mpad = (int)round_up((size_t)l->out.c, (size_t)d.R);
+    d.tile = s->tile ? s->tile : batch;
+    d.row = (size_t)d.tile * d.cols;
+    d.reach = (size_t)span * (d.row + 1);
+    d.nqp = round_up((size_t)d.out_rows * d.row, 16 * (size_t)d.V);
+    /* an odd number of cache lines between planes: planes a multiple of
+     * 4 KiB apart would meet in the same few sets of the L1 cache */
+    size_t need = d.nqp + d.reach > (size_t)d.rows * d.row ? d.nqp + d.reach : (size_t)d.rows * d.row;
+    d.stride = round_up(need, 16);
+    if (d.stride / 16 % 2 == 0)
+        d.stride += 16;
+    d.src = (size_t)l->in.c * d.splits * d.stride;
+    d.acc = (size_t)d.phases * d.mpad * d.nqp;
+    d.pack = (size_t)d.phases * d.mpad * l->in.c * d.max_taps;
+    return d;
+}
+
+int ir_direct_taps(const ir_layer *l, const ir_direct *d, int phase, long *off, int *kidx)
+{
+    const ir_conv *c = &l->conv;
+    int S = c->stride, K = c->kernel, n = 0;
+    for (int ky = 0; ky < K; ky++)
+        for (int kx = 0; kx < K; kx++) {
+            if (l->kind == IR_CONV2D) {
+                off[n] = (long)(((ky % S) * S + kx % S) * d->stride + (size_t)(ky / S) * d->row) + kx / S;
+            } else {
+                if (deconv_phase(c, ky) * S + deconv_phase(c, kx) != phase)
+                    continue;
+                off[n] = (long)((size_t)(deconv_shift(c, ky) - d->lo) * d->row) + deconv_shift(c, kx) - d->lo;
+            }
+            kidx[n++] = ky * K + kx;
+        }
+    return n;
+}

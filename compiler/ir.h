@@ -136,4 +136,39 @@ double ir_cols(const ir_layer *l);
 /* Forward multiply-adds x 2 per image. */
 double ir_layer_flops(const ir_layer *l);
 
+/* The direct lowering of a conv2d or deconv2d forward pass, shared by the
+ * emitter (which writes it) and the planner (which sizes its scratch).
+ *
+ * Stride S makes a convolution S x S interleaved ones of stride 1, its
+ * phases. conv2d splits its input into S x S planes (pixels S*i + py,
+ * S*j + px); deconv2d's output falls into S x S phases (pixels S*m + ry,
+ * S*n + rx), each a stride-1 convolution of the zero-padded input. Either
+ * way every product reads a plane at a fixed shift from the output. A
+ * plane holds a tile's images side by side, row by row (row i of image b
+ * at i*row + b*cols), so that each product of a tile is one long row:
+ * out[o][q] += w * src[c][q + shift], q over all of the tile's images,
+ * vectorised over q, register-blocked R channels x V vectors. The pad
+ * columns between images are computed too, and dropped on the store. */
+typedef struct {
+    int phases;             /* output phases: S*S for deconv2d, 1 for conv2d */
+    int splits;             /* planes per input channel: S*S for conv2d, 1 for deconv2d */
+    int rows, cols;         /* a plane's rows, and an image's columns in a row */
+    int out_rows, out_cols; /* the rows and columns of a plane that are output pixels */
+    int lo;                 /* deconv2d: plane pixel (i, j) is input pixel (i + lo, j + lo) */
+    int max_taps;           /* the most kernel taps in one phase */
+    int R, V, mpad;         /* the register block; output channels rounded up to R */
+    int tile;               /* images per tile */
+    size_t row;             /* floats in a plane's row: tile x cols */
+    size_t reach;           /* the largest shift a product reads */
+    size_t nqp;             /* out_rows rows, rounded up to whole blocks of 16 x V */
+    size_t stride;          /* floats between planes: the rows, or nqp plus the reach */
+    size_t src, acc, pack;  /* floats of the planes, the products and the packed weights */
+} ir_direct;
+
+ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch);
+/* The taps of one phase, as shifts into a channel's planes (conv2d: plane
+ * index x stride + shift) and kernel indices ky*K + kx; returns how many.
+ * off and kidx hold K*K each. */
+int ir_direct_taps(const ir_layer *l, const ir_direct *d, int phase, long *off, int *kidx);
+
 #endif

@@ -130,7 +130,8 @@ static void sort_indices(int *idx, int n, const ir_buf *bufs)
  * backward makes them again from its input, kept for it. So they need not
  * be in the arena, whose buffers live across stages, but in one scratch
  * area after it, as large as the largest pass needs: cols floats per image
- * of an untiled gemm pass, or cols x tile floats for a tiled one. That is
+ * of an untiled gemm pass, or cols x tile floats for a tiled one; a direct
+ * forward pass's planes, products and packed weights for its tile. That is
  * the one thing in the plan a schedule changes, and only in the
  * descriptor: no buffer moves. */
 static void plan_scratch(ir_model *m)
@@ -142,10 +143,15 @@ static void plan_scratch(ir_model *m)
             continue;
         for (int p = PASS_FWD; p <= PASS_BWD; p++) {
             const ir_sched *s = &l->sched[p];
-            if (s->lowering != LOWER_GEMM || (p == PASS_BWD && !l->runs_backward))
+            if (p == PASS_BWD && (s->lowering != LOWER_GEMM || !l->runs_backward))
                 continue;
             size_t need = (size_t)ir_cols(l) * (s->tile ? (size_t)s->tile : 1);
             size_t *slot = s->tile ? &m->scratch_fixed : &m->scratch_per_image;
+            if (s->lowering == LOWER_DIRECT) {
+                ir_direct d = ir_direct_of(l, s, m->batch);
+                need = d.src + d.acc + d.pack;
+                slot = &m->scratch_fixed;
+            }
             if (need > *slot)
                 *slot = need;
         }

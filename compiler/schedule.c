@@ -10,13 +10,19 @@
  *   }
  *
  * lowering  gemm: im2col/col2im around one cblas_sgemm per product;
- *           direct: loops over the kernel window (conv2d and deconv2d only)
+ *           direct (conv2d and deconv2d only): the forward pass as
+ *           products of shifted planes summed in registers (ir.h,
+ *           ir_direct); the backward pass as loops over the kernel window
  * threads=N 0: every core (OpenBLAS's threads for gemm, OpenMP's for
  *           direct); 1: none; N: N threads
- * unroll=N  #pragma GCC unroll N on the innermost loops of the layer's own
- *           loops (im2col/col2im or the window loops); 0: the C compiler's choice
- * tile=N    gemm only: the batch in tiles of N images, each tile's im2col
- *           columns used while still in cache; 0: the whole batch at once
+ * unroll=N  gemm and direct backward: #pragma GCC unroll N on the innermost
+ *           loops of the layer's own loops (im2col/col2im or the window
+ *           loops); direct forward: N vectors of 16 outputs in a register
+ *           block; 0: the C compiler's choice, or aec's block
+ * tile=N    the batch in tiles of N images: a gemm pass's im2col columns, or
+ *           a direct forward pass's planes, used while still in cache; 0:
+ *           the whole batch at once (direct: the model's batch). The direct
+ *           backward loops have no scratch to tile.
  *
  *   model = split(workers=N)          the whole step: each batch as N slices,
  *                                     each slice's forward and backward on
@@ -51,11 +57,10 @@ static int is_conv(const ir_layer *l)
     return l->kind == IR_CONV2D || l->kind == IR_DECONV2D;
 }
 
-/* aec's choice where the block says nothing: gemm, on every core, and
+/* aec's choice where the block says nothing, for gemm passes: on every core, and
  * tiles of the batch where a whole batch's im2col columns would pass
  * SCRATCH_MIB (the columns are scratch, plan.c): then memory stays small
- * and a tile's columns stay in cache. The direct loops lose even on the
- * one-channel layers of the seed models (measured, bench/README.md). */
+ * and a tile's columns stay in cache. */
 enum { SCRATCH_MIB = 2 };
 
 static int default_tile(const ir_model *m, const ir_layer *l)
@@ -66,11 +71,74 @@ static int default_tile(const ir_model *m, const ir_layer *l)
     return cols >= budget ? 1 : (int)(budget / cols);
 }
 
+/* A direct forward pass's tile: of the tiles whose planes and products fit
+ * in DIRECT_KIB (so that they stay in the core's cache), the one that
+ * computes the fewest outputs it then drops, per image: a tile's products
+ * run in whole blocks of 16 x V outputs, so a small plane can waste most of
+ * its last block (celeba_vae's conv3: 8 x 9 outputs a plane, a third of a
+ * block lost at tiles of 1 to 3 images, an eighth at 4), and a last tile
+ * with fewer images computes the missing ones too. The smallest tile
+ * where it is a tie. */
+enum { DIRECT_KIB = 1024 };
+
+static double direct_waste(const ir_model *m, const ir_layer *l, const ir_sched *s, int tile, size_t *floats)
+{
+    ir_sched t = *s;
+    t.tile = tile;
+    ir_direct d = ir_direct_of(l, &t, tile);
+    *floats = d.src + d.acc;
+    /* and the images a last, partial tile adds: for the batch whole, and
+     * split in 2 or 4 slices (one slice per core) */
+    double partial = 0;
+    for (int split = 1; split <= 4; split *= 2) {
+        int slice = (m->batch + split - 1) / split;
+        partial += (double)((slice + tile - 1) / tile * tile) / slice / 3;
+    }
+    return partial * (double)d.nqp / ((double)tile * d.out_rows * d.out_cols);
+}
+
+static int default_direct_tile(const ir_model *m, const ir_layer *l, const ir_sched *s)
+{
+    size_t floats, budget = DIRECT_KIB * 1024 / sizeof(float);
+    int best = 1;
+    double least = direct_waste(m, l, s, 1, &floats);
+    for (int tile = 2; tile <= m->batch; tile++) {
+        double waste = direct_waste(m, l, s, tile, &floats);
+        if (floats > budget)
+            break;
+        if (waste < least - 0.01)
+            best = tile, least = waste;
+    }
+    return best;
+}
+
+/* Where the direct forward pass beats im2col + GEMM: everywhere in the seed
+ * models (measured a layer at a time, one core, bench/README.md), except
+ * for one output channel (a register block of one row loads a vector for
+ * every multiply-add: fmnist_cae's up2, 0.35 ms against 0.23) and a conv2d
+ * with output planes of 64 pixels or fewer, where a large GEMM runs well
+ * and the direct products drop a column in 8 or more (fmnist_cae's conv2,
+ * 1.34 ms against 1.16; celeba_vae's conv3, even). */
+static int direct_forward_wins(const ir_layer *l)
+{
+    if (!is_conv(l) || l->out.c == 1)
+        return 0;
+    return l->kind == IR_DECONV2D || l->out.h * l->out.w > 64;
+}
+
+/* The backward passes stay gemm: the direct ones are plain loops. A
+ * direct forward pass runs on its worker's thread: the workers already
+ * split the batch among the cores. */
 static void set_defaults(const ir_model *m, ir_layer *l)
 {
     for (int p = PASS_FWD; p <= PASS_BWD; p++)
         l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0,
                                   .tile = default_tile(m, l), .line = 0 };
+    if (direct_forward_wins(l)) {
+        ir_sched *f = &l->sched[PASS_FWD];
+        *f = (ir_sched){ .lowering = LOWER_DIRECT, .unroll = 0, .threads = 1, .line = 0 };
+        f->tile = default_direct_tile(m, l, f);
+    }
 }
 
 /* model = split(workers=N) */
@@ -154,7 +222,7 @@ static int lowering(const ast_directive *d, const ir_layer *l, ir_lowering *out)
 }
 
 /* unroll=N, threads=N and tile=N, whole numbers within bounds, each at most once. */
-static int settings(const ast_call *c, ir_sched *s)
+static int settings(const ast_call *c, ir_sched *s, const ast_arg **tile)
 {
     static const char *const keys[] = { "unroll", "threads", "tile", NULL };
     static const int max[] = { 64, 256, 65536 };
@@ -181,10 +249,8 @@ static int settings(const ast_call *c, ir_sched *s)
         }
         if (whole_number(&a->val, a->key, max[k], k == 0 ? &s->unroll : k == 1 ? &s->threads : &s->tile) != 0)
             return -1;
-        if (k == 2 && s->lowering != LOWER_GEMM) {
-            diag_error(a->pos, "tile is for gemm lowering: direct loops have no column buffer to tile");
-            return -1;
-        }
+        if (k == 2)
+            *tile = a;
     }
     return 0;
 }
@@ -203,8 +269,14 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
     }
     int which = passes(d);
     ir_sched s = { .line = d->pos.line };
-    if (!which || lowering(d, l, &s.lowering) != 0 || settings(&d->call, &s) != 0)
+    const ast_arg *tile = NULL;
+    if (!which || lowering(d, l, &s.lowering) != 0 || settings(&d->call, &s, &tile) != 0)
         return -1;
+    if (s.lowering == LOWER_DIRECT && tile && !(which & 1 << PASS_FWD)) {
+        diag_error(tile->pos, "tile is for gemm passes and direct forward passes: the direct backward "
+                   "loops have no scratch to tile");
+        return -1;
+    }
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
         if (!(which & 1 << p))
             continue;
@@ -216,6 +288,8 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
         }
         *first = d->pos.line;
         l->sched[p] = s;
+        if (s.lowering == LOWER_DIRECT)
+            l->sched[p].tile = p == PASS_BWD ? 0 : tile ? s.tile : default_direct_tile(m, l, &s);
     }
     return 0;
 }

@@ -622,7 +622,8 @@ static int check_forward(const trainer *t, float loss, int epoch, int batch)
     char what[64];
     if (isfinite(loss))
         return 0;
-    snprintf(what, sizeof what, "the loss is %g", (double)loss);
+    /* a NaN's sign bit means nothing: "nan", never "-nan" */
+    snprintf(what, sizeof what, "the loss is %g", isnan(loss) ? (double)NAN : (double)loss);
     say_fault(t, what, "output with a NaN or Inf", aec_workers_bad_layer(t->pool), epoch, batch);
     return 1;
 }

@@ -29,6 +29,7 @@
 
 #define FMNIST AEC_ROOT "/models/fmnist_cae.ae"
 #define TINY   AEC_ROOT "/tests/models/tiny_all.ae"
+#define CELEBA AEC_ROOT "/models/celeba_vae.ae"
 #define AEC    AEC_BUILD "/aec"    /* build/, or build-san/ under SAN=1 */
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -1228,6 +1229,49 @@ static void test_schedule_defaults_and_overrides(void **state)
     compiled_free(&c);
 }
 
+/* Where the block says nothing, aec picks from the shapes: a direct forward
+ * pass for the convolutions with more than one output channel, except a
+ * conv2d with output planes of 64 pixels or fewer; gemm everywhere else,
+ * and for every backward pass. */
+static void expect_lowering(const compiled *c, const char *name, ir_lowering fwd, int tile)
+{
+    const ir_layer *l = layer_named(&c->ir, name);
+    assert_non_null(l);
+    assert_int_equal(l->sched[PASS_FWD].lowering, fwd);
+    assert_int_equal(l->sched[PASS_BWD].lowering, LOWER_GEMM);
+    assert_int_equal(l->sched[PASS_FWD].line, 0);
+    if (fwd == LOWER_DIRECT) {
+        assert_int_equal(l->sched[PASS_FWD].threads, 1);
+        assert_int_equal(l->sched[PASS_FWD].tile, tile);
+    }
+}
+
+static void test_schedule_defaults_from_shapes(void **state)
+{
+    compiled c;
+    compile_ok_as(CELEBA, CELEBA, &c);
+    /* tiles: the fewest outputs computed and dropped per image (planes of
+     * 8 x 9 outputs fill whole blocks of 96 at 4 images, 16 x 17 at one) */
+    expect_lowering(&c, "conv1", LOWER_DIRECT, 1);
+    expect_lowering(&c, "conv2", LOWER_DIRECT, 1);
+    expect_lowering(&c, "conv3", LOWER_GEMM, 0);       /* 8 x 8 outputs */
+    expect_lowering(&c, "up1", LOWER_DIRECT, 4);
+    expect_lowering(&c, "up2", LOWER_DIRECT, 1);
+    expect_lowering(&c, "up3", LOWER_DIRECT, 2);
+    expect_lowering(&c, "fc", LOWER_GEMM, 0);
+    ir_direct d = ir_direct_of(layer_named(&c.ir, "up1"), &layer_named(&c.ir, "up1")->sched[PASS_FWD], 64);
+    assert_int_equal(d.phases, 4);                     /* stride 2: four output phases */
+    assert_int_equal(d.cols, 9);                       /* 8 input columns, one zero between images */
+    assert_int_equal(d.nqp, 288);                      /* 8 rows of 4 images x 9: three blocks of 96 */
+    compiled_free(&c);
+    compile_ok_as(FMNIST, FMNIST, &c);
+    expect_lowering(&c, "conv1", LOWER_DIRECT, 16);
+    expect_lowering(&c, "conv2", LOWER_GEMM, 0);       /* 7 x 7 outputs */
+    expect_lowering(&c, "up1", LOWER_DIRECT, 5);
+    expect_lowering(&c, "up2", LOWER_GEMM, 0);         /* one output channel */
+    compiled_free(&c);
+}
+
 static void test_schedule_errors(void **state)
 {
     expect_errors(scheduled("    conv2 = gemm()\n"),
@@ -1245,9 +1289,10 @@ static void test_schedule_errors(void **state)
     expect_errors(scheduled("    conv1 = gemm(thread=2)\n"),
                   "t.ae:17:18: error: unknown schedule setting 'thread' (they are unroll, threads and "
                   "tile); did you mean 'threads'?\n      conv1 = gemm(thread=2)\n                   ^\n");
-    expect_errors(scheduled("    conv1 = direct(tile=8)\n"),
-                  "t.ae:17:20: error: tile is for gemm lowering: direct loops have no column buffer "
-                  "to tile\n      conv1 = direct(tile=8)\n                     ^\n");
+    expect_errors(scheduled("    conv1.backward = direct(tile=8)\n"),
+                  "t.ae:17:29: error: tile is for gemm passes and direct forward passes: the direct "
+                  "backward loops have no scratch to tile\n      conv1.backward = direct(tile=8)\n"
+                  "                              ^\n");
     expect_errors(scheduled("    conv1 = gemm(threads=1.5)\n"),
                   "t.ae:17:26: error: threads must be a whole number from 0 to 256, not '1.5'\n"
                   "      conv1 = gemm(threads=1.5)\n                           ^\n");
@@ -1740,6 +1785,7 @@ int main(void)
         cmocka_unit_test(test_bare_activation_in_encoder_fused),
 
         cmocka_unit_test(test_schedule_defaults_and_overrides),
+        cmocka_unit_test(test_schedule_defaults_from_shapes),
         cmocka_unit_test(test_schedule_errors),
         cmocka_unit_test(test_schedule_diff_is_local),
         cmocka_unit_test(test_emit_twice_identical),
