@@ -642,14 +642,34 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
         OUT(";\n            }\n}\n\n");
         return;
     }
-    OUT("                for (int rx = 0; rx < %d; rx++) {   /* phase (y %% %d, rx) */\n", S, S);
-    OUT("                    const float *a = acc + ((size_t)(y %% %d * %d + rx) * %d + o) * %zu\n", S, S, d->mpad,
-        d->nqp);
-    OUT("                                     + (size_t)(y / %d) * %zu + (size_t)b * %d;\n", S, d->row, d->cols);
-    OUT("                    for (int n = 0; n * %d + rx < %d; n++)\n", S, W);
-    OUT("                        row[n * %d + rx] = ", S);
-    act_call(o, l, "a[n] + bias[o]");
-    OUT(";\n                }\n            }\n}\n\n");
+    /* each output row interleaves S phase rows: pixel S*n + rx of the row is
+     * pixel n of phase (y %% S, rx), written S at a time so that it vectorises */
+    OUT("                const float *a = acc + ((size_t)(y %% %d * %d) * %d + o) * %zu\n", S, S, d->mpad, d->nqp);
+    OUT("                                 + (size_t)(y / %d) * %zu + (size_t)b * %d;\n", S, d->row, d->cols);
+    if (W % S)
+        OUT("                int n = 0;\n                for (; n < %d; n++) {\n", W / S);
+    else
+        OUT("                for (int n = 0; n < %d; n++) {\n", W / S);
+    for (int rx = 0; rx < S; rx++) {
+        char v[64];
+        if (rx)
+            snprintf(v, sizeof v, "a[%zu + n] + bias[o]", (size_t)rx * d->mpad * d->nqp);
+        else
+            snprintf(v, sizeof v, "a[n] + bias[o]");
+        OUT("                    row[n * %d + %d] = ", S, rx);
+        act_call(o, l, v);
+        OUT(";\n");
+    }
+    OUT("                }\n");
+    if (W % S) {
+        OUT("                for (int rx = 0; rx < %d; rx++)   /* the last column's phases */\n", W % S);
+        OUT("                    row[n * %d + rx] = ", S);
+        char v[64];
+        snprintf(v, sizeof v, "a[(size_t)rx * %zu + n] + bias[o]", (size_t)d->mpad * d->nqp);
+        act_call(o, l, v);
+        OUT(";\n");
+    }
+    OUT("            }\n}\n\n");
 }
 
 /* The helpers of a direct forward pass, before the pass itself. */

@@ -116,8 +116,12 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
         d.cols = l->in.w - lo > d.out_cols + hi ? l->in.w - lo : d.out_cols + hi;
         span = hi - lo;
     }
-    /* 32 vector registers: R x V sums, V loaded vectors, one to spare */
-    d.R = l->out.c < 4 ? l->out.c : 4;
+    /* 32 vector registers: R x V sums, V loaded vectors, one to spare.
+     * R = 8 output channels, so each vector read from the planes feeds 8
+     * multiply-adds: a block's planes outgrow the L1 cache (celeba_vae's
+     * up1: 128 channels x 11 lines), and with 4 the reads from L2 were the
+     * limit (up1 forward 4.3 ms a slice against 3.7 at 8). */
+    d.R = l->out.c < 8 ? l->out.c : 8;
     d.V = s->unroll ? s->unroll : 30 / (d.R + 1) < 12 ? 30 / (d.R + 1) : 12;
     d.mpad = (int)round_up((size_t)l->out.c, (size_t)d.R);
     d.tile = s->tile ? s->tile : batch;

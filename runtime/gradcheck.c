@@ -39,6 +39,10 @@ static void probe_tensor(const probe_ctx *c, const float *g, const aec_param *t,
         slopes(c, k, h, &right, &left);
         double n = (right + left) / 2, scale = fmax(fmax(fabs(g[k]), fabs(n)), floor);
         r->probes++;
+        if (!isfinite(right) || !isfinite(left) || !isfinite(g[k])) {
+            r->worst = INFINITY;    /* fmax would pass a NaN over */
+            continue;
+        }
         if (fabs(right - left) > 0.05 * scale) {
             r->skipped++;
             continue;

@@ -1250,24 +1250,27 @@ static void test_schedule_defaults_from_shapes(void **state)
 {
     compiled c;
     compile_ok_as(CELEBA, CELEBA, &c);
-    /* tiles: the fewest outputs computed and dropped per image (planes of
-     * 8 x 9 outputs fill whole blocks of 96 at 4 images, 16 x 17 at one) */
+    /* tiles: the fewest outputs computed and dropped per image, in blocks
+     * of 16 x 3 (planes of 8 x 9 outputs fill whole blocks at 2 images) */
     expect_lowering(&c, "conv1", LOWER_DIRECT, 1);
-    expect_lowering(&c, "conv2", LOWER_DIRECT, 1);
+    expect_lowering(&c, "conv2", LOWER_DIRECT, 4);
     expect_lowering(&c, "conv3", LOWER_GEMM, 0);       /* 8 x 8 outputs */
-    expect_lowering(&c, "up1", LOWER_DIRECT, 4);
-    expect_lowering(&c, "up2", LOWER_DIRECT, 1);
+    expect_lowering(&c, "up1", LOWER_DIRECT, 2);
+    expect_lowering(&c, "up2", LOWER_DIRECT, 4);
     expect_lowering(&c, "up3", LOWER_DIRECT, 2);
     expect_lowering(&c, "fc", LOWER_GEMM, 0);
-    ir_direct d = ir_direct_of(layer_named(&c.ir, "up1"), &layer_named(&c.ir, "up1")->sched[PASS_FWD], 64);
+    const ir_layer *up1 = layer_named(&c.ir, "up1");
+    ir_direct d = ir_direct_of(up1, &up1->sched[PASS_FWD], 64);
     assert_int_equal(d.phases, 4);                     /* stride 2: four output phases */
+    assert_int_equal(d.R, 8);
+    assert_int_equal(d.V, 3);
     assert_int_equal(d.cols, 9);                       /* 8 input columns, one zero between images */
-    assert_int_equal(d.nqp, 288);                      /* 8 rows of 4 images x 9: three blocks of 96 */
+    assert_int_equal(d.nqp, 144);                      /* 8 rows of 2 images x 9: three blocks of 48 */
     compiled_free(&c);
     compile_ok_as(FMNIST, FMNIST, &c);
-    expect_lowering(&c, "conv1", LOWER_DIRECT, 16);
+    expect_lowering(&c, "conv1", LOWER_DIRECT, 8);
     expect_lowering(&c, "conv2", LOWER_GEMM, 0);       /* 7 x 7 outputs */
-    expect_lowering(&c, "up1", LOWER_DIRECT, 5);
+    expect_lowering(&c, "up1", LOWER_DIRECT, 16);
     expect_lowering(&c, "up2", LOWER_GEMM, 0);         /* one output channel */
     compiled_free(&c);
 }

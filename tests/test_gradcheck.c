@@ -18,6 +18,7 @@
 #include "tiny_gemm.h"
 #include "tiny_vae.h"
 #include "tiny_vae_fused.h"
+#include "tiny_phases.h"
 #include "util.h"
 
 enum { PROBES = 32 };
@@ -65,6 +66,9 @@ static void every_layer_kind_tiny_all(void **state) { check_model(&tiny_all_mode
  * ends in a partial tile) */
 static void gemm_schedule_tiny_gemm(void **state) { check_model(&tiny_gemm_model, 5); }
 static void direct_schedule_tiny_direct(void **state) { check_model(&tiny_direct_model, 5); }
+/* the direct forward kernels on odd sizes, stride 3, stride 1 and partial
+ * register blocks (the backward passes are gemm) */
+static void direct_forward_phases_tiny_phases(void **state) { check_model(&tiny_phases_model, 5); }
 
 /* The loss and every gradient of model m at the parameters of seed 5 and a
  * batch of B; grads is malloc'd. */
@@ -140,6 +144,7 @@ int main(void)
         cmocka_unit_test(every_layer_kind_tiny_all),
         cmocka_unit_test(gemm_schedule_tiny_gemm),
         cmocka_unit_test(direct_schedule_tiny_direct),
+        cmocka_unit_test(direct_forward_phases_tiny_phases),
         cmocka_unit_test(schedules_agree),
         cmocka_unit_test(seed_model_fmnist_cae),
         cmocka_unit_test(gaussian_latent_tiny_vae),
