@@ -1148,7 +1148,8 @@ static void emit_enums(sbuf *o, const ir_model *m)
             m->bufs[i].first, m->bufs[i].last);
     }
     OUT("    %-28s = %zu\n};\n#define AT(buf) (arena + (size_t)B * A_##buf)\n", "A_TOTAL", m->arena_per_image);
-    OUT("/* The convolutions' im2col columns: scratch of one pass each, after the arena. */\n"
+    OUT("/* The convolutions' im2col columns and direct planes: scratch of one pass\n"
+        " * each, after the arena. */\n"
         "#define SCRATCH (arena + (size_t)B * A_TOTAL)\n\n");
     OUT("/* Layers, in the order of the .ae file: rows of the layer table and the profile. */\nenum {\n");
     for (int i = 0; i < m->nlayers; i++)

@@ -110,8 +110,9 @@ typedef struct {
     ir_buf *bufs;
     int buf_input;
     size_t arena_per_image;
-    /* plan.c: the convolutions' im2col columns, after the arena: B *
-     * scratch_per_image floats (untiled passes), or scratch_fixed (tiled) */
+    /* plan.c: the convolutions' im2col columns and direct planes, after
+     * the arena: B * scratch_per_image floats (untiled gemm passes), or
+     * scratch_fixed (tiled and direct passes) */
     size_t scratch_per_image, scratch_fixed;
 } ir_model;
 

@@ -113,12 +113,12 @@ static int default_direct_tile(const ir_model *m, const ir_layer *l, const ir_sc
 }
 
 /* Where the direct forward pass beats im2col + GEMM: everywhere in the seed
- * models (measured a layer at a time, one core, bench/README.md), except
- * for one output channel (a register block of one row loads a vector for
- * every multiply-add: fmnist_cae's up2, 0.35 ms against 0.23) and a conv2d
- * with output planes of 64 pixels or fewer, where a large GEMM runs well
- * and the direct products drop a column in 8 or more (fmnist_cae's conv2,
- * 1.34 ms against 1.16; celeba_vae's conv3, even). */
+ * models (measured a layer at a time on one core, README.md), except for
+ * one output channel (a register block of one row loads a vector for every
+ * multiply-add: fmnist_cae's up2, 0.34-0.37 ms against 0.26-0.29) and a
+ * conv2d with output planes of 64 pixels or fewer, where a large GEMM runs
+ * well and the pad column is an eighth of the work or more (fmnist_cae's
+ * conv2, 1.39-1.61 ms against 1.26-1.41; celeba_vae's conv3, even). */
 static int direct_forward_wins(const ir_layer *l)
 {
     if (!is_conv(l) || l->out.c == 1)

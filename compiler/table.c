@@ -66,7 +66,7 @@ void print_layer_table(FILE *out, const ir_model *m)
     size_t scratch = m->scratch_per_image * (size_t)m->batch;
     if (scratch < m->scratch_fixed)
         scratch = m->scratch_fixed;
-    fprintf(out, "scratch for im2col columns: %.1f MiB at batch %d\n", scratch * 4.0 / 1048576.0, m->batch);
+    fprintf(out, "scratch for im2col columns and direct planes: %.1f MiB at batch %d\n", scratch * 4.0 / 1048576.0, m->batch);
     fprintf(out, "arena: %s floats per image (%.1f MiB at batch %d)\n",
             grouped(m->arena_per_image, num, sizeof num), m->arena_per_image * 4.0 * m->batch / 1048576.0,
             m->batch);

@@ -86,8 +86,9 @@ typedef struct aec_model {
      * B images needs B * arena_per_image floats. The offsets below are per
      * image too: the buffer starts at arena + B * offset. */
     size_t arena_per_image;
-    /* After the arena, scratch for the convolutions' columns: B *
-     * scratch_per_image floats or scratch_fixed, whichever is larger. */
+    /* After the arena, scratch for the convolutions' columns and direct
+     * planes: B * scratch_per_image floats or scratch_fixed, whichever is
+     * larger. */
     size_t scratch_per_image, scratch_fixed;
     size_t input_offset;        /* CBHW input (also the target) */
     size_t latent_offset;       /* what encode gives: the code, or mu of a VAE */

@@ -32,7 +32,10 @@ static void train_step(bench_state *s)
 
 static void infer_step(bench_state *s)
 {
+    double t0 = aec_seconds();
     aec_workers_infer(s->pool, s->params, s->x, s->B, s->out);
+    if (aec_profiling)
+        aec_profile_step(aec_seconds() - t0, 0.0);
 }
 
 /* Steps per second: a warm-up of a quarter of the time, then as many steps
@@ -80,11 +83,13 @@ static void bench_free(bench_state *s)
 
 /* The profile is a separate run after the measured ones, so that reading
  * the clock between layers cannot touch the numbers in the key=value line. */
-static int profile_training(bench_state *s, double seconds)
+/* The per-layer profile of training steps, or with --only infer of
+ * inference steps (forward passes only). */
+static int profile_steps(bench_state *s, void (*step)(bench_state *), double seconds)
 {
     if (aec_profile_begin(s->m) != 0)
         return -1;
-    rate(s, train_step, seconds);
+    rate(s, step, seconds);
     aec_profile_print(stdout, s->B, aec_workers_count(s->pool));
     aec_profile_end();
     return 0;
@@ -109,7 +114,7 @@ int aec_bench(const aec_model *m, const aec_bench_opts *o)
                m->forward_flops / 1e6, ru.ru_maxrss / 1024.0, aec_workers_count(s.pool),
                openblas_get_corename(), openblas_get_num_threads());
         fflush(stdout);
-        rc = o->profile ? profile_training(&s, o->seconds) : 0;
+        rc = o->profile ? profile_steps(&s, o->train ? train_step : infer_step, o->seconds) : 0;
     }
     bench_free(&s);
     return rc;

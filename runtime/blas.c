@@ -65,11 +65,29 @@ void aec_blas_threads(int n)
 }
 
 /* Workers run a slice each with one BLAS thread: limit 1 pins OpenBLAS to
- * one thread until aec_blas_limit(0) lifts it. */
+ * one thread until aec_blas_limit(0) lifts it. The same for OpenMP (the
+ * direct kernels' loops, threads=0), in the calling thread. */
 void aec_blas_limit(int n)
 {
     blas_threads_init();
     cap = n;
     now = n == 1 ? 1 : all;
     openblas_set_num_threads(now);
+    aec_omp_limit(n);
+}
+
+/* OpenMP's team size is a setting of each thread: every worker thread sets
+ * its own (workers.c). libgomp is linked only into programs built with
+ * -fopenmp (the model executables), hence the weak symbols. */
+extern void omp_set_num_threads(int n) __attribute__((weak));
+extern int omp_get_max_threads(void) __attribute__((weak));
+
+void aec_omp_limit(int n)
+{
+    static int initial = 0;
+    if (!omp_set_num_threads || !omp_get_max_threads)
+        return;
+    if (initial == 0)
+        initial = omp_get_max_threads();
+    omp_set_num_threads(n == 1 ? 1 : initial);
 }

@@ -100,7 +100,8 @@ static const opt_spec options[] = {
     { "only", ARG_ONLY, offsetof(cli_opts, only), CMD_BENCH,
       "--only train|infer  bench: measure one of the two (its own peak memory)" },
     { "profile", ARG_FLAG, offsetof(cli_opts, profile), CMD_TRAIN | CMD_BENCH,
-      "--profile           time each layer's forward and backward passes and the optimizer" },
+      "--profile           time each layer's forward and backward passes and the optimizer\n"
+      "                      (bench --only infer: the forward passes of inference steps)" },
     { "no-report", ARG_FLAG, offsetof(cli_opts, no_report), CMD_TRAIN,
       "--no-report         train only: no pictures and no report.html at the end" },
     { "from", ARG_INDEX, offsetof(cli_opts, from), CMD_INTERP,

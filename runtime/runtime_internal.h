@@ -95,6 +95,7 @@ void  openblas_set_num_threads(int n);
 
 /* blas.c: pin OpenBLAS to one thread (n = 1) or lift that (n = 0). */
 void aec_blas_limit(int n);
+void aec_omp_limit(int n);      /* 1: one OpenMP thread in this thread's loops; 0: the default */
 /* run.c: no NaN or Inf among x[0 .. n). */
 int aec_all_finite(const float *x, size_t n);
 

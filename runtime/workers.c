@@ -115,6 +115,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     aec_workers *p = w->pool;
     long seen = 0;
+    aec_omp_limit(1);       /* a slice's thread: its direct loops stay on it */
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (p->generation == seen)
