@@ -686,6 +686,8 @@ static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, c
  * the blocks of every phase and output channel, and the store. */
 static void emit_direct_forward(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s)
 {
+    OUT("    /* the weights packed once; per tile of images: the planes, every\n"
+        "     * phase's blocks of %d output channels x %d outputs, the store */\n", d->R, 16 * d->V);
     OUT("    float *src = cols, *acc = cols + %zu, *pack = acc + %zu;\n", d->src, d->acc);
     OUT("    %s_pack(pack, weight);\n", l->name);
     OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
