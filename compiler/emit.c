@@ -372,110 +372,7 @@ static void omp_for(sbuf *o, const ir_sched *s)
         OUT("#pragma omp parallel for schedule(static)\n");
 }
 
-/* The loops over kh, kw and the grid positions (i, j) whose window pixel
- * is inside the image; stmt is one C statement where @G stands for the
- * grid index and @X for the image index. */
-static void emit_direct_window(sbuf *o, window g, const char *indent, int unroll, const char *before,
-                               const char *stmt, const char *after)
-{
-    char gi[64], xi[128];
-    snprintf(gi, sizeof gi, "i * %d + j", g.GW);
-    snprintf(xi, sizeof xi, "(i * %d - %d + kh) * %d + j * %d - %d + kw", g.S, g.P, g.W, g.S, g.P);
-    OUT("%sfor (int kh = 0; kh < %d; kh++)\n", indent, g.K);
-    OUT("%s    for (int kw = 0; kw < %d; kw++) {\n", indent, g.K);
-    if (before)
-        OUT("%s        %s\n", indent, before);
-    OUT("%s        for (int i = i0[kh]; i < i1[kh]; i++)\n", indent);
-    if (unroll)
-        OUT("#pragma GCC unroll %d\n", unroll);
-    OUT("%s            for (int j = j0[kw]; j < j1[kw]; j++)\n%s                ", indent, indent);
-    for (const char *p = stmt; *p; p++) {
-        if (p[0] == '@' && (p[1] == 'G' || p[1] == 'X')) {
-            OUT("%s", p[1] == 'G' ? gi : xi);
-            p++;
-        } else {
-            OUT("%c", *p);
-        }
-    }
-    OUT("\n");
-    if (after)
-        OUT("%s        %s\n", indent, after);
-    OUT("%s    }\n", indent);
-}
-
 /* ---- conv2d and deconv2d ------------------------------------------------------------ */
-
-/* Both lowerings of both kinds, with one naming: the "grid" is the strided
- * side (conv2d's output, deconv2d's input), GH x GW per image; the "image"
- * is the other, H x W. Either kind's weight is [grid][image][K][K]: conv2d's
- * [out][in], deconv2d's [in][out]. */
-typedef struct {
-    window g;
-    int conv;           /* conv2d (else deconv2d) */
-    int GC, IC;         /* channels of the grid and of the image side */
-} conv_shape;
-
-static conv_shape conv_shape_of(const ir_layer *l)
-{
-    window g = conv_window(l);
-    int conv = l->kind == IR_CONV2D;
-    return (conv_shape){ g, conv, conv ? l->out.c : l->in.c, g.C };
-}
-
-/* decl = the K x K kernel of base (weight or dweight) linking grid channel a
- * and image channel b: both kinds store weights [grid][image][K][K]. */
-static void weight_ptr(sbuf *o, const conv_shape *c, const char *decl, const char *base, const char *a,
-                       const char *b)
-{
-    OUT("%s = %s + ((size_t)%s * %d + %s) * %d;\n", decl, base, a, c->IC, b, c->g.K * c->g.K);
-}
-
-/* const float *w = the kernel between output channel o and input channel i */
-static void weight_between(sbuf *o, const conv_shape *c, const char *out_ch, const char *in_ch)
-{
-    weight_ptr(o, c, "const float *w", "weight", c->conv ? out_ch : in_ch, c->conv ? in_ch : out_ch);
-}
-
-/* direct backward: dweight by window dot products, din by the transpose of
- * the forward loops; both over channels, so threads never write the same. */
-static void emit_direct_backward(sbuf *o, const ir_layer *l, const conv_shape *c, const ir_sched *s)
-{
-    window g = c->g;
-    int grid_hw = g.GH * g.GW, img_hw = g.H * g.W;
-    emit_ranges(o, g);
-    /* dweight[a][b] pairs grid channel a with image channel b: dout is the
-     * grid for conv2d (in the image), the image for deconv2d (in the grid) */
-    const char *gbuf = c->conv ? "dout" : "in", *ibuf = c->conv ? "in" : "dout";
-    omp_for(o, s);
-    OUT("    for (int a = 0; a < %d; a++)\n        for (int c = 0; c < %d; c++) {\n", c->GC, c->IC);
-    OUT("            ");
-    weight_ptr(o, c, "float *dw", "dweight", "a", "c");
-    OUT("            for (int b = 0; b < B; b++) {\n");
-    OUT("                const float *gr = %s + ((size_t)a * B + b) * %d;\n", gbuf, grid_hw);
-    OUT("                const float *im = %s + ((size_t)c * B + b) * %d;\n", ibuf, img_hw);
-    emit_direct_window(o, g, "                ", s->unroll, "float acc = 0.0f;", "acc += gr[@G] * im[@X];",
-                       "dw[kh * K_ + kw] += acc;");
-    OUT("            }\n        }\n");
-    if (!l->needs_din) {
-        OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
-        return;
-    }
-    /* din: the image side for conv2d (scatter from the grid), the grid side for deconv2d (gather) */
-    int din_c = c->conv ? c->IC : c->GC, dout_c = c->conv ? c->GC : c->IC;
-    int din_hw = c->conv ? img_hw : grid_hw, dout_hw = c->conv ? grid_hw : img_hw;
-    omp_for(o, s);
-    OUT("    for (int c = 0; c < %d; c++)\n        for (int b = 0; b < B; b++) {\n", din_c);
-    OUT("            float *dx = din + ((size_t)c * B + b) * %d;\n", din_hw);
-    OUT("            memset(dx, 0, sizeof(float) * %d);\n", din_hw);
-    OUT("            for (int o = 0; o < %d; o++) {\n", dout_c);
-    OUT("                const float *dy = dout + ((size_t)o * B + b) * %d;\n", dout_hw);
-    OUT("                ");
-    weight_between(o, c, "o", "c");
-    emit_direct_window(o, g, "                ", s->unroll, NULL,
-                       c->conv ? "dx[@X] += w[kh * K_ + kw] * dy[@G];" : "dx[@G] += w[kh * K_ + kw] * dy[@X];",
-                       NULL);
-    OUT("            }\n        }\n");
-}
 
 /* ---- direct forward: polyphase products (ir.h, ir_direct) ---------------------------- */
 
@@ -623,14 +520,18 @@ static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, con
     OUT("            *(aec_v16u *)(acc + (size_t)r * %zu + 16 * v) = sum[r][v];\n}\n\n", d->nqp);
 }
 
-/* out = act(acc + bias) at the output pixels: conv2d's plane pixels that
- * are outputs, deconv2d's S x S phases interleaved back into the image. */
+/* out = act(acc + bias) at the output pixels (an input gradient, LAYER_din:
+ * acc): conv2d's plane pixels that are outputs, deconv2d's S x S phases
+ * interleaved back into the image. */
 static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
     int S = l->kind == IR_CONV2D ? 1 : l->conv.stride, H = l->out.h, W = l->out.w;
     source_comment(o, m, l->line);
-    OUT("static void %s_store(float *restrict out, const float *restrict acc, const float *restrict bias,\n"
-        "        int B, int b0, int nb)\n{\n", l->name);
+    int has_bias = l->bias >= 0;
+    const char *value = has_bias ? "a[%s] + bias[o]" : "a[%s]";
+    char v[64];
+    OUT("static void %s_store(float *restrict out, const float *restrict acc,%s\n"
+        "        int B, int b0, int nb)\n{\n", l->name, has_bias ? " const float *restrict bias," : "");
     OUT("    for (int o = 0; o < %d; o++)\n        for (int b = 0; b < nb; b++)\n", l->out.c);
     OUT("            for (int y = 0; y < %d; y++) {\n", H);
     OUT("                float *row = out + (((size_t)o * B + b0 + b) * %d + y) * %d;\n", H, W);
@@ -638,7 +539,8 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
         OUT("                const float *a = acc + (size_t)o * %zu + (size_t)y * %zu + (size_t)b * %d;\n", d->nqp,
             d->row, d->cols);
         OUT("                for (int x = 0; x < %d; x++)\n                    row[x] = ", W);
-        act_call(o, l, "a[x] + bias[o]");
+        snprintf(v, sizeof v, value, "x");
+        act_call(o, l, v);
         OUT(";\n            }\n}\n\n");
         return;
     }
@@ -651,11 +553,12 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
     else
         OUT("                for (int n = 0; n < %d; n++) {\n", W / S);
     for (int rx = 0; rx < S; rx++) {
-        char v[64];
+        char at[32];
         if (rx)
-            snprintf(v, sizeof v, "a[%zu + n] + bias[o]", (size_t)rx * d->mpad * d->nqp);
+            snprintf(at, sizeof at, "%zu + n", (size_t)rx * d->mpad * d->nqp);
         else
-            snprintf(v, sizeof v, "a[n] + bias[o]");
+            snprintf(at, sizeof at, "n");
+        snprintf(v, sizeof v, value, at);
         OUT("                    row[n * %d + %d] = ", S, rx);
         act_call(o, l, v);
         OUT(";\n");
@@ -664,8 +567,9 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
     if (W % S) {
         OUT("                for (int rx = 0; rx < %d; rx++)   /* the last column's phases */\n", W % S);
         OUT("                    row[n * %d + rx] = ", S);
-        char v[64];
-        snprintf(v, sizeof v, "a[(size_t)rx * %zu + n] + bias[o]", (size_t)d->mpad * d->nqp);
+        char at[48];
+        snprintf(at, sizeof at, "(size_t)rx * %zu + n", (size_t)d->mpad * d->nqp);
+        snprintf(v, sizeof v, value, at);
         act_call(o, l, v);
         OUT(";\n");
     }
@@ -682,17 +586,20 @@ static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, c
     emit_direct_store(o, m, l, d);
 }
 
-/* direct forward: weights packed once, then per tile of images: planes,
- * the blocks of every phase and output channel, and the store. */
-static void emit_direct_forward(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s)
+/* A direct pass of layer l (a forward pass, or LAYER_din's for an input
+ * gradient): out = l(in), with scratch after the arena. The weights are
+ * packed once, then per tile of images: the planes, the blocks of every
+ * phase and output channel, and the store. */
+static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s, const char *out,
+                             const char *in, const char *scratch)
 {
     OUT("    /* the weights packed once; per tile of images: the planes, every\n"
         "     * phase's blocks of %d output channels x %d outputs, the store */\n", d->R, 16 * d->V);
-    OUT("    float *src = cols, *acc = cols + %zu, *pack = acc + %zu;\n", d->src, d->acc);
+    OUT("    float *src = %s, *acc = %s + %zu, *pack = acc + %zu;\n", scratch, scratch, d->src, d->acc);
     OUT("    %s_pack(pack, weight);\n", l->name);
     OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
     OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", d->tile, d->tile);
-    OUT("        %s_planes(src, in, B, b0, nb);\n", l->name);
+    OUT("        %s_planes(src, %s, B, b0, nb);\n", l->name, in);
     omp_for(o, s);
     OUT("        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, 16 * d->V);
     OUT("            for (int p = 0; p < %d; p++)\n", d->phases);
@@ -700,7 +607,7 @@ static void emit_direct_forward(sbuf *o, const ir_layer *l, const ir_direct *d, 
     OUT("                    %s_block(acc + ((size_t)p * %d + ob) * %zu + q,\n", l->name, d->mpad, d->nqp);
     OUT("                            pack + ((size_t)p * %d + ob) * %d, src + q, %s_shift[p], %s_ntaps[p]);\n",
         d->mpad, l->in.c * d->max_taps, l->name, l->name);
-    OUT("        %s_store(out, acc, bias, B, b0, nb);\n    }\n", l->name);
+    OUT("        %s_store(%s, acc,%s B, b0, nb);\n    }\n", l->name, out, l->bias >= 0 ? " bias," : "");
 }
 
 /* A tile's extent, and where it starts in each CBHW operand (row stride B*GH*GW). */
@@ -726,6 +633,7 @@ static tile_args tile_args_of(window g)
 typedef struct {
     char OC[16], IC[16], CKK[16], N[32];
     int ghw;
+    int din;            /* backward: the input gradient too (else the direct kernels make it) */
     tile_args t;
 } conv_gemm;
 
@@ -737,6 +645,7 @@ static conv_gemm conv_gemm_of(const ir_layer *l, window g)
     snprintf(c.CKK, sizeof c.CKK, "%d", g.C * g.K * g.K);
     snprintf(c.N, sizeof c.N, "B * %d", g.GH * g.GW);
     c.ghw = g.GH * g.GW;
+    c.din = l->needs_din;
     c.t = tile_args_of(g);
     return c;
 }
@@ -765,7 +674,7 @@ static void conv2d_gemm_backward(sbuf *o, const ir_layer *l, const conv_gemm *c)
     OUT("%s%s_im2col(dcols, in, B, b0, nb);\n", ind, l->name);
     OUT("%s/* dweight[%s][%s] += dout[%s][b0*%d ...] x cols^T */\n", ind, c->OC, c->CKK, c->OC, c->ghw);
     gemm(o, NT, TR, c->OC, c->CKK, c->t.n, c->t.dout, c->N, "dcols", c->t.n, "1.0f", "dweight", c->CKK);
-    if (l->needs_din) {
+    if (c->din) {
         OUT("%s/* dcols[%s][nb*%d] = weight^T x dout, then back to the image */\n", ind, c->CKK, c->ghw);
         gemm(o, TR, NT, c->CKK, c->t.n, c->OC, "weight", c->CKK, c->t.dout, c->N, "0.0f", "dcols", c->t.n);
         OUT("%s%s_col2im(din, dcols, B, b0, nb);\n", ind, l->name);
@@ -777,7 +686,7 @@ static void deconv2d_gemm_backward(sbuf *o, const ir_layer *l, const conv_gemm *
     OUT("%s%s_im2col(dcols, dout, B, b0, nb);\n", ind, l->name);
     OUT("%s/* dweight[%s][%s] += in[%s][b0*%d ...] x dcols^T */\n", ind, c->IC, c->CKK, c->IC, c->ghw);
     gemm(o, NT, TR, c->IC, c->CKK, c->t.n, c->t.in, c->N, "dcols", c->t.n, "1.0f", "dweight", c->CKK);
-    if (l->needs_din) {
+    if (c->din) {
         OUT("%s/* din[%s][b0*%d ...] = weight[%s][%s] x dcols */\n", ind, c->IC, c->ghw, c->IC, c->CKK);
         gemm(o, NT, NT, c->IC, c->t.n, c->CKK, "weight", c->CKK, "dcols", c->t.n, "0.0f", c->t.din, c->N);
     }
@@ -793,24 +702,30 @@ static void emit_gemm_pass(sbuf *o, const ir_layer *l, const ir_sched *s, const 
     tile_close(o, s);
 }
 
-/* conv2d and deconv2d: the same signatures, the same direct loops, the same
- * bias, activation and tiles; only the gemm products differ by kind. conv2d
- * needs im2col in both passes (the backward makes the columns again) and
- * col2im for its input gradient; deconv2d col2im forward, im2col backward. */
+/* conv2d and deconv2d: the same signatures, the same direct kernels, the
+ * same bias, activation and tiles; only the gemm products differ by kind.
+ * The weight gradient is im2col + GEMM under either lowering (conv2d's
+ * backward makes its columns again); the input gradient is col2im after a
+ * GEMM (gemm) or the direct kernels of LAYER_din, the transposed
+ * convolution (direct). */
 static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
 {
-    conv_shape cs = conv_shape_of(l);
-    const char *kind = cs.conv ? "conv2d" : "deconv2d";
+    window g = conv_window(l);
+    int conv = l->kind == IR_CONV2D;
+    const char *kind = conv ? "conv2d" : "deconv2d";
     const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
-    int fg = fs->lowering == LOWER_GEMM, bg = bs->lowering == LOWER_GEMM;
-    conv_gemm c = conv_gemm_of(l, cs.g);
-    if (cs.conv ? fg || bg : bg)
-        emit_im2col(o, m, l, cs.conv && fg ? fs->unroll : bs->unroll);
-    if (cs.conv ? l->needs_din && bg : fg)
-        emit_col2im(o, m, l, cs.conv ? bs->unroll : fs->unroll);
+    int fg = fs->lowering == LOWER_GEMM, bg = bs->lowering == LOWER_GEMM || !l->needs_din;
+    conv_gemm c = conv_gemm_of(l, g);
+    emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->unroll);
+    if (conv ? bg && l->needs_din : fg)
+        emit_col2im(o, m, l, conv ? bs->unroll : fs->unroll);
     ir_direct d = ir_direct_of(l, fs, m->batch);
     if (!fg)
         emit_direct_helpers(o, m, l, &d);
+    ir_layer din = ir_din_layer(l);
+    ir_direct dd = ir_direct_of(&din, bs, m->batch);
+    if (!bg)
+        emit_direct_helpers(o, m, &din, &dd);
 
     char what[32];
     snprintf(what, sizeof what, "%s forward", kind);
@@ -819,10 +734,10 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
         "        const float *weight, const float *bias, int B)\n{\n", l->name);
     sched_comment(o, fs);
     if (fg) {
-        emit_gemm_pass(o, l, fs, &c, cs.conv ? conv2d_gemm_forward : deconv2d_gemm_forward);
+        emit_gemm_pass(o, l, fs, &c, conv ? conv2d_gemm_forward : deconv2d_gemm_forward);
         emit_bias_act(o, l);
     } else {
-        emit_direct_forward(o, l, &d, fs);
+        emit_direct_pass(o, l, &d, fs, "out", "in", "cols");
     }
     OUT("}\n\n");
 
@@ -832,13 +747,16 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
         "        const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
     sched_comment(o, bs);
     emit_dbias(o, l);
+    /* direct: the weight gradient in gemm's tiles, then the input gradient */
+    ir_sched ws = { .lowering = LOWER_GEMM, .threads = bs->threads, .tile = ir_gemm_tile(l, m->batch) };
+    c.din = bg && l->needs_din;
+    emit_gemm_pass(o, l, bs->lowering == LOWER_GEMM ? bs : &ws, &c,
+                   conv ? conv2d_gemm_backward : deconv2d_gemm_backward);
     if (!bg) {
-        OUT("    enum { K_ = %d };\n    (void)dcols;   /* direct: no column buffer */\n", cs.g.K);
-        emit_direct_backward(o, l, &cs, bs);
-        OUT("}\n\n");
-        return;
+        OUT("    /* din = %s_din(dout): the transposed %s, by the direct kernels */\n", l->name,
+            conv ? "convolution" : "deconvolution");
+        emit_direct_pass(o, &din, &dd, bs, "din", "dout", "dcols");
     }
-    emit_gemm_pass(o, l, bs, &c, cs.conv ? conv2d_gemm_backward : deconv2d_gemm_backward);
     if (!l->needs_din)
         OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
     OUT("}\n\n");

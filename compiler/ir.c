@@ -157,3 +157,30 @@ int ir_direct_taps(const ir_layer *l, const ir_direct *d, int phase, long *off, 
         }
     return n;
 }
+
+/* aec's tile for im2col columns where the block says nothing: tiles of the
+ * batch where a whole batch's columns would pass SCRATCH_MIB (the columns
+ * are scratch, plan.c): then memory stays small and a tile's columns stay
+ * in cache. 0: the whole batch. */
+enum { SCRATCH_MIB = 2 };
+
+int ir_gemm_tile(const ir_layer *l, int batch)
+{
+    double cols = ir_cols(l), budget = SCRATCH_MIB * 1048576.0 / sizeof(float);
+    if (cols == 0 || cols * batch <= budget)
+        return 0;
+    return cols >= budget ? 1 : (int)(budget / cols);
+}
+
+ir_layer ir_din_layer(const ir_layer *l)
+{
+    ir_layer g = *l;
+    snprintf(g.name, sizeof g.name, "%.59s_din", l->name);
+    g.kind = l->kind == IR_CONV2D ? IR_DECONV2D : IR_CONV2D;
+    g.in = l->out;
+    g.out = l->in;
+    g.conv.out = l->in.c;
+    g.act = ACT_NONE;
+    g.bias = -1;
+    return g;
+}

@@ -167,6 +167,13 @@ typedef struct {
 } ir_direct;
 
 ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch);
+/* The input gradient of a conv2d is the deconv2d of its output gradient
+ * with the same weights, kernel, stride and padding, and the other way
+ * round: the layer that computes it (named LAYER_din, no bias, no
+ * activation), for the direct kernels of a backward pass. */
+ir_layer ir_din_layer(const ir_layer *l);
+/* aec's tile for a gemm pass's im2col columns (0: the whole batch). */
+int ir_gemm_tile(const ir_layer *l, int batch);
 /* The taps of one phase, as shifts into a channel's planes (conv2d: plane
  * index x stride + shift) and kernel indices ky*K + kx; returns how many.
  * off and kidx hold K*K each. */

@@ -131,9 +131,29 @@ static void sort_indices(int *idx, int n, const ir_buf *bufs)
  * be in the arena, whose buffers live across stages, but in one scratch
  * area after it, as large as the largest pass needs: cols floats per image
  * of an untiled gemm pass, or cols x tile floats for a tiled one; a direct
- * forward pass's planes, products and packed weights for its tile. That is
+ * pass's planes, products and packed weights for its tile. That is
  * the one thing in the plan a schedule changes, and only in the
  * descriptor: no buffer moves. */
+/* At least need floats: B times need per image (untiled) or need whole. */
+static void reserve(ir_model *m, size_t need, int per_image)
+{
+    size_t *slot = per_image ? &m->scratch_per_image : &m->scratch_fixed;
+    if (need > *slot)
+        *slot = need;
+}
+
+/* im2col columns for tiles of tile images (0: per image of the batch) */
+static void reserve_cols(ir_model *m, const ir_layer *l, int tile)
+{
+    reserve(m, (size_t)ir_cols(l) * (tile ? (size_t)tile : 1), tile == 0);
+}
+
+static void reserve_direct(ir_model *m, const ir_layer *l, const ir_sched *s)
+{
+    ir_direct d = ir_direct_of(l, s, m->batch);
+    reserve(m, d.src + d.acc + d.pack, 0);
+}
+
 static void plan_scratch(ir_model *m)
 {
     m->scratch_per_image = m->scratch_fixed = 0;
@@ -141,19 +161,19 @@ static void plan_scratch(ir_model *m)
         const ir_layer *l = &m->layers[i];
         if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
             continue;
-        for (int p = PASS_FWD; p <= PASS_BWD; p++) {
-            const ir_sched *s = &l->sched[p];
-            if (p == PASS_BWD && (s->lowering != LOWER_GEMM || !l->runs_backward))
-                continue;
-            size_t need = (size_t)ir_cols(l) * (s->tile ? (size_t)s->tile : 1);
-            size_t *slot = s->tile ? &m->scratch_fixed : &m->scratch_per_image;
-            if (s->lowering == LOWER_DIRECT) {
-                ir_direct d = ir_direct_of(l, s, m->batch);
-                need = d.src + d.acc + d.pack;
-                slot = &m->scratch_fixed;
-            }
-            if (need > *slot)
-                *slot = need;
+        const ir_sched *f = &l->sched[PASS_FWD], *b = &l->sched[PASS_BWD];
+        if (f->lowering == LOWER_GEMM)
+            reserve_cols(m, l, f->tile);
+        else
+            reserve_direct(m, l, f);
+        if (!l->runs_backward)
+            continue;
+        /* the weight gradient is always im2col + GEMM; a direct backward
+         * pass's input gradient is the direct kernels of LAYER_din after it */
+        reserve_cols(m, l, b->lowering == LOWER_GEMM ? b->tile : ir_gemm_tile(l, m->batch));
+        if (b->lowering == LOWER_DIRECT && l->needs_din) {
+            ir_layer din = ir_din_layer(l);
+            reserve_direct(m, &din, b);
         }
     }
 }

@@ -10,19 +10,20 @@
  *   }
  *
  * lowering  gemm: im2col/col2im around one cblas_sgemm per product;
- *           direct (conv2d and deconv2d only): the forward pass as
- *           products of shifted planes summed in registers (ir.h,
- *           ir_direct); the backward pass as loops over the kernel window
+ *           direct (conv2d and deconv2d only): products of shifted planes
+ *           summed in registers (ir.h, ir_direct), for the forward pass and
+ *           for the backward pass's input gradient (the transposed
+ *           convolution, ir_din_layer); the weight gradient stays im2col +
+ *           GEMM, in aec's tiles
  * threads=N 0: every core (OpenBLAS's threads for gemm, OpenMP's for
- *           direct); 1: none; N: N threads
- * unroll=N  gemm and direct backward: #pragma GCC unroll N on the innermost
- *           loops of the layer's own loops (im2col/col2im or the window
- *           loops); direct forward: N vectors of 16 outputs in a register
- *           block; 0: the C compiler's choice, or aec's block
+ *           direct); 1: none; N: N threads. Under split, each slice's
+ *           thread keeps its kernels to itself (the runtime)
+ * unroll=N  gemm: #pragma GCC unroll N on the innermost loops of im2col and
+ *           col2im; direct: N vectors of 16 outputs in a register block;
+ *           0: the C compiler's choice, or aec's block
  * tile=N    the batch in tiles of N images: a gemm pass's im2col columns, or
- *           a direct forward pass's planes, used while still in cache; 0:
- *           the whole batch at once (direct: the model's batch). The direct
- *           backward loops have no scratch to tile.
+ *           a direct pass's planes, used while still in cache; 0: the
+ *           whole batch at once (direct: the model's batch)
  *
  *   model = split(workers=N)          the whole step: each batch as N slices,
  *                                     each slice's forward and backward on
@@ -57,21 +58,7 @@ static int is_conv(const ir_layer *l)
     return l->kind == IR_CONV2D || l->kind == IR_DECONV2D;
 }
 
-/* aec's choice where the block says nothing, for gemm passes: on every core, and
- * tiles of the batch where a whole batch's im2col columns would pass
- * SCRATCH_MIB (the columns are scratch, plan.c): then memory stays small
- * and a tile's columns stay in cache. */
-enum { SCRATCH_MIB = 2 };
-
-static int default_tile(const ir_model *m, const ir_layer *l)
-{
-    double cols = ir_cols(l), budget = SCRATCH_MIB * 1048576.0 / sizeof(float);
-    if (cols == 0 || cols * m->batch <= budget)
-        return 0;
-    return cols >= budget ? 1 : (int)(budget / cols);
-}
-
-/* A direct forward pass's tile: of the tiles whose planes and products fit
+/* A direct pass's tile: of the tiles whose planes and products fit
  * in DIRECT_KIB (so that they stay in the core's cache), the one that
  * computes the fewest outputs it then drops, per image: a tile's products
  * run in whole blocks of 16 x V outputs, so a small plane can waste most of
@@ -121,23 +108,37 @@ static int default_direct_tile(const ir_model *m, const ir_layer *l, const ir_sc
  * conv2, 1.39-1.61 ms against 1.26-1.41; celeba_vae's conv3, even). */
 static int direct_forward_wins(const ir_layer *l)
 {
-    if (!is_conv(l) || l->out.c == 1)
+    if (l->out.c == 1)
         return 0;
     return l->kind == IR_DECONV2D || l->out.h * l->out.w > 64;
 }
 
-/* The backward passes stay gemm: the direct ones are plain loops. A
- * direct forward pass runs on its worker's thread: the workers already
- * split the batch among the cores. */
-static void set_defaults(const ir_model *m, ir_layer *l)
+/* A pass is direct where the direct kernels win: the forward pass for the
+ * layer's own shapes; the backward pass of a conv2d for those of the layer
+ * that makes its input gradient (LAYER_din, the transposed convolution),
+ * which spares a GEMM and col2im (celeba_vae's conv2 backward, 15.7-18.2
+ * ms a slice of 32 against 13.4-15.1). Not a deconv2d's: there the
+ * input gradient's GEMM reads the columns the weight gradient made, and
+ * the direct kernels measured even (up2, 13.4-14.9 against 13.4-15.1). A
+ * first layer has no input gradient: its backward pass is the weight
+ * gradient, gemm either way. Under split (the default) every kernel runs
+ * on its worker's thread: the runtime holds OpenBLAS and OpenMP to one
+ * thread each. */
+static void set_defaults(const ir_model *m, ir_layer *l, int needs_din)
 {
     for (int p = PASS_FWD; p <= PASS_BWD; p++)
         l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0,
-                                  .tile = default_tile(m, l), .line = 0 };
-    if (direct_forward_wins(l)) {
-        ir_sched *f = &l->sched[PASS_FWD];
-        *f = (ir_sched){ .lowering = LOWER_DIRECT, .unroll = 0, .threads = 1, .line = 0 };
-        f->tile = default_direct_tile(m, l, f);
+                                  .tile = ir_gemm_tile(l, m->batch), .line = 0 };
+    if (!is_conv(l))
+        return;
+    ir_layer din = ir_din_layer(l);
+    const ir_layer *shape[2] = { l, &din };
+    for (int p = PASS_FWD; p <= PASS_BWD; p++) {
+        if (!direct_forward_wins(shape[p]) || (p == PASS_BWD && (!needs_din || l->kind != IR_CONV2D)))
+            continue;
+        ir_sched *s = &l->sched[p];
+        *s = (ir_sched){ .lowering = LOWER_DIRECT, .unroll = 0, .threads = 0, .line = 0 };
+        s->tile = default_direct_tile(m, shape[p], s);
     }
 }
 
@@ -272,11 +273,6 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
     const ast_arg *tile = NULL;
     if (!which || lowering(d, l, &s.lowering) != 0 || settings(&d->call, &s, &tile) != 0)
         return -1;
-    if (s.lowering == LOWER_DIRECT && tile && !(which & 1 << PASS_FWD)) {
-        diag_error(tile->pos, "tile is for gemm passes and direct forward passes: the direct backward "
-                   "loops have no scratch to tile");
-        return -1;
-    }
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
         if (!(which & 1 << p))
             continue;
@@ -288,16 +284,22 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
         }
         *first = d->pos.line;
         l->sched[p] = s;
-        if (s.lowering == LOWER_DIRECT)
-            l->sched[p].tile = p == PASS_BWD ? 0 : tile ? s.tile : default_direct_tile(m, l, &s);
+        if (s.lowering == LOWER_DIRECT && !tile) {
+            ir_layer din = ir_din_layer(l);
+            l->sched[p].tile = default_direct_tile(m, p == PASS_FWD ? l : &din, &s);
+        }
     }
     return 0;
 }
 
 int schedule_layers(const ast_model *ast, ir_model *m)
 {
-    for (int i = 0; i < m->nlayers; i++)
-        set_defaults(m, &m->layers[i]);
+    /* the first layer with weights has no input gradient (plan.c says the
+     * same as needs_din, later) */
+    for (int i = 0, weights_below = 0; i < m->nlayers; i++) {
+        set_defaults(m, &m->layers[i], weights_below);
+        weights_below |= m->layers[i].weight >= 0;
+    }
     /* one slice of the batch per core (workers 0). Measured on 2 cores
      * (bench/README.md), both seed models train and infer faster split than
      * whole with two BLAS threads in each product: fmnist_cae (4.6 MFLOP an

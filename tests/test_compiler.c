@@ -1229,36 +1229,44 @@ static void test_schedule_defaults_and_overrides(void **state)
     compiled_free(&c);
 }
 
-/* Where the block says nothing, aec picks from the shapes: a direct forward
- * pass for the convolutions with more than one output channel, except a
- * conv2d with output planes of 64 pixels or fewer; gemm everywhere else,
- * and for every backward pass. */
-static void expect_lowering(const compiled *c, const char *name, ir_lowering fwd, int tile)
+/* Where the block says nothing, aec picks from the shapes: a direct pass
+ * where the direct kernels' shapes win (the layer's own forward, and for a
+ * conv2d's backward pass its transposed convolution, the input gradient):
+ * more than one output channel, and not a conv2d with output planes of 64
+ * pixels or fewer; gemm everywhere else, and for a first layer's and a
+ * deconv2d's backward pass. */
+static void expect_lowering(const compiled *c, const char *name, ir_lowering fwd, int ftile, ir_lowering bwd,
+                            int btile)
 {
     const ir_layer *l = layer_named(&c->ir, name);
     assert_non_null(l);
     assert_int_equal(l->sched[PASS_FWD].lowering, fwd);
-    assert_int_equal(l->sched[PASS_BWD].lowering, LOWER_GEMM);
-    assert_int_equal(l->sched[PASS_FWD].line, 0);
-    if (fwd == LOWER_DIRECT) {
-        assert_int_equal(l->sched[PASS_FWD].threads, 1);
-        assert_int_equal(l->sched[PASS_FWD].tile, tile);
+    assert_int_equal(l->sched[PASS_BWD].lowering, bwd);
+    for (int p = PASS_FWD; p <= PASS_BWD; p++) {
+        assert_int_equal(l->sched[p].line, 0);
+        assert_int_equal(l->sched[p].threads, 0);
     }
+    assert_int_equal(l->sched[PASS_FWD].tile, ftile);
+    assert_int_equal(l->sched[PASS_BWD].tile, btile);
 }
+
+#define D LOWER_DIRECT
+#define G LOWER_GEMM
 
 static void test_schedule_defaults_from_shapes(void **state)
 {
     compiled c;
     compile_ok_as(CELEBA, CELEBA, &c);
-    /* tiles: the fewest outputs computed and dropped per image, in blocks
-     * of 16 x 3 (planes of 8 x 9 outputs fill whole blocks at 2 images) */
-    expect_lowering(&c, "conv1", LOWER_DIRECT, 1);
-    expect_lowering(&c, "conv2", LOWER_DIRECT, 4);
-    expect_lowering(&c, "conv3", LOWER_GEMM, 0);       /* 8 x 8 outputs */
-    expect_lowering(&c, "up1", LOWER_DIRECT, 2);
-    expect_lowering(&c, "up2", LOWER_DIRECT, 4);
-    expect_lowering(&c, "up3", LOWER_DIRECT, 2);
-    expect_lowering(&c, "fc", LOWER_GEMM, 0);
+    /* direct tiles: the fewest outputs computed and dropped per image, in
+     * blocks of 16 x 3 (planes of 8 x 9 outputs fill whole blocks at 2
+     * images); gemm tiles: columns within 2 MiB */
+    expect_lowering(&c, "conv1", D, 1, G, 10);         /* the first layer: no input gradient */
+    expect_lowering(&c, "conv2", D, 4, D, 4);
+    expect_lowering(&c, "conv3", G, 8, D, 2);          /* 8 x 8 outputs; din: a deconv2d */
+    expect_lowering(&c, "up1", D, 2, G, 8);            /* a deconv2d's backward: gemm */
+    expect_lowering(&c, "up2", D, 4, G, 4);
+    expect_lowering(&c, "up3", D, 2, G, 10);
+    expect_lowering(&c, "fc", G, 0, G, 0);
     const ir_layer *up1 = layer_named(&c.ir, "up1");
     ir_direct d = ir_direct_of(up1, &up1->sched[PASS_FWD], 64);
     assert_int_equal(d.phases, 4);                     /* stride 2: four output phases */
@@ -1266,14 +1274,22 @@ static void test_schedule_defaults_from_shapes(void **state)
     assert_int_equal(d.V, 3);
     assert_int_equal(d.cols, 9);                       /* 8 input columns, one zero between images */
     assert_int_equal(d.nqp, 144);                      /* 8 rows of 2 images x 9: three blocks of 48 */
+    ir_layer din = ir_din_layer(layer_named(&c.ir, "conv2"));
+    assert_string_equal(din.name, "conv2_din");
+    assert_int_equal(din.kind, IR_DECONV2D);           /* 64x16x16 -> 32x32x32 */
+    assert_int_equal(din.in.c, 64);
+    assert_int_equal(din.out.h, 32);
     compiled_free(&c);
     compile_ok_as(FMNIST, FMNIST, &c);
-    expect_lowering(&c, "conv1", LOWER_DIRECT, 8);
-    expect_lowering(&c, "conv2", LOWER_GEMM, 0);       /* 7 x 7 outputs */
-    expect_lowering(&c, "up1", LOWER_DIRECT, 16);
-    expect_lowering(&c, "up2", LOWER_GEMM, 0);         /* one output channel */
+    expect_lowering(&c, "conv1", D, 8, G, 0);
+    expect_lowering(&c, "conv2", G, 37, D, 16);        /* 7 x 7 outputs */
+    expect_lowering(&c, "up1", D, 16, G, 37);
+    expect_lowering(&c, "up2", G, 0, G, 0);            /* one output channel */
     compiled_free(&c);
 }
+
+#undef D
+#undef G
 
 static void test_schedule_errors(void **state)
 {
@@ -1292,10 +1308,6 @@ static void test_schedule_errors(void **state)
     expect_errors(scheduled("    conv1 = gemm(thread=2)\n"),
                   "t.ae:17:18: error: unknown schedule setting 'thread' (they are unroll, threads and "
                   "tile); did you mean 'threads'?\n      conv1 = gemm(thread=2)\n                   ^\n");
-    expect_errors(scheduled("    conv1.backward = direct(tile=8)\n"),
-                  "t.ae:17:29: error: tile is for gemm passes and direct forward passes: the direct "
-                  "backward loops have no scratch to tile\n      conv1.backward = direct(tile=8)\n"
-                  "                              ^\n");
     expect_errors(scheduled("    conv1 = gemm(threads=1.5)\n"),
                   "t.ae:17:26: error: threads must be a whole number from 0 to 256, not '1.5'\n"
                   "      conv1 = gemm(threads=1.5)\n                           ^\n");
@@ -1457,7 +1469,10 @@ static void test_emit_first_layer_has_no_input_gradient(void **state)
     assert_int_equal(gemms, 1);     /* dweight only */
     free(body);
     assert_null(strstr(ct, "conv1_col2im"));
-    assert_non_null(strstr(ct, "static void conv2_col2im("));
+    assert_null(strstr(ct, "conv1_din"));
+    body = function_text(ct, "conv2_backward");     /* conv2's input gradient: direct */
+    assert_non_null(strstr(body, "conv2_din_store(din, acc, B, b0, nb);"));
+    free(body);
     assert_non_null(strstr(ct, "    conv1_backward(NULL, SCRATCH, AT(conv1_dout), AT(conv1_out), AT(input),"));
     free(ct), free(ht);
     compiled_free(&c);

@@ -19,6 +19,7 @@
 #include "tiny_vae.h"
 #include "tiny_vae_fused.h"
 #include "tiny_phases.h"
+#include "tiny_phases_gemm.h"
 #include "util.h"
 
 enum { PROBES = 32 };
@@ -66,8 +67,8 @@ static void every_layer_kind_tiny_all(void **state) { check_model(&tiny_all_mode
  * ends in a partial tile) */
 static void gemm_schedule_tiny_gemm(void **state) { check_model(&tiny_gemm_model, 5); }
 static void direct_schedule_tiny_direct(void **state) { check_model(&tiny_direct_model, 5); }
-/* the direct forward kernels on odd sizes, stride 3, stride 1 and partial
- * register blocks (the backward passes are gemm) */
+/* the direct kernels, forward and for input gradients, on odd sizes,
+ * stride 3, stride 1 and partial register blocks */
 static void direct_forward_phases_tiny_phases(void **state) { check_model(&tiny_phases_model, 5); }
 
 /* The loss and every gradient of model m at the parameters of seed 5 and a
@@ -84,30 +85,34 @@ static float loss_and_grads(const aec_model *m, int B, float **grads)
     return loss;
 }
 
-/* A schedule says how, never what: the same network under three schedules
+/* m's loss and gradients match ref's (the same network, another schedule) */
+static void agree(const aec_model *ref, const aec_model *m, int B)
+{
+    float *want, *got;
+    float loss = loss_and_grads(ref, B, &want);
+    assert_int_equal(m->n_params, ref->n_params);
+    float l = loss_and_grads(m, B, &got);
+    print_message("%-12s loss %.8f (%s %.8f)\n", m->name, l, ref->name, loss);
+    assert_true(fabsf(l - loss) <= 1e-5f * fabsf(loss));
+    for (int i = 0; i < m->n_tensors; i++) {
+        const aec_param *q = &m->params[i];
+        double d = rel_diff(got + q->offset, want + q->offset, q->numel);
+        print_message("  %-12s %.2e\n", q->name, d);
+        assert_true(d < 1e-4);
+    }
+    free(got);
+    free(want);
+}
+
+/* A schedule says how, never what: the same network under other schedules
  * gives the same loss and gradients, up to float rounding. */
 static void schedules_agree(void **state)
 {
-    const aec_model *other[] = { &tiny_gemm_model, &tiny_direct_model };
-    const int B = 5;
-    float *want, *got;
-    float loss = loss_and_grads(&tiny_all_model, B, &want);
-    for (int k = 0; k < 2; k++) {
-        const aec_model *m = other[k];
-        assert_int_equal(m->n_params, tiny_all_model.n_params);
-        float l = loss_and_grads(m, B, &got);
-        print_message("%-12s loss %.8f (tiny_all %.8f)\n", m->name, l, loss);
-        assert_true(fabsf(l - loss) <= 1e-5f * fabsf(loss));
-        for (int i = 0; i < m->n_tensors; i++) {
-            const aec_param *q = &m->params[i];
-            double d = rel_diff(got + q->offset, want + q->offset, q->numel);
-            print_message("  %-12s %.2e\n", q->name, d);
-            assert_true(d < 1e-4);
-        }
-        free(got);
-    }
-    free(want);
+    agree(&tiny_all_model, &tiny_gemm_model, 5);
+    agree(&tiny_all_model, &tiny_direct_model, 5);
+    agree(&tiny_phases_gemm_model, &tiny_phases_model, 5);
 }
+
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
 /* the gaussian latent: both heads, the reparameterisation, the KL term, a summed loss */
 static void gaussian_latent_tiny_vae(void **state) { check_model(&tiny_vae_model, 3); }
