@@ -93,7 +93,8 @@ static void dact_call(sbuf *o, const ir_layer *l, const char *y, const char *g)
  * expf and tanhf are calls, one value at a time, and took most of a
  * tanh layer's time): t = n ln2 + r, |r| <= ln2/2, e^r by its Taylor
  * series to r^7 (error below 5e-9), times 2^n built in the exponent bits.
- * t is clamped to [-87, 88], where 2^n is a normal float; NaN to -87. */
+ * t is clamped to [-87, 88], where 2^n is a normal float; NaN to -87. So
+ * sigmoid(v) = 1 / (1 + e^-v) stops at 6e-39 for v <= -87 (true: smaller). */
 static void emit_exp(sbuf *o)
 {
     OUT("static inline float aec_exp(float t)\n{\n"
@@ -111,12 +112,13 @@ static void emit_exp(sbuf *o)
 
 /* tanh to 1.3 ulp, branch-free: below |v| = 0.625 an odd polynomial
  * v + v^3 P(v^2) (P fitted by least squares, 0.9 ulp); above it
- * 1 - 2 / (e^2|v| + 1), with no cancellation there; from 9 on, 1 in
- * float. NaN stays NaN (it takes the polynomial). */
+ * 1 - 2 / (e^2|v| + 1), with no cancellation there; |v| is clamped to 9.1,
+ * where that is 1 in float (at 9 it is still 0.99999994). NaN stays NaN
+ * (it takes the polynomial). */
 static void emit_tanh(sbuf *o)
 {
     OUT("static inline float aec_tanh(float v)\n{\n"
-        "    const float a = fabsf(v) > 9.0f ? 9.0f : fabsf(v), z = a * a;\n"
+        "    const float a = fabsf(v) > 9.1f ? 9.1f : fabsf(v), z = a * a;\n"
         "    const float poly = a + a * z * (-0.33333287f + z * (0.13331513f + z * (-0.05374466f\n"
         "                       + z * (0.020653125f + z * -0.0057189628f))));\n"
         "    const float y = a >= 0.625f ? 1.0f - 2.0f / (aec_exp(2.0f * a) + 1.0f) : poly;\n"
@@ -463,6 +465,10 @@ static void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, cons
             OUT("%s%ld", t ? ", " : "", off[t]);
             sb_printf(&idx, "%s%d", t ? ", " : "", kidx[t]);
         }
+        if (n == 0) {       /* a phase no tap reaches (kernel < stride): bias only; ISO C has no {} */
+            OUT("0");
+            sb_printf(&idx, "0");
+        }
         OUT("}");
         sb_printf(&idx, "}");
         sb_printf(&counts, "%s%d", p ? ", " : "", n);
@@ -576,7 +582,8 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
     OUT("            }\n}\n\n");
 }
 
-/* The helpers of a direct forward pass, before the pass itself. */
+/* The helpers of a direct pass (a forward pass, or LAYER_din's), before
+ * the pass itself. */
 static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
     emit_direct_planes(o, m, l, d);
@@ -716,7 +723,7 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
     int fg = fs->lowering == LOWER_GEMM, bg = bs->lowering == LOWER_GEMM || !l->needs_din;
     conv_gemm c = conv_gemm_of(l, g);
-    emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->unroll);
+    emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->lowering == LOWER_GEMM ? bs->unroll : 0);
     if (conv ? bg && l->needs_din : fg)
         emit_col2im(o, m, l, conv ? bs->unroll : fs->unroll);
     ir_direct d = ir_direct_of(l, fs, m->batch);

@@ -87,7 +87,7 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
 {
     const ir_conv *c = &l->conv;
     int S = c->stride, K = c->kernel, per_axis = (K - 1) / S + 1, span;
-    ir_direct d = { .max_taps = per_axis * per_axis };
+    ir_direct d = { .max_taps = per_axis * per_axis };   /* a deconv2d phase's; a conv2d has one phase */
     if (l->kind == IR_CONV2D) {
         d.phases = 1;
         d.splits = S * S;
@@ -116,13 +116,13 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
         d.cols = l->in.w - lo > d.out_cols + hi ? l->in.w - lo : d.out_cols + hi;
         span = hi - lo;
     }
-    /* 32 vector registers: R x V sums, V loaded vectors, one to spare.
+    /* 32 vector registers: R x V sums and V loaded vectors, within 30.
      * R = 8 output channels, so each vector read from the planes feeds 8
      * multiply-adds: a block's planes outgrow the L1 cache (celeba_vae's
      * up1: 128 channels x 11 lines), and with 4 the reads from L2 were the
      * limit (up1 forward 4.3 ms a slice against 3.7 at 8). */
     d.R = l->out.c < 8 ? l->out.c : 8;
-    d.V = s->unroll ? s->unroll : 30 / (d.R + 1) < 12 ? 30 / (d.R + 1) : 12;
+    d.V = s->unroll ? s->unroll : (30 / (d.R + 1) < 12 ? 30 / (d.R + 1) : 12);
     d.mpad = (int)round_up((size_t)l->out.c, (size_t)d.R);
     d.tile = s->tile ? s->tile : batch;
     d.row = (size_t)d.tile * d.cols;
@@ -175,7 +175,7 @@ int ir_gemm_tile(const ir_layer *l, int batch)
 ir_layer ir_din_layer(const ir_layer *l)
 {
     ir_layer g = *l;
-    snprintf(g.name, sizeof g.name, "%.59s_din", l->name);
+    snprintf(g.name, sizeof g.name, "%.40s_din", l->name);  /* names: at most 40 (sema), never ending in _din */
     g.kind = l->kind == IR_CONV2D ? IR_DECONV2D : IR_CONV2D;
     g.in = l->out;
     g.out = l->in;

@@ -160,7 +160,7 @@ typedef struct {
     int R, V, mpad;         /* the register block; output channels rounded up to R */
     int tile;               /* images per tile */
     size_t row;             /* floats in a plane's row: tile x cols */
-    size_t reach;           /* the largest shift a product reads */
+    size_t reach;           /* the largest shift a product reads within a plane */
     size_t nqp;             /* out_rows rows, rounded up to whole blocks of 16 x V */
     size_t stride;          /* floats between planes: the rows, or nqp plus the reach */
     size_t src, acc, pack;  /* floats of the planes, the products and the packed weights */

@@ -126,14 +126,6 @@ static void sort_indices(int *idx, int n, const ir_buf *bufs)
         }
 }
 
-/* The columns of a convolution (im2col) are scratch of one pass: conv2d's
- * backward makes them again from its input, kept for it. So they need not
- * be in the arena, whose buffers live across stages, but in one scratch
- * area after it, as large as the largest pass needs: cols floats per image
- * of an untiled gemm pass, or cols x tile floats for a tiled one; a direct
- * pass's planes, products and packed weights for its tile. That is
- * the one thing in the plan a schedule changes, and only in the
- * descriptor: no buffer moves. */
 /* At least need floats: B times need per image (untiled) or need whole. */
 static void reserve(ir_model *m, size_t need, int per_image)
 {
@@ -154,6 +146,14 @@ static void reserve_direct(ir_model *m, const ir_layer *l, const ir_sched *s)
     reserve(m, d.src + d.acc + d.pack, 0);
 }
 
+/* The columns of a convolution (im2col) are scratch of one pass: conv2d's
+ * backward makes them again from its input, kept for it. So they need not
+ * be in the arena, whose buffers live across stages, but in one scratch
+ * area after it, as large as the largest pass needs: cols floats per image
+ * of an untiled gemm pass, or cols x tile floats for a tiled one; a direct
+ * pass's planes, products and packed weights for its tile. That is
+ * the one thing in the plan a schedule changes, and only in the
+ * descriptor: no buffer moves. */
 static void plan_scratch(ir_model *m)
 {
     m->scratch_per_image = m->scratch_fixed = 0;

@@ -84,7 +84,7 @@ static double direct_waste(const ir_model *m, const ir_layer *l, const ir_sched 
     return partial * (double)d.nqp / ((double)tile * d.out_rows * d.out_cols);
 }
 
-static int default_direct_tile(const ir_model *m, const ir_layer *l, const ir_sched *s)
+static int best_direct_tile(const ir_model *m, const ir_layer *l, const ir_sched *s)
 {
     size_t floats, budget = DIRECT_KIB * 1024 / sizeof(float);
     int best = 1;
@@ -97,6 +97,14 @@ static int default_direct_tile(const ir_model *m, const ir_layer *l, const ir_sc
             best = tile, least = waste;
     }
     return best;
+}
+
+/* The tile of pass p of layer l under direct lowering: its kernels run the
+ * layer itself forward, and its input gradient's layer backward. */
+static int default_direct_tile(const ir_model *m, const ir_layer *l, int p, const ir_sched *s)
+{
+    ir_layer din = ir_din_layer(l);
+    return best_direct_tile(m, p == PASS_FWD ? l : &din, s);
 }
 
 /* Where the direct forward pass beats im2col + GEMM: everywhere in the seed
@@ -138,7 +146,7 @@ static void set_defaults(const ir_model *m, ir_layer *l, int needs_din)
             continue;
         ir_sched *s = &l->sched[p];
         *s = (ir_sched){ .lowering = LOWER_DIRECT, .unroll = 0, .threads = 0, .line = 0 };
-        s->tile = default_direct_tile(m, shape[p], s);
+        s->tile = default_direct_tile(m, l, p, s);
     }
 }
 
@@ -284,10 +292,8 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
         }
         *first = d->pos.line;
         l->sched[p] = s;
-        if (s.lowering == LOWER_DIRECT && !tile) {
-            ir_layer din = ir_din_layer(l);
-            l->sched[p].tile = default_direct_tile(m, p == PASS_FWD ? l : &din, &s);
-        }
+        if (s.lowering == LOWER_DIRECT && !tile)
+            l->sched[p].tile = default_direct_tile(m, l, p, &s);
     }
     return 0;
 }

@@ -295,6 +295,12 @@ static int check_name(const char *name, ast_pos pos, const ir_model *m, int give
             diag_error(pos, "'%s' is reserved in the generated C; choose another layer name", name);
             return -1;
         }
+    size_t n = strlen(name);
+    if (n >= 4 && strcmp(name + n - 4, "_din") == 0) {
+        diag_error(pos, "layer names ending in '_din' are reserved: aec names a convolution's "
+                   "input-gradient kernels LAYER_din_*; choose another layer name");
+        return -1;
+    }
     if (m->gaussian >= 0 && (strcmp(name, "mu") == 0 || strcmp(name, "logvar") == 0)) {
         diag_error(pos, "'%s' names a head of the gaussian latent; choose another layer name", name);
         return -1;
