@@ -376,7 +376,7 @@ static void omp_for(sbuf *o, const ir_sched *s)
 
 /* ---- conv2d and deconv2d ------------------------------------------------------------ */
 
-/* ---- direct forward: polyphase products (ir.h, ir_direct) ---------------------------- */
+/* ---- direct kernels: polyphase products (ir.h, ir_direct) ----------------------------- */
 
 /* " + k", " - k" or nothing, for literal offsets in index expressions */
 static const char *plus(int k, char *buf, size_t size)

@@ -30,16 +30,17 @@ typedef struct {
 } ir_conv;
 
 /* How one pass of a layer is computed (schedule.c): never what it computes.
- * gemm: im2col (or col2im) around cblas_sgemm; direct: loops over the
- * kernel window, no column buffer. Only conv2d and deconv2d have both. */
+ * gemm: im2col (or col2im) around cblas_sgemm; direct: the direct kernels
+ * (ir_direct below) for the forward pass, or for the backward pass's input
+ * gradient. Only conv2d and deconv2d have both. */
 typedef enum { LOWER_GEMM, LOWER_DIRECT } ir_lowering;
 enum { PASS_FWD, PASS_BWD };
 
 typedef struct {
     ir_lowering lowering;
-    int unroll;         /* innermost loops: #pragma GCC unroll N; 0 lets the C compiler choose */
+    int unroll;         /* gemm: #pragma GCC unroll N in im2col/col2im; direct: V; 0: the default */
     int threads;        /* 0: every core; 1: this thread only; N: N threads */
-    int tile;           /* gemm: images per tile of the batch; 0: the whole batch at once */
+    int tile;           /* images per tile of the batch; 0: the whole batch at once */
     int line;           /* the schedule line that set it; 0 when aec chose */
 } ir_sched;
 
