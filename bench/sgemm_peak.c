@@ -7,7 +7,7 @@
  *   build/bench/sgemm_peak [--n N] [--threads T] [--seconds S]
  *
  * The kernels are chosen like aec's executables choose them
- * (aec_select_blas_kernels: OPENBLAS_CORETYPE when OpenBLAS would fall back
+ * (aec_setup_libraries: OPENBLAS_CORETYPE when OpenBLAS would fall back
  * to Prescott), unless OPENBLAS_CORETYPE is set already. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    aec_select_blas_kernels(argv);
+    aec_setup_libraries(argv);
     int n = 2048, threads = 2;
     double seconds = 2;
     for (int i = 1; i < argc; i++) {

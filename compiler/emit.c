@@ -1183,7 +1183,7 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
     OUT("    .workers = %d,\n", m->workers);
     OUT("    .encode = %s_encode, .decode = %s_decode,\n", m->name, m->name);
     OUT("    .loss_fn = %s_loss, .backward = %s_backward,\n};\n\n", m->name, m->name);
-    OUT("#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_select_blas_kernels(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",
+    OUT("#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_setup_libraries(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",
         m->name);
 }
 

@@ -307,11 +307,11 @@ int schedule_layers(const ast_model *ast, ir_model *m)
         weights_below |= m->layers[i].weight >= 0;
     }
     /* one slice of the batch per core (workers 0). Measured on 2 cores
-     * (bench/README.md), both seed models train and infer faster split than
-     * whole with two BLAS threads in each product: fmnist_cae (4.6 MFLOP an
-     * image) 1.1-1.4x, celeba_vae (80 MFLOP) 1.1-1.3x. The slices meet once a
-     * step; two BLAS threads meet in every product, and leave the loops
-     * between them to one. */
+     * (README.md), both seed models train and infer faster split than whole
+     * with two threads in each kernel: fmnist_cae (4.6 MFLOP an image)
+     * 1.3-1.6x training and 1.6x inferring, celeba_vae (80 MFLOP) 1.3-1.4x
+     * and 1.7-1.9x. The slices meet once a step; two threads meet in every
+     * kernel, and leave the loops between them to one. */
     m->workers = m->workers_line = 0;
     int *line_of = calloc((size_t)m->nlayers * 2 + 1, sizeof *line_of);
     int rc = line_of ? 0 : -1;

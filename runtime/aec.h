@@ -287,9 +287,10 @@ int aec_gradcheck(const aec_model *m, const float *params, const float *x, int B
                   aec_gradcheck_result *per_tensor, aec_gradcheck_result *all);
 
 /* When OpenBLAS fell back to its generic kernels on a CPU with AVX2 or
- * AVX-512, set OPENBLAS_CORETYPE and execute argv again (see blas.c).
- * Generated main() calls it first; it returns when nothing needs doing. */
-void aec_select_blas_kernels(char **argv);
+ * AVX-512, set OPENBLAS_CORETYPE; when OMP_WAIT_POLICY is unset, set it to
+ * PASSIVE; then execute argv again (see blas.c). Generated main() calls it
+ * first; it returns when nothing needs doing. */
+void aec_setup_libraries(char **argv);
 
 /* OpenBLAS threads for the products that follow: a schedule's threads=N
  * (0: as many as OpenBLAS started with). Generated kernels call it. */
