@@ -30,6 +30,7 @@ int compile_source(const char *path, const char *src, size_t len, FILE *err, com
     c->ir.path = c->base;
     c->ir.source = c->source;
     fuse_activations(&c->ir);
+    ir_mark_gradients(&c->ir);
     if (schedule_layers(&c->ast, &c->ir) < 0)
         return -1;
     plan_arena(&c->ir);

@@ -66,6 +66,17 @@ double ir_cols(const ir_layer *l)
     return l->kind == IR_CONV2D ? k2 * l->in.c * l->out.h * l->out.w : k2 * l->out.c * l->in.h * l->in.w;
 }
 
+void ir_mark_gradients(ir_model *m)
+{
+    int weights_below = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        ir_layer *l = &m->layers[i];
+        l->needs_din = weights_below;
+        weights_below |= l->weight >= 0;
+        l->runs_backward = l->weight >= 0 || l->needs_din;
+    }
+}
+
 /* deconv2d: kernel row k adds input row m + shift to output row S*m + phase */
 static int deconv_phase(const ir_conv *c, int k)
 {

@@ -62,6 +62,7 @@ typedef struct {
     /* plan.c: arena buffers (indices into ir_model.bufs, -1 if none) */
     int buf_out, buf_cols, buf_dout, buf_dcols;
     int buf_mu, buf_logvar, buf_eps, buf_dmu, buf_dlogvar;    /* IR_GAUSSIAN */
+    /* ir_mark_gradients, before schedule.c and plan.c read them: */
     int needs_din;      /* a layer with weights lies below: pass d loss / d input on */
     int runs_backward;  /* it has weights or needs_din: else nothing to do */
     ir_sched sched[2];  /* schedule.c: [PASS_FWD], [PASS_BWD] */
@@ -123,6 +124,7 @@ void ir_free(ir_model *m);
 #include "ast.h"
 int  sema_check(const ast_model *ast, ir_model *m);   /* sema.c */
 void fuse_activations(ir_model *m);                    /* fuse.c */
+void ir_mark_gradients(ir_model *m);                   /* ir.c: needs_din, runs_backward */
 int  schedule_layers(const ast_model *ast, ir_model *m); /* schedule.c */
 void plan_arena(ir_model *m);                          /* plan.c */
 

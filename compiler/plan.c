@@ -56,12 +56,9 @@ static void make_buffers(ir_model *m)
 {
     int n = m->nlayers;
     m->buf_input = add_buf(m, "", "input", ir_numel(m->input), 0, dloss_stage(m));
-    int in = m->buf_input, weights_below = 0;
+    int in = m->buf_input;
     for (int i = 0; i < n; i++) {
         ir_layer *l = &m->layers[i];
-        l->needs_din = weights_below;
-        weights_below |= l->weight >= 0;
-        l->runs_backward = l->weight >= 0 || l->needs_din;
         extend(m, in, fwd_stage(i));
         /* a layer with weights reads its input for their gradient (conv2d
          * through columns it makes again, gemm, or directly): kept whatever

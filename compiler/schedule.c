@@ -132,7 +132,7 @@ static int direct_forward_wins(const ir_layer *l)
  * gradient, gemm either way. Under split (the default) every kernel runs
  * on its worker's thread: the runtime holds OpenBLAS and OpenMP to one
  * thread each. */
-static void set_defaults(const ir_model *m, ir_layer *l, int needs_din)
+static void set_defaults(const ir_model *m, ir_layer *l)
 {
     for (int p = PASS_FWD; p <= PASS_BWD; p++)
         l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0,
@@ -142,7 +142,7 @@ static void set_defaults(const ir_model *m, ir_layer *l, int needs_din)
     ir_layer din = ir_din_layer(l);
     const ir_layer *shape[2] = { l, &din };
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
-        if (!direct_forward_wins(shape[p]) || (p == PASS_BWD && (!needs_din || l->kind != IR_CONV2D)))
+        if (!direct_forward_wins(shape[p]) || (p == PASS_BWD && (!l->needs_din || l->kind != IR_CONV2D)))
             continue;
         ir_sched *s = &l->sched[p];
         *s = (ir_sched){ .lowering = LOWER_DIRECT, .unroll = 0, .threads = 0, .line = 0 };
@@ -300,12 +300,8 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
 
 int schedule_layers(const ast_model *ast, ir_model *m)
 {
-    /* the first layer with weights has no input gradient (plan.c says the
-     * same as needs_din, later) */
-    for (int i = 0, weights_below = 0; i < m->nlayers; i++) {
-        set_defaults(m, &m->layers[i], weights_below);
-        weights_below |= m->layers[i].weight >= 0;
-    }
+    for (int i = 0; i < m->nlayers; i++)
+        set_defaults(m, &m->layers[i]);
     /* one slice of the batch per core (workers 0). Measured on 2 cores
      * (README.md), both seed models train and infer faster split than whole
      * with two threads in each kernel: fmnist_cae (4.6 MFLOP an image)
