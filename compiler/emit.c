@@ -675,12 +675,23 @@ static void deconv2d_gemm_forward(sbuf *o, const ir_layer *l, const conv_gemm *c
     OUT("%s%s_col2im(out, cols, B, b0, nb);\n", ind, l->name);
 }
 
+/* dweight[G][C x K x K] += grid side x the columns of the image side, made
+ * in dcols: conv2d's dout with its input's columns, deconv2d's input with
+ * its dout's (both store weights [grid][image][K][K]). */
+static void dweight_product(sbuf *o, const ir_layer *l, const conv_gemm *c, const char *grid, const char *G,
+                            const char *image)
+{
+    OUT("%s%s_im2col(dcols, %s, B, b0, nb);\n", ind, l->name, image);
+    OUT("%s/* dweight[%s][%s] += %s[%s][b0*%d ...] x dcols^T */\n", ind, G, c->CKK, grid, G, c->ghw);
+    char at[48];
+    snprintf(at, sizeof at, "%s + (size_t)b0 * %d", grid, c->ghw);
+    gemm(o, NT, TR, G, c->CKK, c->t.n, at, c->N, "dcols", c->t.n, "1.0f", "dweight", c->CKK);
+}
+
 static void conv2d_gemm_backward(sbuf *o, const ir_layer *l, const conv_gemm *c)
 {
     /* the forward pass's columns were scratch: make them again, in dcols */
-    OUT("%s%s_im2col(dcols, in, B, b0, nb);\n", ind, l->name);
-    OUT("%s/* dweight[%s][%s] += dout[%s][b0*%d ...] x cols^T */\n", ind, c->OC, c->CKK, c->OC, c->ghw);
-    gemm(o, NT, TR, c->OC, c->CKK, c->t.n, c->t.dout, c->N, "dcols", c->t.n, "1.0f", "dweight", c->CKK);
+    dweight_product(o, l, c, "dout", c->OC, "in");
     if (c->din) {
         OUT("%s/* dcols[%s][nb*%d] = weight^T x dout, then back to the image */\n", ind, c->CKK, c->ghw);
         gemm(o, TR, NT, c->CKK, c->t.n, c->OC, "weight", c->CKK, c->t.dout, c->N, "0.0f", "dcols", c->t.n);
@@ -690,9 +701,7 @@ static void conv2d_gemm_backward(sbuf *o, const ir_layer *l, const conv_gemm *c)
 
 static void deconv2d_gemm_backward(sbuf *o, const ir_layer *l, const conv_gemm *c)
 {
-    OUT("%s%s_im2col(dcols, dout, B, b0, nb);\n", ind, l->name);
-    OUT("%s/* dweight[%s][%s] += in[%s][b0*%d ...] x dcols^T */\n", ind, c->IC, c->CKK, c->IC, c->ghw);
-    gemm(o, NT, TR, c->IC, c->CKK, c->t.n, c->t.in, c->N, "dcols", c->t.n, "1.0f", "dweight", c->CKK);
+    dweight_product(o, l, c, "in", c->IC, "dout");
     if (c->din) {
         OUT("%s/* din[%s][b0*%d ...] = weight[%s][%s] x dcols */\n", ind, c->IC, c->ghw, c->IC, c->CKK);
         gemm(o, NT, NT, c->IC, c->t.n, c->CKK, "weight", c->CKK, "dcols", c->t.n, "0.0f", c->t.din, c->N);

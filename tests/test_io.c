@@ -306,19 +306,26 @@ static void test_st_short_and_missing_files(void **state UNUSED)
     free(msg);
 }
 
-/* Every prefix of a valid file, and every one-byte change to its header,
- * is read without a crash; a prefix is always an error. */
-static void test_st_truncations_and_mutations(void **state UNUSED)
+/* A small checkpoint at path, x.weight [2, 3] and x.bias [3] of random
+ * values with the given metadata; its bytes, n of them (malloc'd). */
+static uint8_t *small_checkpoint(const char *path, const char *metadata, size_t *n)
 {
     float a[6], b[3];
     fill(a, 6), fill(b, 3);
     aec_tensor t[2] = { { "x.weight", 2, { 2, 3 }, a }, { "x.bias", 1, { 3 }, b } };
-    const char *path = tp("fuzz.safetensors"), *cut = tp("cut.safetensors");
+    assert_int_equal(aec_safetensors_write(path, t, 2, metadata), 0);
+    return read_bytes(path, n);
+}
+
+/* Every prefix of a valid file, and every one-byte change to its header,
+ * is read without a crash; a prefix is always an error. */
+static void test_st_truncations_and_mutations(void **state UNUSED)
+{
+    const char *cut = tp("cut.safetensors");
     static const uint8_t subst[] = { '"', '{', '}', '[', ']', ',', ':', '0', '9', '\\', 0, 0xff };
     aec_tensor_file f;
     size_t n;
-    assert_int_equal(aec_safetensors_write(path, t, 2, "{\"k\":\"v\"}"), 0);
-    uint8_t *full = read_bytes(path, &n);
+    uint8_t *full = small_checkpoint(tp("fuzz.safetensors"), "{\"k\":\"v\"}", &n);
     capture_begin();
     for (size_t len = 0; len < n; len++) {
         write_bytes(cut, full, len);
@@ -343,14 +350,10 @@ static void test_st_truncations_and_mutations(void **state UNUSED)
  * in the length, the header (a digit of the metadata) or the data. */
 static void test_st_checksum_refuses_damage(void **state UNUSED)
 {
-    float a[6], b[3];
-    fill(a, 6), fill(b, 3);
-    aec_tensor t[2] = { { "x.weight", 2, { 2, 3 }, a }, { "x.bias", 1, { 3 }, b } };
     const char *path = tp("sum.safetensors"), *bad = tp("sum_bad.safetensors");
     aec_tensor_file f;
     size_t n;
-    assert_int_equal(aec_safetensors_write(path, t, 2, "{\"epoch\":\"3\"}"), 0);
-    uint8_t *full = read_bytes(path, &n);
+    uint8_t *full = small_checkpoint(path, "{\"epoch\":\"3\"}", &n);
     capture_begin();
     for (size_t i = 0; i < n; i++) {
         full[i] ^= 0x10;

@@ -425,34 +425,10 @@ static disk check_intact(const char *out, const char *what)
     return s;
 }
 
-/* Both files hold the same tensors, bit for bit, and the same metadata. */
-static void assert_same_tensors(const char *path, const char *want)
-{
-    aec_tensor_file a, b;
-    assert_int_equal(aec_safetensors_read(path, &a), 0);
-    assert_int_equal(aec_safetensors_read(want, &b), 0);
-    assert_int_equal(a.n, b.n);
-    for (int i = 0; i < a.n; i++) {
-        assert_string_equal(a.names[i], b.names[i]);
-        assert_int_equal(a.ndim[i], b.ndim[i]);
-        assert_memory_equal(a.shape[i], b.shape[i], sizeof a.shape[i]);
-        size_t n = 1;
-        for (int d = 0; d < a.ndim[i]; d++)
-            n *= (size_t)a.shape[i][d];
-        if (memcmp(a.data[i], b.data[i], n * sizeof(float)) != 0)
-            fail_msg("%s: tensor %s differs from the uninterrupted run's", path, a.names[i]);
-    }
-    assert_non_null(a.metadata_json);
-    assert_non_null(b.metadata_json);
-    assert_string_equal(a.metadata_json, b.metadata_json);
-    aec_tensor_file_free(&a);
-    aec_tensor_file_free(&b);
-}
-
 static void assert_final(const char *out)
 {
-    assert_same_tensors(in(out, "model.safetensors"), ref_file("model.safetensors", EPOCHS));
-    assert_same_tensors(in(out, "optim.safetensors"), ref_file("optim.safetensors", EPOCHS));
+    assert_same_safetensors(in(out, "model.safetensors"), ref_file("model.safetensors", EPOCHS));
+    assert_same_safetensors(in(out, "optim.safetensors"), ref_file("optim.safetensors", EPOCHS));
     assert_same_file(in(out, "model.safetensors"), ref_file("model.safetensors", EPOCHS));
     assert_same_file(in(out, "optim.safetensors"), ref_file("optim.safetensors", EPOCHS));
     assert_int_equal(check_csv(in(out, "loss.csv")), EPOCHS);

@@ -208,27 +208,6 @@ static int file_exists(const char *dir, const char *name)
     return ok;
 }
 
-/* Two safetensors files hold the same tensors, bit for bit, and metadata. */
-static void assert_same_safetensors(const char *a, const char *b)
-{
-    aec_tensor_file fa, fb;
-    assert_int_equal(aec_safetensors_read(a, &fa), 0);
-    assert_int_equal(aec_safetensors_read(b, &fb), 0);
-    assert_int_equal(fa.n, fb.n);
-    for (int i = 0; i < fa.n; i++) {
-        assert_string_equal(fa.names[i], fb.names[i]);
-        assert_int_equal(fa.ndim[i], fb.ndim[i]);
-        size_t numel = 1;
-        for (int d = 0; d < fa.ndim[i]; d++)
-            numel *= (size_t)fa.shape[i][d];
-        assert_memory_equal(fa.data[i], fb.data[i], numel * sizeof(float));
-    }
-    assert_string_equal(fa.metadata_json ? fa.metadata_json : "",
-                        fb.metadata_json ? fb.metadata_json : "");
-    aec_tensor_file_free(&fa);
-    aec_tensor_file_free(&fb);
-}
-
 typedef struct {
     int epoch;
     double train, val, secs;

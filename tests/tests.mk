@@ -18,9 +18,9 @@ $(B)/tests/gen/%.c: models/%.ae $(B)/aec
 $(B)/tests/gen/%.o: $(B)/tests/gen/%.c
 	$(CC) $(CFLAGS) -fopenmp -Werror -DAEC_NO_MAIN -Iruntime -c $< -o $@
 
-$(TEST_UTIL): tests/util.c tests/util.h
+$(TEST_UTIL): tests/util.c tests/util.h runtime/aec.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -Iruntime -c $< -o $@
 
 $(B)/tests/%: tests/%.c $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aec.h"
 #include "util.h"
 
 /* ---- the temporary directory ----------------------------------------------------- */
@@ -125,6 +126,29 @@ void copy_file(const char *from, const char *to)
         fail_msg("%s is missing", from);
     write_bytes(to, b, n);
     free(b);
+}
+
+void assert_same_safetensors(const char *path, const char *want)
+{
+    aec_tensor_file a, b;
+    assert_int_equal(aec_safetensors_read(path, &a), 0);
+    assert_int_equal(aec_safetensors_read(want, &b), 0);
+    assert_int_equal(a.n, b.n);
+    for (int i = 0; i < a.n; i++) {
+        assert_string_equal(a.names[i], b.names[i]);
+        assert_int_equal(a.ndim[i], b.ndim[i]);
+        assert_memory_equal(a.shape[i], b.shape[i], sizeof a.shape[i]);
+        size_t n = 1;
+        for (int d = 0; d < a.ndim[i]; d++)
+            n *= (size_t)a.shape[i][d];
+        if (memcmp(a.data[i], b.data[i], n * sizeof(float)) != 0)
+            fail_msg("%s: tensor %s differs from %s's", path, a.names[i], want);
+    }
+    assert_non_null(a.metadata_json);
+    assert_non_null(b.metadata_json);
+    assert_string_equal(a.metadata_json, b.metadata_json);
+    aec_tensor_file_free(&a);
+    aec_tensor_file_free(&b);
 }
 
 /* ---- running a program ----------------------------------------------------------- */

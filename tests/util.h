@@ -35,6 +35,8 @@ int exists(const char *path);
 char *slurp(const char *path, size_t *len);
 /* Copy a file that must be there. */
 void copy_file(const char *from, const char *to);
+/* Two checkpoints aec wrote hold the same tensors, bit for bit, and the same metadata. */
+void assert_same_safetensors(const char *path, const char *want);
 
 /* Skip the running test, saying why, when Fashion-MNIST's IDX files are not in dir. */
 void need_fashion_mnist(const char *dir);

@@ -58,6 +58,22 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size, const char
     return fuzz_path;
 }
 
+/* The scratch file, holding data[0..size) after fix(copy, size) has mended
+ * it (the checksums a loader would refuse at once); NULL, a no-op input,
+ * when there is no memory for the copy. */
+static inline const char *fuzz_file_fixed(const uint8_t *data, size_t size, const char *tag,
+                                          void (*fix)(uint8_t *, size_t))
+{
+    uint8_t *b = malloc(size ? size : 1);
+    if (!b)
+        return NULL;
+    memcpy(b, data, size);
+    fix(b, size);
+    const char *path = fuzz_file(b, size, tag);
+    free(b);
+    return path;
+}
+
 /* A second scratch path beside the first (call fuzz_file first), for what a
  * target writes; also removed at exit. */
 static inline const char *fuzz_second(void)
