@@ -22,12 +22,7 @@ static void train_step(bench_state *s)
     double t0 = aec_seconds();
     aec_draw_normals(s->m, s->eps, s->B, &s->rng);
     aec_workers_grad(s->pool, s->params, s->grads, s->x, s->m->variational ? s->eps : NULL, s->B);
-    double t1 = aec_seconds();
-    aec_workers_update(s->pool, &s->opt, s->params, s->grads);
-    if (aec_profiling) {
-        double t2 = aec_seconds();
-        aec_profile_step(t2 - t0, t2 - t1);
-    }
+    aec_workers_update(s->pool, &s->opt, s->params, s->grads, t0);
 }
 
 static void infer_step(bench_state *s)
@@ -81,10 +76,10 @@ static void bench_free(bench_state *s)
     free(s->params), free(s->grads), free(s->eps), free(s->x), free(s->out);
 }
 
-/* The profile is a separate run after the measured ones, so that reading
- * the clock between layers cannot touch the numbers in the key=value line. */
 /* The per-layer profile of training steps, or with --only infer of
- * inference steps (forward passes only). */
+ * inference steps (forward passes only): a separate run after the measured
+ * ones, so that reading the clock between layers cannot touch the numbers
+ * in the key=value line. */
 static int profile_steps(bench_state *s, void (*step)(bench_state *), double seconds)
 {
     if (aec_profile_begin(s->m) != 0)

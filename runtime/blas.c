@@ -1,5 +1,5 @@
-/* blas.c: make OpenBLAS use the kernels this CPU can run, and the threads
- * of both OpenBLAS and OpenMP wait without spinning.
+/* blas.c: make OpenBLAS use the kernels this CPU can run and OpenMP's
+ * threads wait without spinning; the threads of both per kernel.
  *
  * Debian 12's OpenBLAS (0.3.21, built for every x86 core type) does not
  * recognise some newer or virtualised Xeons and falls back to its Prescott
@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include "aec.h"
 #include "runtime_internal.h"
-
 
 static const char *better_core(void)
 {
@@ -50,7 +49,6 @@ void aec_setup_libraries(char **argv)
 
 /* ---- threads per kernel -------------------------------------------------------- */
 
-
 /* A schedule's threads=N for the GEMMs of one pass (see compiler/schedule.c):
  * N = 0 restores the count OpenBLAS started with (all cores, or
  * OPENBLAS_NUM_THREADS). The library is told only when the count changes.
@@ -77,9 +75,9 @@ void aec_blas_threads(int n)
 }
 
 /* Workers run a slice each with one BLAS thread: limit 1 pins OpenBLAS to
- * one thread until aec_blas_limit(0) lifts it. The same for OpenMP (the
+ * one thread until aec_threads_limit(0) lifts it. The same for OpenMP (the
  * direct kernels' loops, threads=0), in the calling thread. */
-void aec_blas_limit(int n)
+void aec_threads_limit(int n)
 {
     blas_threads_init();
     cap = n;

@@ -74,8 +74,10 @@ float aec_workers_grad(aec_workers *w, const float *params, float *grads, const 
 float aec_workers_loss(aec_workers *w, const float *params, const float *x, const float *eps, int B);
 void  aec_workers_infer(aec_workers *w, const float *params, const float *x, int B, float *y);
 /* The optimizer's step on the workers, each updating a range of the
- * parameters: o->step++, then what aec_optim_step does, the same bits. */
-void  aec_workers_update(aec_workers *w, aec_optim *o, float *params, const float *grads);
+ * parameters: o->step++, then what aec_optim_step does, the same bits. It
+ * ends a training step begun at step_start (aec_seconds), and with
+ * --profile records the step's and the optimizer's times. */
+void  aec_workers_update(aec_workers *w, aec_optim *o, float *params, const float *grads, double step_start);
 /* optim.c: count a step (before its update, as PyTorch does), then update
  * parameters [lo, hi) for it, in parts if need be. */
 void  aec_optim_count_step(aec_optim *o);
@@ -93,8 +95,8 @@ char *openblas_get_corename(void);
 int   openblas_get_num_threads(void);
 void  openblas_set_num_threads(int n);
 
-/* blas.c: pin OpenBLAS to one thread (n = 1) or lift that (n = 0). */
-void aec_blas_limit(int n);
+/* blas.c: pin OpenBLAS, and OpenMP in the calling thread, to one thread (n = 1) or lift that (n = 0). */
+void aec_threads_limit(int n);
 void aec_omp_limit(int n);      /* 1: one OpenMP thread in this thread's loops; 0: the default */
 /* run.c: no NaN or Inf among x[0 .. n). */
 int aec_all_finite(const float *x, size_t n);

@@ -653,12 +653,7 @@ static int train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, 
     *loss = aec_workers_grad(t->pool, t->params, t->grads, t->x, m->variational ? t->eps : NULL, B);
     if (check_forward(t, *loss, epoch, batch) != 0 || check_backward(t, epoch, batch) != 0)
         return 1;
-    double t1 = aec_seconds();
-    aec_workers_update(t->pool, &t->opt, t->params, t->grads);
-    if (aec_profiling) {
-        double t2 = aec_seconds();
-        aec_profile_step(t2 - t0, t2 - t1);
-    }
+    aec_workers_update(t->pool, &t->opt, t->params, t->grads, t0);
     return 0;
 }
 

@@ -212,7 +212,7 @@ aec_workers *aec_workers_open(const aec_model *m, int n, int max_B)
         return NULL;
     }
     /* one thread per worker: the BLAS must not start threads of its own */
-    aec_blas_limit(n > 1 ? 1 : 0);
+    aec_threads_limit(n > 1 ? 1 : 0);
     return p;
 }
 
@@ -229,7 +229,7 @@ void aec_workers_close(aec_workers *p)
         pthread_join(p->w[i].thread, NULL);
     for (int i = 0; i < p->n; i++)
         free(p->w[i].arena), free(p->w[i].grads);
-    aec_blas_limit(0);
+    aec_threads_limit(0);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->done);
@@ -265,11 +265,16 @@ float aec_workers_grad(aec_workers *p, const float *params, float *grads, const 
     return mean_loss(p, B);
 }
 
-void aec_workers_update(aec_workers *p, aec_optim *o, float *params, const float *grads)
+void aec_workers_update(aec_workers *p, aec_optim *o, float *params, const float *grads, double step_start)
 {
+    double t0 = aec_profiling ? aec_seconds() : 0.0;
     aec_optim_count_step(o);
     p->kind = JOB_UPDATE, p->opt = o, p->params = params, p->grads = grads;
     run_job(p, 0);
+    if (aec_profiling) {
+        double t1 = aec_seconds();
+        aec_profile_step(t1 - step_start, t1 - t0);
+    }
 }
 
 float aec_workers_loss(aec_workers *p, const float *params, const float *x, const float *eps, int B)
