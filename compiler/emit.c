@@ -403,22 +403,12 @@ static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, co
         l->in.c, d->splits, d->rows, d->tile, d->cols, l->in.c, H, W);
     OUT("static void %s_planes(float *restrict src, const float *restrict in, int B, int b0, int nb)\n{\n",
         l->name);
-    /* j0[px] <= j < j1[px]: the plane columns inside the input */
-    OUT("    static const int j0[%d] = {", S);
-    for (int p = 0; p < S; p++) {
-        int lo = 0;
-        while (lo < d->cols && S * lo + p + first < 0)
-            lo++;
-        OUT("%s%d", p ? ", " : "", lo);
-    }
-    OUT("}, j1[%d] = {", S);
-    for (int p = 0; p < S; p++) {
-        int hi = d->cols;
-        while (hi > 0 && S * (hi - 1) + p + first >= W)
-            hi--;
-        OUT("%s%d", p ? ", " : "", hi);
-    }
-    OUT("};\n    float *p = src;\n");
+    /* plane pixel (i, j) of plane (py, px) is input pixel (S*i + py + first,
+     * S*j + px + first): im2col's window geometry, with the plane offsets
+     * for the kernel offsets, so emit_ranges gives the rows i0[py] <= i <
+     * i1[py] and columns j0[px] <= j < j1[px] inside the input */
+    emit_ranges(o, (window){ l->in.c, H, W, S, S, -first, d->rows, d->cols });
+    OUT("    float *p = src;\n");
     const char *in4 = S > 1 ? "        " : "";   /* the body sits two loops deeper for py, px */
     const char *px = S > 1 ? "px" : "0";
     OUT("    for (int c = 0; c < %d; c++)%s\n", l->in.c, S > 1 ? "" : " {");
@@ -430,7 +420,7 @@ static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, co
         OUT("%s                const int y = %d * i + py%s;\n", in4, S, plus(first, f, sizeof f));
     else
         OUT("%s                const int y = i%s;\n", in4, plus(first, f, sizeof f));
-    OUT("%s                if (b >= nb || y < 0 || y >= %d) {\n", in4, H);
+    OUT("%s                if (b >= nb || i < i0[%s] || i >= i1[%s]) {\n", in4, S > 1 ? "py" : "0", S > 1 ? "py" : "0");
     OUT("%s                    memset(p, 0, sizeof(float) * %d);\n%s                    continue;\n"
         "%s                }\n", in4, d->cols, in4, in4);
     OUT("%s                const float *xr = in + (((size_t)c * B + b0 + b) * %d + y) * %d%s%s;\n", in4, H, W,
