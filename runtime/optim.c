@@ -89,7 +89,7 @@ static adam_scalars adam_prepare(const aec_optim_cfg *c, long step)
 
 AEC_CLONES
 static void adam_range(const adam_scalars *s, int decay, size_t n, float *restrict p,
-                              const float *restrict grads, float *restrict m, float *restrict v)
+                       const float *restrict grads, float *restrict m, float *restrict v)
 {
     for (size_t i = 0; i < n; i++) {
         float g = grads[i];
