@@ -5,6 +5,7 @@
  * quotes its .ae line. All per-image extents are literals; B, the batch, is
  * the one run-time extent. The output depends only on the .ae text and the
  * file's base name, so the same .ae always gives the same bytes. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,7 +331,9 @@ static void sched_comment(sbuf *o, const ir_sched *s)
     char tile[32] = "";
     if (s->lowering == LOWER_GEMM || s->tile)
         snprintf(tile, sizeof tile, ", tile=%d", s->tile);
-    OUT("    /* schedule: %s(threads=%d, unroll=%d%s), %s */\n", s->lowering == LOWER_GEMM ? "gemm" : "direct",
+    static const char *const names[] = { [LOWER_GEMM] = "gemm", [LOWER_DIRECT] = "direct",
+                                         [LOWER_WINOGRAD] = "winograd" };
+    OUT("    /* schedule: %s(threads=%d, unroll=%d%s), %s */\n", names[s->lowering],
         s->threads, s->unroll, tile, s->line ? "from the schedule block" : "aec's default for these shapes");
     if (s->line)
         OUT("    /* (line %d of the .ae file) */\n", s->line);
@@ -492,28 +495,42 @@ static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, cons
 }
 
 /* R output channels x 16*V outputs of one phase, summed over every channel
- * and tap, in registers: the one loop nest where the time goes. */
+ * and tap, in registers: the one loop nest where the time goes. Under
+ * winograd (LAYER_wino_block) the same block sums one transformed product
+ * over the planes: no taps, rows of nvp. */
 static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
     source_comment(o, m, l->line);
-    OUT("/* acc[%d][16*%d] = pack x src: %d channels x %d vectors of 16 in registers */\n", d->R, d->V, d->R, d->V);
-    OUT("static inline AEC_FUSED void %s_block(float *restrict acc, const float *restrict pack, const float *restrict src,\n"
-        "        const long *restrict shift, int ntaps)\n{\n", l->name);
+    if (d->wino) {
+        OUT("/* acc[%d][16*%d] = pack x V: %d channels x %d vectors of 16 tiles in registers */\n", d->R, d->V,
+            d->R, d->V);
+        OUT("static inline AEC_FUSED void %s_wino_block(float *restrict acc, const float *restrict pack,\n"
+            "        const float *restrict src)\n{\n", l->name);
+    } else {
+        OUT("/* acc[%d][16*%d] = pack x src: %d channels x %d vectors of 16 in registers */\n", d->R, d->V, d->R,
+            d->V);
+        OUT("static inline AEC_FUSED void %s_block(float *restrict acc, const float *restrict pack, const float *restrict src,\n"
+            "        const long *restrict shift, int ntaps)\n{\n", l->name);
+    }
     OUT("    aec_v16 sum[%d][%d];\n", d->R, d->V);
     OUT("#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++)\n", d->R, d->R);
     OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[r][v] = (aec_v16){0};\n",
         d->V, d->V);
-    OUT("    for (int c = 0; c < %d; c++, src += %zu)\n", l->in.c, (size_t)d->splits * d->stride);
-    OUT("        for (int t = 0; t < ntaps; t++, pack += %d) {\n", d->R);
+    if (d->wino) {
+        OUT("    for (int k = 0; k < %d; k++, src += %zu, pack += %d) {\n", d->K, d->nvp, d->R);
+    } else {
+        OUT("    for (int c = 0; c < %d; c++, src += %zu)\n", l->in.c, (size_t)d->splits * d->stride);
+        OUT("        for (int t = 0; t < ntaps; t++, pack += %d) {\n", d->R);
+    }
     OUT("            aec_v16 x[%d];\n#pragma GCC unroll %d\n            for (int v = 0; v < %d; v++)\n", d->V, d->V,
         d->V);
-    OUT("                x[v] = *(const aec_v16u *)(src + shift[t] + 16 * v);\n");
+    OUT("                x[v] = *(const aec_v16u *)(src%s + 16 * v);\n", d->wino ? "" : " + shift[t]");
     OUT("#pragma GCC unroll %d\n            for (int r = 0; r < %d; r++)\n", d->R, d->R);
     OUT("#pragma GCC unroll %d\n                for (int v = 0; v < %d; v++)\n", d->V, d->V);
     OUT("                    sum[r][v] += pack[r] * x[v];\n        }\n");
     OUT("#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++)\n", d->R, d->R);
     OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n", d->V, d->V);
-    OUT("            *(aec_v16u *)(acc + (size_t)r * %zu + 16 * v) = sum[r][v];\n}\n\n", d->nqp);
+    OUT("            *(aec_v16u *)(acc + (size_t)r * %zu + 16 * v) = sum[r][v];\n}\n\n", d->wino ? d->nvp : d->nqp);
 }
 
 /* out = act(acc + bias) at the output pixels (an input gradient, LAYER_din:
@@ -572,31 +589,158 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
     OUT("            }\n}\n\n");
 }
 
-/* The helpers of a direct pass (a forward pass, or LAYER_din's), before
- * the pass itself. */
+/* ---- winograd: F(2x2, 2x2) on each phase's 2 x 2 taps (ir.h, ir_direct's wino) ------ */
+
+/* Each phase's 2 x 2 taps on each split of a channel, as kernel indices
+ * (-1: no tap there), and pack[p][xi][o/R][k][o%R] = (G g G')[xi] of them,
+ * k = c x splits + split: Winograd's weights, in the order the block reads
+ * them. G = [1 0; 1 1; 0 1]. */
+static void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    int M = l->out.c, C = l->in.c, kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
+    long *off = xmalloc(sizeof(long) * (size_t)kk);
+    source_comment(o, m, l->line);
+    OUT("/* phase p's tap (a, b) on split s: kernel index ky*%d + kx at [p][s][2a + b], or -1 */\n", l->conv.kernel);
+    OUT("static const int %s_wino_taps[%d][%d][4] = {", l->name, d->phases, d->splits);
+    for (int p = 0; p < d->phases; p++) {
+        int n = ir_direct_taps(l, d, p, off, kidx), (*slot)[4] = xmalloc(sizeof *slot * (size_t)d->splits);
+        long base = ir_direct_base(l, d, p);
+        for (int sp = 0; sp < d->splits; sp++)
+            for (int t = 0; t < 4; t++)
+                slot[sp][t] = -1;
+        for (int t = 0; t < n; t++) {
+            long sp = l->kind == IR_CONV2D ? off[t] / (long)d->stride : 0, r = off[t] - sp * (long)d->stride - base;
+            long a = r / (long)d->row, b = r % (long)d->row;
+            assert(a >= 0 && a <= 1 && b >= 0 && b <= 1);     /* ir_winograd_fits, schedule.c */
+            slot[sp][a * 2 + b] = kidx[t];
+        }
+        OUT("%s{", p ? ", " : "");
+        for (int sp = 0; sp < d->splits; sp++)
+            OUT("%s{%d, %d, %d, %d}", sp ? ", " : "", slot[sp][0], slot[sp][1], slot[sp][2], slot[sp][3]);
+        OUT("}");
+        free(slot);
+    }
+    OUT("};\n\n");
+    free(off);
+    free(kidx);
+    source_comment(o, m, l->line);
+    OUT("static void %s_wino_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
+    OUT("    for (int p = 0; p < %d; p++)\n        for (int ob = 0; ob < %d; ob += %d)\n", d->phases, d->mpad, d->R);
+    OUT("            for (int k = 0; k < %d; k++)\n                for (int r = 0; r < %d; r++) {\n", d->K, d->R);
+    OUT("                    const int c = k / %d, *tap = %s_wino_taps[p][k %% %d];\n", d->splits, l->name, d->splits);
+    OUT("                    float g[4];\n                    for (int t = 0; t < 4; t++)\n");
+    OUT("                        g[t] = tap[t] >= 0 && ob + r < %d ? weight[", M);
+    if (l->kind == IR_CONV2D)
+        OUT("((size_t)(ob + r) * %d + c) * %d", C, kk);
+    else
+        OUT("((size_t)c * %d + ob + r) * %d", M, kk);
+    OUT(" + tap[t]] : 0.0f;\n");
+    OUT("                    const float u[9] = { g[0], g[0] + g[1], g[1],\n"
+        "                                         g[0] + g[2], g[0] + g[1] + g[2] + g[3], g[1] + g[3],\n"
+        "                                         g[2], g[2] + g[3], g[3] };\n");
+    OUT("                    float *w = pack + ((size_t)p * %d + ob) * %d + (size_t)k * %d + r;\n", 9 * d->mpad, d->K,
+        d->R);
+    OUT("                    for (int x = 0; x < 9; x++)\n                        w[(size_t)x * %zu] = u[x];\n",
+        (size_t)d->mpad * d->K);
+    OUT("                }\n}\n\n");
+}
+
+/* V[xi][k][n] = (B'dB)[xi], d the 3 x 3 plane values from tile n's origin
+ * q = 2 ty row + 2 tx (n = ty ntx + tx); B' = [1 -1 0; 0 1 0; 0 -1 1]. */
+static void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    size_t tiles = (size_t)d->nty * d->ntx, kn = (size_t)d->K * d->nvp;
+    source_comment(o, m, l->line);
+    OUT("static void %s_wino_in(float *restrict V, const float *restrict src)\n{\n", l->name);
+    OUT("    for (int k = 0; k < %d; k++) {\n", d->K);
+    OUT("        const float *s = src + (size_t)k * %zu;\n        float *v = V + (size_t)k * %zu;\n", d->stride, d->nvp);
+    OUT("        for (int ty = 0; ty < %d; ty++) {\n", d->nty);
+    OUT("            const float *r0 = s + (size_t)ty * %zu, *r1 = r0 + %zu, *r2 = r1 + %zu;\n", 2 * d->row, d->row,
+        d->row);
+    OUT("            float *w = v + (size_t)ty * %d;\n", d->ntx);
+    OUT("            for (int tx = 0; tx < %d; tx++) {\n", d->ntx);
+    OUT("                const int j = 2 * tx;   /* B'd: rows d0 - d1, d1, d2 - d1; then the columns likewise */\n");
+    OUT("                const float a0 = r0[j] - r1[j], a1 = r0[j + 1] - r1[j + 1], a2 = r0[j + 2] - r1[j + 2];\n");
+    OUT("                const float b0 = r1[j], b1 = r1[j + 1], b2 = r1[j + 2];\n");
+    OUT("                const float c0 = r2[j] - r1[j], c1 = r2[j + 1] - r1[j + 1], c2 = r2[j + 2] - r1[j + 2];\n");
+    const char *rows[3] = { "a", "b", "c" };
+    for (int u = 0; u < 3; u++)
+        OUT("                w[%zu + tx] = %s0 - %s1;\n                w[%zu + tx] = %s1;\n"
+            "                w[%zu + tx] = %s2 - %s1;\n", (size_t)(3 * u) * kn, rows[u], rows[u],
+            (size_t)(3 * u + 1) * kn, rows[u], (size_t)(3 * u + 2) * kn, rows[u], rows[u]);
+    OUT("            }\n        }\n");
+    if (d->nvp > tiles)
+        OUT("        for (int x = 0; x < 9; x++)   /* the last block's tiles past the plane */\n"
+            "            memset(v + (size_t)x * %zu + %zu, 0, sizeof(float) * %zu);\n", kn, tiles, d->nvp - tiles);
+    OUT("    }\n}\n\n");
+}
+
+/* acc[p][o][q - base] = (A'MA) of tile n's 9 sums: its 2 x 2 outputs at q,
+ * q + 1, q + row, q + row + 1 from its origin q; A' = [1 1 0; 0 1 1]. A
+ * plane with an odd row writes its last column twice, the same sum. */
+static void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+{
+    size_t mn = (size_t)d->mpad * d->nvp;
+    source_comment(o, m, l->line);
+    OUT("static const long %s_wino_base[%d] = {", l->name, d->phases);
+    for (int p = 0; p < d->phases; p++)
+        OUT("%s%ld", p ? ", " : "", ir_direct_base(l, d, p));
+    OUT("};\n\n");
+    OUT("static void %s_wino_out(float *restrict acc, const float *restrict M)\n{\n", l->name);
+    OUT("    for (int p = 0; p < %d; p++)\n        for (int o = 0; o < %d; o++) {\n", d->phases, l->out.c);
+    OUT("            const float *mo = M + ((size_t)p * %d + o) * %zu;\n", 9 * d->mpad, d->nvp);
+    OUT("            float *a = acc + ((size_t)p * %d + o) * %zu - %s_wino_base[p];\n", d->mpad, d->nqp, l->name);
+    OUT("            for (int ty = 0; ty < %d; ty++) {\n", d->nty);
+    OUT("                const float *mt = mo + (size_t)ty * %d;\n", d->ntx);
+    OUT("                float *y0 = a + (size_t)ty * %zu, *y1 = y0 + %zu;\n", 2 * d->row, d->row);
+    OUT("                for (int tx = 0; tx < %d; tx++) {\n", d->ntx);
+    OUT("                    /* A'M: rows m0 + m1, m1 + m2; then the columns likewise */\n");
+    for (int u = 0; u < 3; u++)
+        OUT("                    const float m%d0 = mt[%zu + tx], m%d1 = mt[%zu + tx], m%d2 = mt[%zu + tx];\n", u,
+            (size_t)(3 * u) * mn, u, (size_t)(3 * u + 1) * mn, u, (size_t)(3 * u + 2) * mn);
+    OUT("                    const float z00 = m00 + m10, z01 = m01 + m11, z02 = m02 + m12;\n");
+    OUT("                    const float z10 = m10 + m20, z11 = m11 + m21, z12 = m12 + m22;\n");
+    OUT("                    y0[2 * tx] = z00 + z01;\n                    y0[2 * tx + 1] = z01 + z02;\n");
+    OUT("                    y1[2 * tx] = z10 + z11;\n                    y1[2 * tx + 1] = z11 + z12;\n");
+    OUT("                }\n            }\n        }\n}\n\n");
+}
+
+/* The helpers of a direct or winograd pass (a forward pass, or LAYER_din's),
+ * before the pass itself. */
 static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
     emit_direct_planes(o, m, l, d);
-    emit_direct_taps(o, m, l, d);
-    emit_direct_pack(o, m, l, d);
-    emit_direct_block(o, m, l, d);
+    if (d->wino) {
+        emit_wino_pack(o, m, l, d);
+        emit_wino_in(o, m, l, d);
+        emit_direct_block(o, m, l, d);
+        emit_wino_out(o, m, l, d);
+    } else {
+        emit_direct_taps(o, m, l, d);
+        emit_direct_pack(o, m, l, d);
+        emit_direct_block(o, m, l, d);
+    }
     emit_direct_store(o, m, l, d);
 }
 
-/* A direct pass of layer l (a forward pass, or LAYER_din's for an input
- * gradient): out = l(in), with scratch after the arena. The weights are
- * packed once, then per tile of images: the planes, the blocks of every
- * phase and output channel, and the store. */
-static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s, const char *out,
-                             const char *in, const char *scratch)
+/* The products of a winograd pass over one tile's planes: the transform,
+ * every phase's 9 products of every block of 16 x V tiles, and back. */
+static void emit_wino_products(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s)
 {
-    OUT("    /* the weights packed once; per tile of images: the planes, every\n"
-        "     * phase's blocks of %d output channels x %d outputs, the store */\n", d->R, 16 * d->V);
-    OUT("    float *src = %s, *acc = %s + %zu, *pack = acc + %zu;\n", scratch, scratch, d->src, d->acc);
-    OUT("    %s_pack(pack, weight);\n", l->name);
-    OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
-    OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", d->tile, d->tile);
-    OUT("        %s_planes(src, %s, B, b0, nb);\n", l->name, in);
+    OUT("        %s_wino_in(V, src);\n", l->name);
+    omp_for(o, s);
+    OUT("        for (size_t n = 0; n < %zu; n += %d)\n", d->nvp, 16 * d->V);
+    OUT("            for (int x = 0; x < %d; x++)   /* phase x / 9, product x %% 9 */\n", 9 * d->phases);
+    OUT("                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
+    OUT("                    %s_wino_block(M + ((size_t)x * %d + ob) * %zu + n, pack + ((size_t)x * %d + ob) * %d,\n",
+        l->name, d->mpad, d->nvp, d->mpad, d->K);
+    OUT("                            V + (size_t)(x %% 9) * %zu + n);\n", (size_t)d->K * d->nvp);
+    OUT("        %s_wino_out(acc, M);\n", l->name);
+}
+
+/* The products of a direct pass over one tile's planes. */
+static void emit_direct_products(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s)
+{
     omp_for(o, s);
     OUT("        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, 16 * d->V);
     OUT("            for (int p = 0; p < %d; p++)\n", d->phases);
@@ -604,6 +748,35 @@ static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, con
     OUT("                    %s_block(acc + ((size_t)p * %d + ob) * %zu + q,\n", l->name, d->mpad, d->nqp);
     OUT("                            pack + ((size_t)p * %d + ob) * %d, src + q, %s_shift[p], %s_ntaps[p]);\n",
         d->mpad, l->in.c * d->max_taps, l->name, l->name);
+}
+
+/* A direct or winograd pass of layer l (a forward pass, or LAYER_din's for
+ * an input gradient): out = l(in), with scratch after the arena. The
+ * weights are packed once, then per tile of images: the planes, the
+ * products, and the store. */
+static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s, const char *out,
+                             const char *in, const char *scratch)
+{
+    if (d->wino) {
+        OUT("    /* Winograd's weights once; per tile of images: the planes, their\n"
+            "     * transforms, 9 products a phase in blocks of %d output channels x %d\n"
+            "     * tiles, the outputs from them, the store */\n", d->R, 16 * d->V);
+        OUT("    float *src = %s, *V = src + %zu, *M = V + %zu, *acc = M + %zu, *pack = acc + %zu;\n", scratch,
+            d->src, d->wv, d->wm + d->guard, d->acc - d->guard);
+        OUT("    %s_wino_pack(pack, weight);\n", l->name);
+    } else {
+        OUT("    /* the weights packed once; per tile of images: the planes, every\n"
+            "     * phase's blocks of %d output channels x %d outputs, the store */\n", d->R, 16 * d->V);
+        OUT("    float *src = %s, *acc = %s + %zu, *pack = acc + %zu;\n", scratch, scratch, d->src, d->acc);
+        OUT("    %s_pack(pack, weight);\n", l->name);
+    }
+    OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
+    OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", d->tile, d->tile);
+    OUT("        %s_planes(src, %s, B, b0, nb);\n", l->name, in);
+    if (d->wino)
+        emit_wino_products(o, l, d, s);
+    else
+        emit_direct_products(o, l, d, s);
     OUT("        %s_store(%s, acc,%s B, b0, nb);\n    }\n", l->name, out, l->bias >= 0 ? " bias," : "");
 }
 

@@ -94,6 +94,58 @@ static size_t round_up(size_t n, size_t to)
     return (n + to - 1) / to * to;
 }
 
+int ir_winograd_fits(const ir_layer *l)
+{
+    return (l->kind == IR_CONV2D || l->kind == IR_DECONV2D) && l->conv.kernel <= 2 * l->conv.stride;
+}
+
+long ir_direct_base(const ir_layer *l, const ir_direct *d, int phase)
+{
+    if (l->kind == IR_CONV2D)
+        return 0;   /* each split's taps start at its plane's shift 0 */
+    long base = -1;
+    for (int ky = 0; ky < l->conv.kernel; ky++)
+        for (int kx = 0; kx < l->conv.kernel; kx++) {
+            if (deconv_phase(&l->conv, ky) * l->conv.stride + deconv_phase(&l->conv, kx) != phase)
+                continue;
+            long off = (long)((size_t)(deconv_shift(&l->conv, ky) - d->lo) * d->row) + deconv_shift(&l->conv, kx) - d->lo;
+            base = base < 0 || off < base ? off : base;
+        }
+    return base < 0 ? 0 : base;
+}
+
+/* The winograd lowering's extents, on the direct ones (ir.h). Tiles cover
+ * each phase's flat rows from its base on: 2 * nty rows of the plane past
+ * the base, so the largest base plus the output rows; a tile reads 3 x 3,
+ * so the planes hold zeros a row and two past the last tile's origin. */
+static void winograd_of(const ir_layer *l, ir_direct *d)
+{
+    long maxbase = 0;
+    for (int p = 0; p < d->phases; p++) {
+        long b = ir_direct_base(l, d, p);
+        maxbase = b > maxbase ? b : maxbase;
+    }
+    d->wino = 1;
+    d->K = l->in.c * d->splits;
+    d->ntx = (int)((d->row + 1) / 2);
+    d->nty = (int)(((size_t)d->out_rows * d->row + (size_t)maxbase + 2 * d->row - 1) / (2 * d->row));
+    d->nvp = round_up((size_t)d->nty * d->ntx, 16 * (size_t)d->V);
+    d->nqp = round_up(2 * (size_t)d->nty * d->row + 1, 16);
+    d->guard = round_up((size_t)maxbase, 16);
+    size_t need = (2 * (size_t)d->nty + 1) * d->row + 2;
+    if (need < (size_t)d->rows * d->row)
+        need = (size_t)d->rows * d->row;
+    d->stride = round_up(need, 16);
+    if (d->stride / 16 % 2 == 0)
+        d->stride += 16;
+    d->src = (size_t)d->K * d->stride;
+    d->wv = 9 * (size_t)d->K * d->nvp;
+    d->wm = (size_t)d->phases * 9 * d->mpad * d->nvp;
+    d->acc = d->guard + (size_t)d->phases * d->mpad * d->nqp;
+    d->pack = (size_t)d->phases * 9 * d->mpad * d->K;
+    d->computed = 4 * d->nvp;
+}
+
 ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
 {
     const ir_conv *c = &l->conv;
@@ -148,6 +200,9 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
     d.src = (size_t)l->in.c * d.splits * d.stride;
     d.acc = (size_t)d.phases * d.mpad * d.nqp;
     d.pack = (size_t)d.phases * d.mpad * l->in.c * d.max_taps;
+    d.computed = d.nqp;
+    if (s->lowering == LOWER_WINOGRAD)
+        winograd_of(l, &d);
     return d;
 }
 

@@ -32,8 +32,10 @@ typedef struct {
 /* How one pass of a layer is computed (schedule.c): never what it computes.
  * gemm: im2col (or col2im) around cblas_sgemm; direct: the direct kernels
  * (ir_direct below) for the forward pass, or for the backward pass's input
- * gradient. Only conv2d and deconv2d have both. */
-typedef enum { LOWER_GEMM, LOWER_DIRECT } ir_lowering;
+ * gradient; winograd: the same planes and stores, with each phase's 2 x 2
+ * taps computed by Winograd's F(2x2, 2x2) in between (ir_direct's wino).
+ * Only conv2d and deconv2d have more than gemm. */
+typedef enum { LOWER_GEMM, LOWER_DIRECT, LOWER_WINOGRAD } ir_lowering;
 enum { PASS_FWD, PASS_BWD };
 
 typedef struct {
@@ -167,6 +169,20 @@ typedef struct {
     size_t nqp;             /* out_rows rows, rounded up to whole blocks of 16 x V */
     size_t stride;          /* floats between planes: the rows, or nqp plus the reach */
     size_t src, acc, pack;  /* floats of the planes, the products and the packed weights */
+    size_t computed;        /* outputs a tile computes per phase and channel, dropped ones too */
+    /* winograd lowering: every phase's taps lie within 2 x 2 of its
+     * base, the least shift it reads. For each 2 x 2 outputs of a plane
+     * (tiles of the flat row q, two rows x two columns) the 3 x 3 planes
+     * values are transformed (B'dB), multiplied by the transformed weights
+     * (GgG') as 9 products summed over every input plane, and transformed
+     * back (A'MA): 9 multiply-adds for every 16 of the direct products.
+     * The products' sums, 2 x 2 outputs per tile, land in acc at q - base,
+     * where acc has guard floats before it. */
+    int wino;               /* 1 under winograd lowering */
+    int ntx, nty;           /* tiles along a plane's row, and rows of tiles */
+    int K;                  /* the planes summed over: channels x splits */
+    size_t nvp;             /* tiles, rounded up to whole blocks of 16 x V */
+    size_t wv, wm, guard;   /* floats of the transformed planes and products; acc's guard */
 } ir_direct;
 
 ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch);
@@ -181,5 +197,9 @@ int ir_gemm_tile(const ir_layer *l, int batch);
  * index x stride + shift) and kernel indices ky*K + kx; returns how many.
  * off and kidx hold K*K each. */
 int ir_direct_taps(const ir_layer *l, const ir_direct *d, int phase, long *off, int *kidx);
+/* A phase's base: the least shift its taps read (winograd). */
+long ir_direct_base(const ir_layer *l, const ir_direct *d, int phase);
+/* winograd lowering fits: at most 2 x 2 taps a phase (kernel <= 2 x stride). */
+int ir_winograd_fits(const ir_layer *l);
 
 #endif

@@ -140,7 +140,7 @@ static void reserve_cols(ir_model *m, const ir_layer *l, int tile)
 static void reserve_direct(ir_model *m, const ir_layer *l, const ir_sched *s)
 {
     ir_direct d = ir_direct_of(l, s, m->batch);
-    reserve(m, d.src + d.acc + d.pack, 0);
+    reserve(m, d.src + d.wv + d.wm + d.acc + d.pack, 0);
 }
 
 /* The columns of a convolution (im2col) are scratch of one pass: conv2d's
@@ -168,7 +168,7 @@ static void plan_scratch(ir_model *m)
         /* the weight gradient is always im2col + GEMM; a direct backward
          * pass's input gradient is the direct kernels of LAYER_din after it */
         reserve_cols(m, l, b->lowering == LOWER_GEMM ? b->tile : ir_gemm_tile(l, m->batch));
-        if (b->lowering == LOWER_DIRECT && l->needs_din) {
+        if (b->lowering != LOWER_GEMM && l->needs_din) {
             ir_layer din = ir_din_layer(l);
             reserve_direct(m, &din, b);
         }

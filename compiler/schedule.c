@@ -14,12 +14,16 @@
  *           summed in registers (ir.h, ir_direct), for the forward pass and
  *           for the backward pass's input gradient (the transposed
  *           convolution, ir_din_layer); the weight gradient stays im2col +
- *           GEMM, in aec's tiles
+ *           GEMM, in aec's tiles;
+ *           winograd (the same, where kernel <= 2 x stride): direct's planes
+ *           and stores, with each phase's 2 x 2 taps as Winograd's F(2x2,
+ *           2x2) in between: 9 multiply-adds for every 16 (ir.h)
  * threads=N 0: every core (OpenBLAS's threads for gemm, OpenMP's for
  *           direct); 1: none; N: N threads. Under split, each slice's
  *           thread keeps its kernels to itself (the runtime)
  * unroll=N  gemm: #pragma GCC unroll N on the innermost loops of im2col and
- *           col2im; direct: N vectors of 16 outputs in a register block;
+ *           col2im; direct, winograd: N vectors of 16 outputs (winograd:
+ *           tiles) in a register block;
  *           0: the C compiler's choice, or aec's block
  * tile=N    the batch in tiles of N images: a gemm pass's im2col columns, or
  *           a direct pass's planes, used while still in cache; 0: the
@@ -59,7 +63,7 @@ static int is_conv(const ir_layer *l)
 }
 
 /* A direct pass's tile: of the tiles whose planes and products fit
- * in DIRECT_KIB (so that they stay in the core's cache), the one that
+ * in DIRECT_KIB (WINOGRAD_KIB for winograd, so that they stay in the core's cache), the one that
  * computes the fewest outputs it then drops, per image: a tile's products
  * run in whole blocks of 16 x V outputs, so a small plane can waste most of
  * its last block (celeba_vae's conv3: 8 x 9 outputs a plane, a third of a
@@ -67,13 +71,18 @@ static int is_conv(const ir_layer *l)
  * with fewer images computes the missing ones too. The smallest tile
  * where it is a tie. */
 enum { DIRECT_KIB = 1024 };
+/* Winograd's tiles hold more: the transformed planes are 9/4 of the
+ * planes, and the products 9 a tile. Of 1, 2 and 3 MiB, 3 measured best
+ * on celeba_vae (README.md); its tiles keep the 9 products of one block of
+ * 16 x V tiles in the L1 and L2 caches, and the rest streams. */
+enum { WINOGRAD_KIB = 3072 };
 
 static double direct_waste(const ir_model *m, const ir_layer *l, const ir_sched *s, int tile, size_t *floats)
 {
     ir_sched t = *s;
     t.tile = tile;
     ir_direct d = ir_direct_of(l, &t, tile);
-    *floats = d.src + d.acc;
+    *floats = d.src + d.acc + d.wv + d.wm;
     /* and the images a last, partial tile adds: for the batch whole, and
      * split in 2 or 4 slices (one slice per core) */
     double partial = 0;
@@ -81,12 +90,12 @@ static double direct_waste(const ir_model *m, const ir_layer *l, const ir_sched 
         int slice = (m->batch + split - 1) / split;
         partial += (double)((slice + tile - 1) / tile * tile) / slice / 3;
     }
-    return partial * (double)d.nqp / ((double)tile * d.out_rows * d.out_cols);
+    return partial * (double)d.computed / ((double)tile * d.out_rows * d.out_cols);
 }
 
 static int best_direct_tile(const ir_model *m, const ir_layer *l, const ir_sched *s)
 {
-    size_t floats, budget = DIRECT_KIB * 1024 / sizeof(float);
+    size_t floats, budget = (s->lowering == LOWER_WINOGRAD ? WINOGRAD_KIB : DIRECT_KIB) * 1024 / sizeof(float);
     int best = 1;
     double least = direct_waste(m, l, s, 1, &floats);
     for (int tile = 2; tile <= m->batch; tile++) {
@@ -121,6 +130,17 @@ static int direct_forward_wins(const ir_layer *l)
     return l->kind == IR_DECONV2D || l->out.h * l->out.w > 64;
 }
 
+/* Where Winograd's F(2x2, 2x2) beats the direct products: a kernel of
+ * twice the stride, so that every phase has its full 2 x 2 taps (with
+ * fewer, it computes as many products as the direct kernels do, and
+ * transforms besides), and 8 channels or more on either side, so that the
+ * transforms stay small beside the products (measured on celeba_vae, a
+ * layer at a time on one core, README.md). */
+static int winograd_wins(const ir_layer *l)
+{
+    return l->conv.kernel == 2 * l->conv.stride && l->in.c >= 8 && l->out.c >= 8;
+}
+
 /* A pass is direct where the direct kernels win: the forward pass for the
  * layer's own shapes; the backward pass of a conv2d for those of the layer
  * that makes its input gradient (LAYER_din, the transposed convolution),
@@ -142,10 +162,14 @@ static void set_defaults(const ir_model *m, ir_layer *l)
     ir_layer din = ir_din_layer(l);
     const ir_layer *shape[2] = { l, &din };
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
-        if (!direct_forward_wins(shape[p]) || (p == PASS_BWD && (!l->needs_din || l->kind != IR_CONV2D)))
+        if (p == PASS_BWD && (!l->needs_din || l->kind != IR_CONV2D))
+            continue;
+        ir_lowering how = winograd_wins(shape[p]) ? LOWER_WINOGRAD : direct_forward_wins(shape[p]) ? LOWER_DIRECT
+                                                                                                  : LOWER_GEMM;
+        if (how == LOWER_GEMM)
             continue;
         ir_sched *s = &l->sched[p];
-        *s = (ir_sched){ .lowering = LOWER_DIRECT, .unroll = 0, .threads = 0, .line = 0 };
+        *s = (ir_sched){ .lowering = how, .unroll = 0, .threads = 0, .line = 0 };
         s->tile = default_direct_tile(m, l, p, s);
     }
 }
@@ -214,18 +238,25 @@ static int passes(const ast_directive *d)
 static int lowering(const ast_directive *d, const ir_layer *l, ir_lowering *out)
 {
     const ast_call *c = &d->call;
-    if (!strcmp(c->name, "gemm") || !strcmp(c->name, "direct")) {
-        *out = c->name[0] == 'g' ? LOWER_GEMM : LOWER_DIRECT;
-        if (*out == LOWER_DIRECT && !is_conv(l)) {
-            diag_error(c->pos, "direct lowering is for conv2d and deconv2d; '%s' is a %s",
+    static const char *const known[] = { "gemm", "direct", "winograd", NULL };
+    for (int k = 0; known[k]; k++) {
+        if (strcmp(c->name, known[k]) != 0)
+            continue;
+        *out = k == 0 ? LOWER_GEMM : k == 1 ? LOWER_DIRECT : LOWER_WINOGRAD;
+        if (*out != LOWER_GEMM && !is_conv(l)) {
+            diag_error(c->pos, "%s lowering is for conv2d and deconv2d; '%s' is a %s", known[k],
                        l->name, ir_kind_name(l->kind));
+            return -1;
+        }
+        if (*out == LOWER_WINOGRAD && !ir_winograd_fits(l)) {
+            diag_error(c->pos, "winograd lowering needs at most 2 x 2 taps a phase (kernel <= 2 x stride); "
+                       "'%s' has kernel %d, stride %d", l->name, l->conv.kernel, l->conv.stride);
             return -1;
         }
         return 0;
     }
-    static const char *const known[] = { "gemm", "direct", NULL };
     const char *near = diag_closest(c->name, known);
-    diag_error(c->pos, "unknown lowering '%s'%s%s%s: use gemm(...) or direct(...)", c->name,
+    diag_error(c->pos, "unknown lowering '%s'%s%s%s: use gemm(...), direct(...) or winograd(...)", c->name,
                near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return -1;
 }
@@ -292,7 +323,7 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
         }
         *first = d->pos.line;
         l->sched[p] = s;
-        if (s.lowering == LOWER_DIRECT && !tile)
+        if (s.lowering != LOWER_GEMM && !tile)
             l->sched[p].tile = default_direct_tile(m, l, p, &s);
     }
     return 0;

@@ -295,11 +295,18 @@ static int check_name(const char *name, ast_pos pos, const ir_model *m, int give
             diag_error(pos, "'%s' is reserved in the generated C; choose another layer name", name);
             return -1;
         }
+    /* LAYER_din_* and LAYER_wino_* are a convolution's own kernels: a layer
+     * named X_din or X_wino would define X's functions a second time */
+    static const char *const suffixes[][2] = { { "_din", "input-gradient kernels LAYER_din_*" },
+                                               { "_wino", "Winograd kernels LAYER_wino_*" } };
     size_t n = strlen(name);
-    if (n >= 4 && strcmp(name + n - 4, "_din") == 0) {
-        diag_error(pos, "layer names ending in '_din' are reserved: aec names a convolution's "
-                   "input-gradient kernels LAYER_din_*; choose another layer name");
-        return -1;
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(suffixes[k][0]);
+        if (n >= len && strcmp(name + n - len, suffixes[k][0]) == 0) {
+            diag_error(pos, "layer names ending in '%s' are reserved: aec names a convolution's "
+                       "%s; choose another layer name", suffixes[k][0], suffixes[k][1]);
+            return -1;
+        }
     }
     if (m->gaussian >= 0 && (strcmp(name, "mu") == 0 || strcmp(name, "logvar") == 0)) {
         diag_error(pos, "'%s' names a head of the gaussian latent; choose another layer name", name);

@@ -1252,28 +1252,38 @@ static void expect_lowering(const compiled *c, const char *name, ir_lowering fwd
 
 #define D LOWER_DIRECT
 #define G LOWER_GEMM
+#define W LOWER_WINOGRAD
 
 static void test_schedule_defaults_from_shapes(void **state)
 {
     compiled c;
     compile_ok_as(CELEBA, CELEBA, &c);
-    /* direct tiles: the fewest outputs computed and dropped per image, in
-     * blocks of 16 x 3 (planes of 8 x 9 outputs fill whole blocks at 2
-     * images); gemm tiles: columns within 2 MiB */
-    expect_lowering(&c, "conv1", D, 1, G, 10);         /* the first layer: no input gradient */
-    expect_lowering(&c, "conv2", D, 4, D, 4);
-    expect_lowering(&c, "conv3", G, 8, D, 2);          /* 8 x 8 outputs; din: a deconv2d */
-    expect_lowering(&c, "up1", D, 2, G, 8);            /* a deconv2d's backward: gemm */
-    expect_lowering(&c, "up2", D, 4, G, 4);
-    expect_lowering(&c, "up3", D, 2, G, 10);
+    /* kernel 4, stride 2 and 8 channels or more: winograd; direct tiles: the
+     * fewest outputs computed and dropped per image, in blocks of 16 x 3,
+     * within 1 MiB (winograd: 3 MiB); gemm tiles: columns within 2 MiB */
+    expect_lowering(&c, "conv1", D, 1, G, 10);         /* 3 input channels; the first layer: no input gradient */
+    expect_lowering(&c, "conv2", W, 2, W, 3);
+    expect_lowering(&c, "conv3", W, 8, W, 2);          /* din: a deconv2d */
+    expect_lowering(&c, "up1", W, 2, G, 8);            /* a deconv2d's backward: gemm */
+    expect_lowering(&c, "up2", W, 3, G, 4);
+    expect_lowering(&c, "up3", D, 2, G, 10);           /* 3 output channels */
     expect_lowering(&c, "fc", G, 0, G, 0);
     const ir_layer *up1 = layer_named(&c.ir, "up1");
-    ir_direct d = ir_direct_of(up1, &up1->sched[PASS_FWD], 64);
+    ir_sched direct = { .lowering = LOWER_DIRECT, .tile = 2 };
+    ir_direct d = ir_direct_of(up1, &direct, 64);
     assert_int_equal(d.phases, 4);                     /* stride 2: four output phases */
     assert_int_equal(d.R, 8);
     assert_int_equal(d.V, 3);
     assert_int_equal(d.cols, 9);                       /* 8 input columns, one zero between images */
     assert_int_equal(d.nqp, 144);                      /* 8 rows of 2 images x 9: three blocks of 48 */
+    assert_int_equal(d.wino, 0);
+    d = ir_direct_of(up1, &up1->sched[PASS_FWD], 64);
+    assert_int_equal(d.wino, 1);
+    assert_int_equal(d.K, 128);                        /* every input channel's one plane */
+    assert_int_equal(d.ntx, 9);                        /* a row of 2 x 9 columns */
+    assert_int_equal(d.nty, 5);                        /* 8 output rows from the largest base, row + 1 */
+    assert_int_equal(d.nvp, 48);                       /* 45 tiles: one block */
+    assert_int_equal(d.guard, 32);                     /* that base, 19, in whole 16s */
     ir_layer din = ir_din_layer(layer_named(&c.ir, "conv2"));
     assert_string_equal(din.name, "conv2_din");
     assert_int_equal(din.kind, IR_DECONV2D);           /* 64x16x16 -> 32x32x32 */
@@ -1281,7 +1291,7 @@ static void test_schedule_defaults_from_shapes(void **state)
     assert_int_equal(din.out.h, 32);
     compiled_free(&c);
     compile_ok_as(FMNIST, FMNIST, &c);
-    expect_lowering(&c, "conv1", D, 8, G, 0);
+    expect_lowering(&c, "conv1", D, 8, G, 0);          /* kernel 3: winograd would compute as much */
     expect_lowering(&c, "conv2", G, 37, D, 16);        /* 7 x 7 outputs */
     expect_lowering(&c, "up1", D, 16, G, 37);
     expect_lowering(&c, "up2", G, 0, G, 0);            /* one output channel */
@@ -1290,6 +1300,7 @@ static void test_schedule_defaults_from_shapes(void **state)
 
 #undef D
 #undef G
+#undef W
 
 static void test_schedule_errors(void **state)
 {
@@ -1303,8 +1314,13 @@ static void test_schedule_errors(void **state)
                   "t.ae:17:12: error: direct lowering is for conv2d and deconv2d; 'code' is a linear\n"
                   "      code = direct()\n             ^\n");
     expect_errors(scheduled("    conv1 = gem()\n"),
-                  "t.ae:17:13: error: unknown lowering 'gem'; did you mean 'gemm'?: use gemm(...) or "
-                  "direct(...)\n      conv1 = gem()\n              ^\n");
+                  "t.ae:17:13: error: unknown lowering 'gem'; did you mean 'gemm'?: use gemm(...), "
+                  "direct(...) or winograd(...)\n      conv1 = gem()\n              ^\n");
+    char strided[4096];      /* conv1 with stride 1: 3 x 3 taps in its one phase */
+    snprintf(strided, sizeof strided, "%s", scheduled("    conv1 = winograd()\n"));
+    memcpy(strstr(strided, "stride=2"), "stride=1", 8);
+    expect_errors(strided, "t.ae:17:13: error: winograd lowering needs at most 2 x 2 taps a phase (kernel <= "
+                  "2 x stride); 'conv1' has kernel 3, stride 1\n      conv1 = winograd()\n              ^\n");
     expect_errors(scheduled("    conv1 = gemm(thread=2)\n"),
                   "t.ae:17:18: error: unknown schedule setting 'thread' (they are unroll, threads and "
                   "tile); did you mean 'threads'?\n      conv1 = gemm(thread=2)\n                   ^\n");

@@ -20,6 +20,8 @@
 #include "tiny_vae_fused.h"
 #include "tiny_phases.h"
 #include "tiny_phases_gemm.h"
+#include "tiny_wino.h"
+#include "tiny_wino_gemm.h"
 #include "util.h"
 
 enum { PROBES = 32 };
@@ -70,6 +72,10 @@ static void direct_schedule_tiny_direct(void **state) { check_model(&tiny_direct
 /* the direct kernels, forward and for input gradients, on odd sizes,
  * stride 3, stride 1 and partial register blocks */
 static void direct_forward_phases_tiny_phases(void **state) { check_model(&tiny_phases_model, 5); }
+/* the winograd kernels, forward and for input gradients: odd planes, kernels
+ * under twice the stride, stride 1, phases of different bases, partial
+ * register blocks and tiles */
+static void winograd_phases_tiny_wino(void **state) { check_model(&tiny_wino_model, 5); }
 
 /* The loss and every gradient of model m at the parameters of seed 5 and a
  * batch of B; grads is malloc'd. */
@@ -111,6 +117,7 @@ static void schedules_agree(void **state)
     agree(&tiny_all_model, &tiny_gemm_model, 5);
     agree(&tiny_all_model, &tiny_direct_model, 5);
     agree(&tiny_phases_gemm_model, &tiny_phases_model, 5);
+    agree(&tiny_wino_gemm_model, &tiny_wino_model, 5);
 }
 
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
@@ -150,6 +157,7 @@ int main(void)
         cmocka_unit_test(gemm_schedule_tiny_gemm),
         cmocka_unit_test(direct_schedule_tiny_direct),
         cmocka_unit_test(direct_forward_phases_tiny_phases),
+        cmocka_unit_test(winograd_phases_tiny_wino),
         cmocka_unit_test(schedules_agree),
         cmocka_unit_test(seed_model_fmnist_cae),
         cmocka_unit_test(gaussian_latent_tiny_vae),
