@@ -167,20 +167,30 @@ static window conv_window(const ir_layer *l)
 /* The rows i of the GH x GW grid whose window row kh lies inside the
  * image, as two literal tables: i0[kh] <= i < i1[kh]; the same for columns.
  * With them the direct loops need no bounds test. */
+/* The grid positions lo <= i < hi whose window offset k lies inside the
+ * image, along rows (axis 0) or columns (axis 1). */
+static void window_range(window g, int axis, int k, int *lo, int *hi)
+{
+    int G = axis ? g.GW : g.GH, H = axis ? g.W : g.H;
+    /* i*S - P + k in [0, H): i >= ceil((P - k) / S), i <= floor((H - 1 + P - k) / S) */
+    int a = g.P - k > 0 ? (g.P - k + g.S - 1) / g.S : 0;
+    int b = H - 1 + g.P - k < 0 ? 0 : (H - 1 + g.P - k) / g.S + 1;
+    *lo = a < G ? a : G;
+    *hi = b < G ? b : G;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
 static void emit_ranges(sbuf *o, window g)
 {
     const char *names[2][2] = { { "i0", "i1" }, { "j0", "j1" } };
     for (int axis = 0; axis < 2; axis++) {
-        int G = axis ? g.GW : g.GH, H = axis ? g.W : g.H;
         for (int end = 0; end < 2; end++) {
             OUT("%s%s[%d] = {", end ? ", " : "    static const int ", names[axis][end], g.K);
             for (int k = 0; k < g.K; k++) {
-                /* i*S - P + k in [0, H): i >= ceil((P - k) / S), i <= floor((H - 1 + P - k) / S) */
-                int lo = g.P - k > 0 ? (g.P - k + g.S - 1) / g.S : 0;
-                int hi = H - 1 + g.P - k < 0 ? 0 : (H - 1 + g.P - k) / g.S + 1;
-                lo = lo < G ? lo : G;
-                hi = hi < G ? hi : G;
-                OUT("%s%d", k ? ", " : "", end ? (hi > lo ? hi : lo) : lo);
+                int lo, hi;
+                window_range(g, axis, k, &lo, &hi);
+                OUT("%s%d", k ? ", " : "", end ? hi : lo);
             }
             OUT("}");
         }
@@ -395,50 +405,53 @@ static const char *plus(int k, char *buf, size_t size)
  * each channel, plane (py, px) holding input pixel (S*i + py - P, S*j +
  * px - P) at (i, j); deconv2d's one, holding input pixel (i + lo, j + lo).
  * Zero outside the input and for the images past nb; a tile's images side
- * by side in each row; zeros to the end of the stride. */
+ * by side in each row; zeros to the end of the stride. Each plane's loops
+ * have literal bounds (im2col's window geometry, with the plane offsets for
+ * the kernel offsets), so that the C compiler vectorises the copies whole. */
 static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
     int conv = l->kind == IR_CONV2D, S = conv ? l->conv.stride : 1, H = l->in.h, W = l->in.w;
     int first = conv ? -l->conv.pad : d->lo;    /* the input pixel at plane pixel 0 (py = px = 0) */
+    window g = { l->in.c, H, W, S, S, -first, d->rows, d->cols };
+    size_t tail = d->stride - (size_t)d->rows * d->row;
     char f[32];
     source_comment(o, m, l->line);
     OUT("/* src[%d][%d][%d rows][%d images][%d] <- images b0 .. b0+nb-1 of in[%d][B][%d][%d] */\n",
         l->in.c, d->splits, d->rows, d->tile, d->cols, l->in.c, H, W);
     OUT("static void %s_planes(float *restrict src, const float *restrict in, int B, int b0, int nb)\n{\n",
         l->name);
-    /* plane pixel (i, j) of plane (py, px) is input pixel (S*i + py + first,
-     * S*j + px + first): im2col's window geometry, with the plane offsets
-     * for the kernel offsets, so emit_ranges gives the rows i0[py] <= i <
-     * i1[py] and columns j0[px] <= j < j1[px] inside the input */
-    emit_ranges(o, (window){ l->in.c, H, W, S, S, -first, d->rows, d->cols });
-    OUT("    float *p = src;\n");
-    const char *in4 = S > 1 ? "        " : "";   /* the body sits two loops deeper for py, px */
-    const char *px = S > 1 ? "px" : "0";
-    OUT("    for (int c = 0; c < %d; c++)%s\n", l->in.c, S > 1 ? "" : " {");
-    if (S > 1)
-        OUT("        for (int py = 0; py < %d; py++)\n            for (int px = 0; px < %d; px++) {\n", S, S);
-    OUT("%s        for (int i = 0; i < %d; i++)\n", in4, d->rows);
-    OUT("%s            for (int b = 0; b < %d; b++, p += %d) {\n", in4, d->tile, d->cols);
-    if (S > 1)
-        OUT("%s                const int y = %d * i + py%s;\n", in4, S, plus(first, f, sizeof f));
-    else
-        OUT("%s                const int y = i%s;\n", in4, plus(first, f, sizeof f));
-    OUT("%s                if (b >= nb || i < i0[%s] || i >= i1[%s]) {\n", in4, S > 1 ? "py" : "0", S > 1 ? "py" : "0");
-    OUT("%s                    memset(p, 0, sizeof(float) * %d);\n%s                    continue;\n"
-        "%s                }\n", in4, d->cols, in4, in4);
-    OUT("%s                const float *xr = in + (((size_t)c * B + b0 + b) * %d + y) * %d%s%s;\n", in4, H, W,
-        S > 1 ? " + px" : "", plus(first, f, sizeof f));
-    OUT("%s                for (int j = 0; j < j0[%s]; j++)\n%s                    p[j] = 0.0f;\n", in4, px, in4);
-    if (S > 1)
-        OUT("%s                for (int j = j0[px]; j < j1[px]; j++)\n%s                    p[j] = xr[%d * j];\n",
-            in4, in4, S);
-    else
-        OUT("%s                memcpy(p + j0[0], xr + j0[0], sizeof(float) * (size_t)(j1[0] - j0[0]));\n", in4);
-    OUT("%s                for (int j = j1[%s]; j < %d; j++)\n%s                    p[j] = 0.0f;\n", in4, px, d->cols,
-        in4);
-    OUT("%s            }\n", in4);
-    OUT("%s        memset(p, 0, sizeof(float) * %zu);\n", in4, d->stride - (size_t)d->rows * d->row);
-    OUT("%s        p += %zu;\n%s    }\n}\n\n", in4, d->stride - (size_t)d->rows * d->row, S > 1 ? "        " : "");
+    OUT("    for (int c = 0; c < %d; c++) {\n", l->in.c);
+    OUT("        const float *x = in + ((size_t)c * B + b0) * %d;\n", H * W);
+    OUT("        float *p = src + (size_t)c * %zu;\n", (size_t)d->splits * d->stride);
+    for (int py = 0; py < S; py++)
+        for (int px = 0; px < S; px++) {
+            int i0, i1, j0, j1;
+            window_range(g, 0, py, &i0, &i1);
+            window_range(g, 1, px, &j0, &j1);
+            if (S > 1)
+                OUT("        /* plane (%d, %d): rows %d .. %d, columns %d .. %d inside */\n", py, px, i0, i1 - 1, j0,
+                    j1 - 1);
+            OUT("        for (int i = 0; i < %d; i++)\n", d->rows);
+            OUT("            for (int b = 0; b < %d; b++, p += %d) {\n", d->tile, d->cols);
+            OUT("                if (b >= nb || i < %d || i >= %d) {\n", i0, i1);
+            OUT("                    memset(p, 0, sizeof(float) * %d);\n                    continue;\n"
+                "                }\n", d->cols);
+            OUT("                const float *xr = x + ((size_t)b * %d + %d * i%s) * %d%s;\n", H, S,
+                plus(py + first, f, sizeof f), W, plus(px + first, f + 16, sizeof f - 16));
+            if (j0 > 0)
+                OUT("                for (int j = 0; j < %d; j++)\n                    p[j] = 0.0f;\n", j0);
+            if (S > 1)
+                OUT("                for (int j = %d; j < %d; j++)\n                    p[j] = xr[%d * j];\n", j0, j1, S);
+            else
+                OUT("                for (int j = %d; j < %d; j++)\n                    p[j] = xr[j];\n", j0, j1);
+            if (j1 < d->cols)
+                OUT("                for (int j = %d; j < %d; j++)\n                    p[j] = 0.0f;\n", j1, d->cols);
+            OUT("            }\n");
+            if (tail)
+                OUT("        memset(p, 0, sizeof(float) * %zu);\n", tail);
+            OUT("        p += %zu;\n", tail);
+        }
+    OUT("    }\n}\n\n");
 }
 
 /* The taps of each phase: shifts into a channel's planes and kernel indices. */
