@@ -41,6 +41,9 @@ $(B)/rt/%.o: runtime/%.c $(wildcard runtime/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# sqrtf without errno, so that the optimizer's loops vectorise (runtime/optim.c)
+$(B)/rt/optim.o: CFLAGS += -fno-math-errno
+
 $(B)/libaecrt.a: $(RT_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
