@@ -774,8 +774,9 @@ static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, con
         OUT("    /* Winograd's weights once; per tile of images: the planes, their\n"
             "     * transforms, 9 products a phase in blocks of %d output channels x %d\n"
             "     * tiles, the outputs from them, the store */\n", d->R, 16 * d->V);
-        OUT("    float *src = %s, *V = src + %zu, *M = V + %zu, *acc = M + %zu, *pack = acc + %zu;\n", scratch,
-            d->src, d->wv, d->wm + d->guard, d->acc - d->guard);
+        OUT("    /* each stage's input is dead once it has run: M over the planes, acc over V */\n");
+        OUT("    float *src = %s, *M = %s, *V = %s + %zu, *acc = V + %zu, *pack = %s + %zu;\n", scratch, scratch,
+            scratch, d->at_v, d->guard, scratch, d->work);
         OUT("    %s_wino_pack(pack, weight);\n", l->name);
     } else {
         OUT("    /* the weights packed once; per tile of images: the planes, every\n"

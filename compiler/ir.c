@@ -141,8 +141,10 @@ static void winograd_of(const ir_layer *l, ir_direct *d)
     d->src = (size_t)d->K * d->stride;
     d->wv = 9 * (size_t)d->K * d->nvp;
     d->wm = (size_t)d->phases * 9 * d->mpad * d->nvp;
-    d->acc = d->guard + (size_t)d->phases * d->mpad * d->nqp;
+    d->acc = (size_t)d->phases * d->mpad * d->nqp;
     d->pack = (size_t)d->phases * 9 * d->mpad * d->K;
+    d->at_v = d->src > d->wm ? d->src : d->wm;
+    d->work = d->at_v + (d->wv > d->guard + d->acc ? d->wv : d->guard + d->acc);
     d->computed = 4 * d->nvp;
 }
 
@@ -200,6 +202,7 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
     d.src = (size_t)l->in.c * d.splits * d.stride;
     d.acc = (size_t)d.phases * d.mpad * d.nqp;
     d.pack = (size_t)d.phases * d.mpad * l->in.c * d.max_taps;
+    d.work = d.src + d.acc;
     d.computed = d.nqp;
     if (s->lowering == LOWER_WINOGRAD)
         winograd_of(l, &d);

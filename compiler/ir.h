@@ -169,6 +169,7 @@ typedef struct {
     size_t nqp;             /* out_rows rows, rounded up to whole blocks of 16 x V */
     size_t stride;          /* floats between planes: the rows, or nqp plus the reach */
     size_t src, acc, pack;  /* floats of the planes, the products and the packed weights */
+    size_t work;            /* floats a tile's pass works in: all of the scratch but pack */
     size_t computed;        /* outputs a tile computes per phase and channel, dropped ones too */
     /* winograd lowering: every phase's taps lie within 2 x 2 of its
      * base, the least shift it reads. For each 2 x 2 outputs of a plane
@@ -177,12 +178,16 @@ typedef struct {
      * (GgG') as 9 products summed over every input plane, and transformed
      * back (A'MA): 9 multiply-adds for every 16 of the direct products.
      * The products' sums, 2 x 2 outputs per tile, land in acc at q - base,
-     * where acc has guard floats before it. */
+     * where acc has guard floats before it. Each stage's input is dead
+     * once it has run, so the products share the planes' floats, and acc
+     * the transformed planes': scratch is max(src, wm), max(wv, guard +
+     * acc), then pack. */
     int wino;               /* 1 under winograd lowering */
     int ntx, nty;           /* tiles along a plane's row, and rows of tiles */
     int K;                  /* the planes summed over: channels x splits */
     size_t nvp;             /* tiles, rounded up to whole blocks of 16 x V */
     size_t wv, wm, guard;   /* floats of the transformed planes and products; acc's guard */
+    size_t at_v;            /* where V, and acc's guard, start: max(src, wm) */
 } ir_direct;
 
 ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch);

@@ -140,7 +140,7 @@ static void reserve_cols(ir_model *m, const ir_layer *l, int tile)
 static void reserve_direct(ir_model *m, const ir_layer *l, const ir_sched *s)
 {
     ir_direct d = ir_direct_of(l, s, m->batch);
-    reserve(m, d.src + d.wv + d.wm + d.acc + d.pack, 0);
+    reserve(m, d.work + d.pack, 0);
 }
 
 /* The columns of a convolution (im2col) are scratch of one pass: conv2d's

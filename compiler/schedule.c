@@ -72,17 +72,18 @@ static int is_conv(const ir_layer *l)
  * where it is a tie. */
 enum { DIRECT_KIB = 1024 };
 /* Winograd's tiles hold more: the transformed planes are 9/4 of the
- * planes, and the products 9 a tile. Of 1, 2 and 3 MiB, 3 measured best
- * on celeba_vae (README.md); its tiles keep the 9 products of one block of
- * 16 x V tiles in the L1 and L2 caches, and the rest streams. */
-enum { WINOGRAD_KIB = 3072 };
+ * planes, and the products 9 a tile (ir.h; the stages share their floats
+ * where one's input is dead). Of 1, 2 and 3 MiB, 2 gave the tiles that
+ * measured best on celeba_vae (README.md), and more would raise the peak
+ * memory of training by the scratch of each worker. */
+enum { WINOGRAD_KIB = 2048 };
 
 static double direct_waste(const ir_model *m, const ir_layer *l, const ir_sched *s, int tile, size_t *floats)
 {
     ir_sched t = *s;
     t.tile = tile;
     ir_direct d = ir_direct_of(l, &t, tile);
-    *floats = d.src + d.acc + d.wv + d.wm;
+    *floats = d.work;
     /* and the images a last, partial tile adds: for the batch whole, and
      * split in 2 or 4 slices (one slice per core) */
     double partial = 0;
