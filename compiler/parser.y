@@ -59,6 +59,7 @@ static void set_block(ast_block *slot, AELTYPE l);
 %type <call> call args opt_act
 %type <arg> arg
 %type <val> value
+%type <str> sched_layer
 
 %destructor { free($$); } <str>
 %destructor { if ($$) { free($$->text); free($$); } } <value>
@@ -118,14 +119,19 @@ directives
     : directive
     | directives nl directive
     ;
+/* a layer a schedule line names: the gaussian latent is named by its keyword */
+sched_layer
+    : IDENT
+    | LATENT            { $$ = xstrdup("latent"); }
+    ;
 directive
-    : IDENT '=' call
+    : sched_layer '=' call
         {
           ast_directive d = {.pos = P(@1), .layer = $1, .call = *$3};
           free($3);
           ast_push_directive(&M->schedule, d);
         }
-    | IDENT '.' IDENT '=' call
+    | sched_layer '.' IDENT '=' call
         {
           ast_directive d = {.pos = P(@1), .layer = $1, .pass = $3, .pass_pos = P(@3), .call = *$5};
           free($5);

@@ -156,6 +156,8 @@ static void plan_scratch(ir_model *m)
     m->scratch_per_image = m->scratch_fixed = 0;
     for (int i = 0; i < m->nlayers; i++) {
         const ir_layer *l = &m->layers[i];
+        if ((l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN) && l->sched[PASS_FWD].lowering != LOWER_GEMM)
+            reserve(m, (size_t)l->in.c * 32, 0);    /* the direct product's images, transposed */
         if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
             continue;
         const ir_sched *f = &l->sched[PASS_FWD], *b = &l->sched[PASS_BWD];

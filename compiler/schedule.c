@@ -10,6 +10,8 @@
  *   }
  *
  * lowering  gemm: im2col/col2im around one cblas_sgemm per product;
+ *           direct (a linear layer's or the latent heads' forward pass):
+ *           the weights read as they are, 2 vectors of 16 images a block;
  *           direct (conv2d and deconv2d only): products of shifted planes
  *           summed in registers (ir.h, ir_direct), for the forward pass and
  *           for the backward pass's input gradient (the transposed
@@ -142,6 +144,18 @@ static int winograd_wins(const ir_layer *l)
     return l->conv.kernel == 2 * l->conv.stride && l->in.c >= 8 && l->out.c >= 8;
 }
 
+/* Where the direct product of a linear layer (or the latent heads) beats
+ * the GEMM, which copies the weights on every call: long inputs and more
+ * than 2 MiB of weights (celeba_vae's heads, 8192 x 128 each: 1.32-1.90 ms
+ * against 2.29-2.57 a slice of 32). Not for short inputs, where the
+ * products' stores cost as much as their sums (celeba_vae's fc, 128 x
+ * 8192: 1.85-2.18 against 1.38-1.50), nor for smaller weights (fmnist_cae's
+ * code, 3136 x 64: 0.42-0.51 against 0.31-0.35 a slice of 64). */
+static int direct_linear_wins(const ir_layer *l)
+{
+    return l->in.c >= 1024 && (double)l->in.c * l->out.c * sizeof(float) > 2.0 * 1048576;
+}
+
 /* A pass is direct where the direct kernels win: the forward pass for the
  * layer's own shapes; the backward pass of a conv2d for those of the layer
  * that makes its input gradient (LAYER_din, the transposed convolution),
@@ -158,6 +172,11 @@ static void set_defaults(const ir_model *m, ir_layer *l)
     for (int p = PASS_FWD; p <= PASS_BWD; p++)
         l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0,
                                   .tile = ir_gemm_tile(l, m->batch), .line = 0 };
+    if (l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN) {
+        if (direct_linear_wins(l))
+            l->sched[PASS_FWD].lowering = LOWER_DIRECT;
+        return;
+    }
     if (!is_conv(l))
         return;
     ir_layer din = ir_din_layer(l);
@@ -244,9 +263,14 @@ static int lowering(const ast_directive *d, const ir_layer *l, ir_lowering *out)
         if (strcmp(c->name, known[k]) != 0)
             continue;
         *out = k == 0 ? LOWER_GEMM : k == 1 ? LOWER_DIRECT : LOWER_WINOGRAD;
-        if (*out != LOWER_GEMM && !is_conv(l)) {
-            diag_error(c->pos, "%s lowering is for conv2d and deconv2d; '%s' is a %s", known[k],
-                       l->name, ir_kind_name(l->kind));
+        if (*out == LOWER_WINOGRAD && !is_conv(l)) {
+            diag_error(c->pos, "winograd lowering is for conv2d and deconv2d; '%s' is a %s", l->name,
+                       ir_kind_name(l->kind));
+            return -1;
+        }
+        if (*out == LOWER_DIRECT && !is_conv(l) && (d->pass == NULL || strcmp(d->pass, "forward") != 0)) {
+            diag_error(c->pos, "direct lowering of a %s is for its forward pass (its backward pass is gemm): "
+                       "write %s.forward = direct()", ir_kind_name(l->kind), l->name);
             return -1;
         }
         if (*out == LOWER_WINOGRAD && !ir_winograd_fits(l)) {
@@ -303,9 +327,9 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
     ir_layer *l = find_layer(m, d->layer);
     if (!l)
         return no_such_layer(m, d);
-    if (!is_conv(l) && l->kind != IR_LINEAR) {
-        diag_error(d->pos, "'%s' is a %s: only conv2d, deconv2d and linear layers have kernels to schedule",
-                   l->name, ir_kind_name(l->kind));
+    if (!is_conv(l) && l->kind != IR_LINEAR && l->kind != IR_GAUSSIAN) {
+        diag_error(d->pos, "'%s' is a %s: only conv2d, deconv2d, linear and gaussian layers have kernels to "
+                   "schedule", l->name, ir_kind_name(l->kind));
         return -1;
     }
     int which = passes(d);
@@ -324,7 +348,7 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
         }
         *first = d->pos.line;
         l->sched[p] = s;
-        if (s.lowering != LOWER_GEMM && !tile)
+        if (s.lowering != LOWER_GEMM && !tile && is_conv(l))
             l->sched[p].tile = default_direct_tile(m, l, p, &s);
     }
     return 0;

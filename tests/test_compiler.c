@@ -1311,8 +1311,11 @@ static void test_schedule_errors(void **state)
                   "t.ae:17:11: error: unknown pass 'forwrd': a schedule line names 'forward' or "
                   "'backward' (or neither, for both)\n      conv1.forwrd = gemm()\n            ^\n");
     expect_errors(scheduled("    code = direct()\n"),
-                  "t.ae:17:12: error: direct lowering is for conv2d and deconv2d; 'code' is a linear\n"
-                  "      code = direct()\n             ^\n");
+                  "t.ae:17:12: error: direct lowering of a linear is for its forward pass (its backward pass "
+                  "is gemm): write code.forward = direct()\n      code = direct()\n             ^\n");
+    expect_errors(scheduled("    code.forward = winograd()\n"),
+                  "t.ae:17:20: error: winograd lowering is for conv2d and deconv2d; 'code' is a linear\n"
+                  "      code.forward = winograd()\n                     ^\n");
     expect_errors(scheduled("    conv1 = gem()\n"),
                   "t.ae:17:13: error: unknown lowering 'gem'; did you mean 'gemm'?: use gemm(...), "
                   "direct(...) or winograd(...)\n      conv1 = gem()\n              ^\n");
@@ -1346,7 +1349,7 @@ static void test_schedule_errors(void **state)
                   "t.ae:18:5: error: a second 'model' line in the schedule (the first is on line 17)\n"
                   "      model = split(workers=1)\n      ^\n");
     expect_errors(scheduled("    enc_flatten1 = gemm()\n"),
-                  "t.ae:17:5: error: 'enc_flatten1' is a flatten: only conv2d, deconv2d and linear "
+                  "t.ae:17:5: error: 'enc_flatten1' is a flatten: only conv2d, deconv2d, linear and gaussian "
                   "layers have kernels to schedule\n      enc_flatten1 = gemm()\n      ^\n");
 }
 
