@@ -348,8 +348,9 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
         }
         *first = d->pos.line;
         l->sched[p] = s;
-        if (s.lowering != LOWER_GEMM && !tile && is_conv(l))
-            l->sched[p].tile = default_direct_tile(m, l, p, &s);
+        if (!tile)      /* a setting the line leaves out keeps aec's choice for its lowering */
+            l->sched[p].tile = s.lowering == LOWER_GEMM ? ir_gemm_tile(l, m->batch)
+                             : is_conv(l) ? default_direct_tile(m, l, p, &s) : 0;
     }
     return 0;
 }
