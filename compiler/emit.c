@@ -164,9 +164,6 @@ static window conv_window(const ir_layer *l)
     return (window){l->out.c, l->out.h, l->out.w, c->kernel, c->stride, c->pad, l->in.h, l->in.w};
 }
 
-/* The rows i of the GH x GW grid whose window row kh lies inside the
- * image, as two literal tables: i0[kh] <= i < i1[kh]; the same for columns.
- * With them the direct loops need no bounds test. */
 /* The grid positions lo <= i < hi whose window offset k lies inside the
  * image, along rows (axis 0) or columns (axis 1). */
 static void window_range(window g, int axis, int k, int *lo, int *hi)
@@ -181,6 +178,9 @@ static void window_range(window g, int axis, int k, int *lo, int *hi)
         *hi = *lo;
 }
 
+/* The rows i of the GH x GW grid whose window row kh lies inside the
+ * image, as two literal tables: i0[kh] <= i < i1[kh]; the same for columns.
+ * With them the direct loops need no bounds test. */
 static void emit_ranges(sbuf *o, window g)
 {
     const char *names[2][2] = { { "i0", "i1" }, { "j0", "j1" } };
@@ -304,7 +304,9 @@ static void emit_dbias(sbuf *o, const ir_layer *l)
     }
     OUT("    const size_t n = (size_t)B * %d;\n", HW);
     OUT("    for (int o = 0; o < %d; o++) {\n", C);
-    OUT("        float *restrict d = dout + (size_t)o * n;\n        const float *restrict y = out + (size_t)o * n;\n");
+    OUT("        float *restrict d = dout + (size_t)o * n;\n");
+    if (l->act != ACT_NONE)
+        OUT("        const float *restrict y = out + (size_t)o * n;\n");
     OUT("        float lane[16] = {0};\n        size_t i = 0;\n");
     OUT("        for (; i + 16 <= n; i += 16)\n            for (int k = 0; k < 16; k++) {\n");
     OUT("                d[i + k] = ");
@@ -437,7 +439,7 @@ static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, co
             OUT("                    memset(p, 0, sizeof(float) * %d);\n                    continue;\n"
                 "                }\n", d->cols);
             OUT("                const float *xr = x + ((size_t)b * %d + %d * i%s) * %d%s;\n", H, S,
-                plus(py + first, f, sizeof f), W, plus(px + first, f + 16, sizeof f - 16));
+                plus(py + first, f, 16), W, plus(px + first, f + 16, sizeof f - 16));
             if (j0 > 0)
                 OUT("                for (int j = 0; j < %d; j++)\n                    p[j] = 0.0f;\n", j0);
             if (S > 1)
@@ -515,8 +517,8 @@ static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, con
 {
     source_comment(o, m, l->line);
     if (d->wino) {
-        OUT("/* acc[%d][16*%d] = pack x V: %d channels x %d vectors of 16 tiles in registers */\n", d->R, d->V,
-            d->R, d->V);
+        OUT("/* acc[%d][16*%d] (rows of M) = pack x V: %d channels x %d vectors of 16 tiles in registers */\n",
+            d->R, d->V, d->R, d->V);
         OUT("static inline AEC_FUSED void %s_wino_block(float *restrict acc, const float *restrict pack,\n"
             "        const float *restrict src)\n{\n", l->name);
     } else {
@@ -689,8 +691,10 @@ static void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const ir
 }
 
 /* acc[p][o][q - base] = (A'MA) of tile n's 9 sums: its 2 x 2 outputs at q,
- * q + 1, q + row, q + row + 1 from its origin q; A' = [1 1 0; 0 1 1]. A
- * plane with an odd row writes its last column twice, the same sum. */
+ * q + 1, q + row, q + row + 1 from its origin q; A' = [1 1 0; 0 1 1]. With
+ * an odd row, a row's last tile also writes column 0 of the next two flat
+ * rows, the same sums as the tiles there up to rounding: the last write
+ * stands, the same one every run. */
 static void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
     size_t mn = (size_t)d->mpad * d->nvp;

@@ -33,14 +33,16 @@ typedef struct {
  * gemm: im2col (or col2im) around cblas_sgemm; direct: the direct kernels
  * (ir_direct below) for the forward pass, or for the backward pass's input
  * gradient; winograd: the same planes and stores, with each phase's 2 x 2
- * taps computed by Winograd's F(2x2, 2x2) in between (ir_direct's wino).
- * Only conv2d and deconv2d have more than gemm. */
+ * taps computed by Winograd's F(2x2, 2x2) in between (ir_direct's wino),
+ * for conv2d and deconv2d; and direct for the forward pass of a linear
+ * layer or the gaussian latent's heads, a product that does not copy the
+ * weights (emit.c, LAYER_rows). */
 typedef enum { LOWER_GEMM, LOWER_DIRECT, LOWER_WINOGRAD } ir_lowering;
 enum { PASS_FWD, PASS_BWD };
 
 typedef struct {
     ir_lowering lowering;
-    int unroll;         /* gemm: #pragma GCC unroll N in im2col/col2im; direct: V; 0: the default */
+    int unroll;         /* gemm: #pragma GCC unroll N in im2col/col2im; direct, winograd: V; 0: the default */
     int threads;        /* 0: every core; 1: this thread only; N: N threads */
     int tile;           /* images per tile of the batch; 0: the whole batch at once */
     int line;           /* the schedule line that set it; 0 when aec chose */
@@ -166,8 +168,10 @@ typedef struct {
     int tile;               /* images per tile */
     size_t row;             /* floats in a plane's row: tile x cols */
     size_t reach;           /* the largest shift a product reads within a plane */
-    size_t nqp;             /* out_rows rows, rounded up to whole blocks of 16 x V */
-    size_t stride;          /* floats between planes: the rows, or nqp plus the reach */
+    size_t nqp;             /* out_rows rows, rounded up to whole blocks of 16 x V
+                             * (winograd: 2 nty rows and one, in whole 16s) */
+    size_t stride;          /* floats between planes: the rows, or nqp plus the reach
+                             * (winograd: 2 nty + 1 rows and two, at least) */
     size_t src, acc, pack;  /* floats of the planes, the products and the packed weights */
     size_t work;            /* floats a tile's pass works in: all of the scratch but pack */
     size_t computed;        /* outputs a tile computes per phase and channel, dropped ones too */

@@ -136,7 +136,7 @@ static int direct_forward_wins(const ir_layer *l)
 /* Where Winograd's F(2x2, 2x2) beats the direct products: a kernel of
  * twice the stride, so that every phase has its full 2 x 2 taps (with
  * fewer, it computes as many products as the direct kernels do, and
- * transforms besides), and 8 channels or more on either side, so that the
+ * transforms besides), and 8 channels or more on both sides, so that the
  * transforms stay small beside the products (measured on celeba_vae, a
  * layer at a time on one core, README.md). */
 static int winograd_wins(const ir_layer *l)
@@ -337,6 +337,11 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
     const ast_arg *tile = NULL;
     if (!which || lowering(d, l, &s.lowering) != 0 || settings(&d->call, &s, &tile) != 0)
         return -1;
+    if (!is_conv(l) && s.lowering == LOWER_DIRECT && d->call.nargs > 0) {
+        diag_error(d->call.args[0].pos, "the direct product of a %s takes no settings: write %s.forward = direct()",
+                   ir_kind_name(l->kind), l->name);
+        return -1;
+    }
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
         if (!(which & 1 << p))
             continue;

@@ -1313,6 +1313,9 @@ static void test_schedule_errors(void **state)
     expect_errors(scheduled("    code = direct()\n"),
                   "t.ae:17:12: error: direct lowering of a linear is for its forward pass (its backward pass "
                   "is gemm): write code.forward = direct()\n      code = direct()\n             ^\n");
+    expect_errors(scheduled("    code.forward = direct(tile=4)\n"),
+                  "t.ae:17:27: error: the direct product of a linear takes no settings: write "
+                  "code.forward = direct()\n      code.forward = direct(tile=4)\n                            ^\n");
     expect_errors(scheduled("    code.forward = winograd()\n"),
                   "t.ae:17:20: error: winograd lowering is for conv2d and deconv2d; 'code' is a linear\n"
                   "      code.forward = winograd()\n                     ^\n");
