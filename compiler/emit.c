@@ -945,7 +945,7 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     sched_comment(o, bs);
     emit_dbias(o, l);
     /* direct: the weight gradient in gemm's tiles, then the input gradient */
-    ir_sched ws = { .lowering = LOWER_GEMM, .threads = bs->threads, .tile = ir_gemm_tile(l, m->batch) };
+    ir_sched ws = { .lowering = LOWER_GEMM, .threads = bs->threads, .tile = ir_dweight_tile(l, bs, m->batch) };
     c.din = bg && l->needs_din;
     emit_gemm_pass(o, l, bs->lowering == LOWER_GEMM ? bs : &ws, &c,
                    conv ? conv2d_gemm_backward : deconv2d_gemm_backward);
@@ -963,10 +963,10 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
 
 /* out[b][o] = in[b] . weight[o] with no packing of the weights, which the
  * GEMM copies on every call (8 MB for celeba_vae's heads): the images go
- * into the vectors, 32 a block, transposed into xt; each weight is read
+ * into the vectors, NI (32) a block, transposed into xt; each weight is read
  * once a block and multiplied into 2 vectors of 16 images. LINEAR_R
  * outputs at a time: 2 x LINEAR_R sums in registers. */
-enum { LINEAR_R = 12 };
+enum { LINEAR_R = 12, NI = IR_LINEAR_IMAGES };
 
 static int linear_r(const ir_layer *l) { return l->out.c < LINEAR_R ? l->out.c : LINEAR_R; }
 
@@ -974,29 +974,30 @@ static void emit_linear_direct_helpers(sbuf *o, const ir_model *m, const ir_laye
 {
     int K = l->in.c, R = linear_r(l);
     source_comment(o, m, l->line);
-    OUT("/* xt[%d][32] <- in[b0 .. b0+nb-1][%d], zeros for the images past nb */\n", K, K);
+    OUT("/* xt[%d][%d] <- in[b0 .. b0+nb-1][%d], zeros for the images past nb */\n", K, NI, K);
     OUT("static void %s_transpose(float *restrict xt, const float *restrict in, int b0, int nb)\n{\n", l->name);
-    OUT("    for (int k0 = 0; k0 < %d; k0 += 16)   /* 16 x 32 at a time: both sides in the L1 cache */\n", K);
-    OUT("        for (int b = 0; b < 32; b++)\n");
+    OUT("    for (int k0 = 0; k0 < %d; k0 += 16)   /* 16 x %d at a time: both sides in the L1 cache */\n", K, NI);
+    OUT("        for (int b = 0; b < %d; b++)\n", NI);
     OUT("            for (int k = k0; k < k0 + 16 && k < %d; k++)\n", K);
-    OUT("                xt[(size_t)k * 32 + b] = b < nb ? in[(size_t)(b0 + b) * %d + k] : 0.0f;\n}\n\n", K);
+    OUT("                xt[(size_t)k * %d + b] = b < nb ? in[(size_t)(b0 + b) * %d + k] : 0.0f;\n}\n\n", NI, K);
     source_comment(o, m, l->line);
-    OUT("/* acc[%d][32] = weight rows x xt: %d outputs x 2 vectors of 16 images in registers */\n", R, R);
+    OUT("/* acc[%d][%d] = weight rows x xt: %d outputs x 2 vectors of 16 images in registers */\n", R, NI, R);
     OUT("static inline AEC_FUSED void %s_rows(float *restrict acc, const float *restrict w, const float *restrict xt)\n{\n",
         l->name);
     OUT("    aec_v16 sum[%d][2];\n#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++)\n", R, R, R);
     OUT("        sum[r][0] = sum[r][1] = (aec_v16){0};\n");
-    OUT("    for (int k = 0; k < %d; k++, xt += 32, w++) {\n", K);
+    OUT("    for (int k = 0; k < %d; k++, xt += %d, w++) {\n", K, NI);
     OUT("        const aec_v16 x0 = *(const aec_v16u *)xt, x1 = *(const aec_v16u *)(xt + 16);\n");
     OUT("#pragma GCC unroll %d\n        for (int r = 0; r < %d; r++) {\n", R, R);
     OUT("            const float a = w[(size_t)r * %d];\n", K);
     OUT("            sum[r][0] += a * x0;\n            sum[r][1] += a * x1;\n        }\n    }\n");
     OUT("#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++) {\n", R, R);
-    OUT("        *(aec_v16u *)(acc + r * 32) = sum[r][0];\n        *(aec_v16u *)(acc + r * 32 + 16) = sum[r][1];\n    }\n}\n\n");
+    OUT("        *(aec_v16u *)(acc + r * %d) = sum[r][0];\n        *(aec_v16u *)(acc + r * %d + 16) = sum[r][1];\n"
+        "    }\n}\n\n", NI, NI);
 }
 
 /* out[B][N] = in x weight^T by the direct product, in the current block of
- * 32 images (xt made): the last R outputs may be computed twice, alike. */
+ * NI images (xt made): the last R outputs may be computed twice, alike. */
 static void emit_linear_direct_product(sbuf *o, const ir_layer *l, const char *out, const char *weight)
 {
     int N = l->out.c, R = linear_r(l);
@@ -1006,27 +1007,25 @@ static void emit_linear_direct_product(sbuf *o, const ir_layer *l, const char *o
             N - R, R);
     else
         OUT("            const int o = o0;\n");
-    OUT("            float acc[%d];\n", R * 32);
+    OUT("            float acc[%d];\n", R * NI);
     OUT("            %s_rows(acc, %s + (size_t)o * %d, xt);\n", l->name, weight, l->in.c);
     OUT("            for (int r = 0; r < %d; r++)\n                for (int b = 0; b < nb; b++)\n", R);
-    OUT("                    %s[(size_t)(b0 + b) * %d + o + r] = acc[r * 32 + b];\n        }\n", out, N);
+    OUT("                    %s[(size_t)(b0 + b) * %d + o + r] = acc[r * %d + b];\n        }\n", out, N, NI);
 }
 
-/* The forward products of a linear layer or the latent heads: gemm, or direct. */
-static void emit_linear_products(sbuf *o, const ir_layer *l, const char *const *outs, const char *const *weights,
-                                 int n)
+/* The forward products of a linear layer or the latent heads (F inputs, O
+ * outputs, as literals): gemm, or direct. */
+static void emit_linear_products(sbuf *o, const ir_layer *l, const char *F, const char *O, const char *const *outs,
+                                 const char *const *weights, int n)
 {
-    char F[16], O[16];
-    snprintf(F, sizeof F, "%d", l->in.c);
-    snprintf(O, sizeof O, "%d", l->out.c);
     if (l->sched[PASS_FWD].lowering == LOWER_GEMM) {
         OUT("    (void)cols;\n");
         for (int i = 0; i < n; i++)
             gemm(o, NT, TR, "B", O, F, "in", F, weights[i], F, "0.0f", outs[i], O);
         return;
     }
-    OUT("    float *xt = cols;\n    for (int b0 = 0; b0 < B; b0 += 32) {\n");
-    OUT("        const int nb = B - b0 < 32 ? B - b0 : 32;\n        %s_transpose(xt, in, b0, nb);\n", l->name);
+    OUT("    float *xt = cols;\n    for (int b0 = 0; b0 < B; b0 += %d) {\n", NI);
+    OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n        %s_transpose(xt, in, b0, nb);\n", NI, NI, l->name);
     for (int i = 0; i < n; i++)
         emit_linear_direct_product(o, l, outs[i], weights[i]);
     OUT("    }\n");
@@ -1045,7 +1044,7 @@ static void emit_linear(sbuf *o, const ir_model *m, const ir_layer *l)
     sched_comment(o, &l->sched[PASS_FWD]);
     blas_threads(o, &l->sched[PASS_FWD]);
     OUT("    /* out[B][%s] = in[B][%s] x weight^T[%s][%s] */\n", O, F, F, O);
-    emit_linear_products(o, l, (const char *const[]){ "out" }, (const char *const[]){ "weight" }, 1);
+    emit_linear_products(o, l, F, O, (const char *const[]){ "out" }, (const char *const[]){ "weight" }, 1);
     emit_bias_act(o, l);
     OUT("}\n\n");
 
@@ -1126,7 +1125,7 @@ static void emit_gaussian(sbuf *o, const ir_model *m, const ir_layer *l)
         "        const float *in, const float *mu_weight, const float *mu_bias, const float *logvar_weight,\n"
         "        const float *logvar_bias, int B)\n{\n");
     sched_comment(o, &l->sched[PASS_FWD]);
-    emit_linear_products(o, l, (const char *const[]){ "mu", "logvar" },
+    emit_linear_products(o, l, F, Z, (const char *const[]){ "mu", "logvar" },
                          (const char *const[]){ "mu_weight", "logvar_weight" }, 2);
     OUT("    for (int b = 0; b < B; b++)\n        for (int o = 0; o < %s; o++) {\n", Z);
     OUT("            const size_t i = (size_t)b * %s + o;\n", Z);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "ir.h"
+#include "util.h"
 
 size_t ir_numel(ir_shape s)
 {
@@ -94,6 +95,15 @@ static size_t round_up(size_t n, size_t to)
     return (n + to - 1) / to * to;
 }
 
+/* Floats between planes for planes of need floats: an odd number of cache
+ * lines, as planes a multiple of 4 KiB apart would meet in the same few
+ * sets of the L1 cache. */
+static size_t plane_stride(size_t need)
+{
+    size_t stride = round_up(need, 16);
+    return stride / 16 % 2 ? stride : stride + 16;
+}
+
 int ir_winograd_fits(const ir_layer *l)
 {
     return (l->kind == IR_CONV2D || l->kind == IR_DECONV2D) && l->conv.kernel <= 2 * l->conv.stride;
@@ -101,16 +111,15 @@ int ir_winograd_fits(const ir_layer *l)
 
 long ir_direct_base(const ir_layer *l, const ir_direct *d, int phase)
 {
-    if (l->kind == IR_CONV2D)
-        return 0;   /* each split's taps start at its plane's shift 0 */
-    long base = -1;
-    for (int ky = 0; ky < l->conv.kernel; ky++)
-        for (int kx = 0; kx < l->conv.kernel; kx++) {
-            if (deconv_phase(&l->conv, ky) * l->conv.stride + deconv_phase(&l->conv, kx) != phase)
-                continue;
-            long off = (long)((size_t)(deconv_shift(&l->conv, ky) - d->lo) * d->row) + deconv_shift(&l->conv, kx) - d->lo;
-            base = base < 0 || off < base ? off : base;
-        }
+    int kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
+    long *off = xmalloc(sizeof(long) * (size_t)kk), base = -1;
+    int n = ir_direct_taps(l, d, phase, off, kidx);
+    for (int t = 0; t < n; t++) {
+        long within = l->kind == IR_CONV2D ? off[t] % (long)d->stride : off[t];    /* conv2d: within its split's plane */
+        base = base < 0 || within < base ? within : base;
+    }
+    free(off);
+    free(kidx);
     return base < 0 ? 0 : base;
 }
 
@@ -133,11 +142,7 @@ static void winograd_of(const ir_layer *l, ir_direct *d)
     d->nqp = round_up(2 * (size_t)d->nty * d->row + 1, 16);
     d->guard = round_up((size_t)maxbase, 16);
     size_t need = (2 * (size_t)d->nty + 1) * d->row + 2;
-    if (need < (size_t)d->rows * d->row)
-        need = (size_t)d->rows * d->row;
-    d->stride = round_up(need, 16);
-    if (d->stride / 16 % 2 == 0)
-        d->stride += 16;
+    d->stride = plane_stride(need > (size_t)d->rows * d->row ? need : (size_t)d->rows * d->row);
     d->src = (size_t)d->K * d->stride;
     d->wv = 9 * (size_t)d->K * d->nvp;
     d->wm = (size_t)d->phases * 9 * d->mpad * d->nvp;
@@ -193,12 +198,8 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch)
     d.row = (size_t)d.tile * d.cols;
     d.reach = (size_t)span * (d.row + 1);
     d.nqp = round_up((size_t)d.out_rows * d.row, 16 * (size_t)d.V);
-    /* an odd number of cache lines between planes: planes a multiple of
-     * 4 KiB apart would meet in the same few sets of the L1 cache */
     size_t need = d.nqp + d.reach > (size_t)d.rows * d.row ? d.nqp + d.reach : (size_t)d.rows * d.row;
-    d.stride = round_up(need, 16);
-    if (d.stride / 16 % 2 == 0)
-        d.stride += 16;
+    d.stride = plane_stride(need);
     d.src = (size_t)l->in.c * d.splits * d.stride;
     d.acc = (size_t)d.phases * d.mpad * d.nqp;
     d.pack = (size_t)d.phases * d.mpad * l->in.c * d.max_taps;
@@ -239,6 +240,11 @@ int ir_gemm_tile(const ir_layer *l, int batch)
     if (cols == 0 || cols * batch <= budget)
         return 0;
     return cols >= budget ? 1 : (int)(budget / cols);
+}
+
+int ir_dweight_tile(const ir_layer *l, const ir_sched *bwd, int batch)
+{
+    return bwd->lowering == LOWER_GEMM ? bwd->tile : ir_gemm_tile(l, batch);
 }
 
 ir_layer ir_din_layer(const ir_layer *l)

@@ -202,11 +202,18 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch);
 ir_layer ir_din_layer(const ir_layer *l);
 /* aec's tile for a gemm pass's im2col columns (0: the whole batch). */
 int ir_gemm_tile(const ir_layer *l, int batch);
+/* The tile of the weight gradient's im2col columns in the backward pass
+ * bwd: the pass's own under gemm, else aec's gemm tile (emit.c, plan.c). */
+int ir_dweight_tile(const ir_layer *l, const ir_sched *bwd, int batch);
+/* The images a direct linear product takes at a time, in 2 vectors of 16
+ * (emit.c; plan.c sizes its transposed input). */
+enum { IR_LINEAR_IMAGES = 32 };
 /* The taps of one phase, as shifts into a channel's planes (conv2d: plane
  * index x stride + shift) and kernel indices ky*K + kx; returns how many.
  * off and kidx hold K*K each. */
 int ir_direct_taps(const ir_layer *l, const ir_direct *d, int phase, long *off, int *kidx);
-/* A phase's base: the least shift its taps read (winograd). */
+/* A phase's base: the least shift its taps read, within a split's plane
+ * for conv2d (winograd). */
 long ir_direct_base(const ir_layer *l, const ir_direct *d, int phase);
 /* winograd lowering fits: at most 2 x 2 taps a phase (kernel <= 2 x stride). */
 int ir_winograd_fits(const ir_layer *l);

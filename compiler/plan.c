@@ -157,7 +157,7 @@ static void plan_scratch(ir_model *m)
     for (int i = 0; i < m->nlayers; i++) {
         const ir_layer *l = &m->layers[i];
         if ((l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN) && l->sched[PASS_FWD].lowering != LOWER_GEMM)
-            reserve(m, (size_t)l->in.c * 32, 0);    /* the direct product's images, transposed */
+            reserve(m, (size_t)l->in.c * IR_LINEAR_IMAGES, 0);    /* the direct product's images, transposed */
         if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
             continue;
         const ir_sched *f = &l->sched[PASS_FWD], *b = &l->sched[PASS_BWD];
@@ -169,7 +169,7 @@ static void plan_scratch(ir_model *m)
             continue;
         /* the weight gradient is always im2col + GEMM; a direct backward
          * pass's input gradient is the direct kernels of LAYER_din after it */
-        reserve_cols(m, l, b->lowering == LOWER_GEMM ? b->tile : ir_gemm_tile(l, m->batch));
+        reserve_cols(m, l, ir_dweight_tile(l, b, m->batch));
         if (b->lowering != LOWER_GEMM && l->needs_din) {
             ir_layer din = ir_din_layer(l);
             reserve_direct(m, &din, b);

@@ -64,9 +64,9 @@ static int is_conv(const ir_layer *l)
     return l->kind == IR_CONV2D || l->kind == IR_DECONV2D;
 }
 
-/* A direct pass's tile: of the tiles whose planes and products fit
- * in DIRECT_KIB (WINOGRAD_KIB for winograd, so that they stay in the core's cache), the one that
- * computes the fewest outputs it then drops, per image: a tile's products
+/* A direct pass's tile: of the tiles whose planes and products fit in
+ * DIRECT_KIB (winograd: WINOGRAD_KIB), so that they stay in the core's
+ * cache, the one that computes the fewest outputs it then drops, per image: a tile's products
  * run in whole blocks of 16 x V outputs, so a small plane can waste most of
  * its last block (celeba_vae's conv3: 8 x 9 outputs a plane, a third of a
  * block lost at tiles of 1 to 3 images, an eighth at 4), and a last tile
@@ -119,6 +119,14 @@ static int default_direct_tile(const ir_model *m, const ir_layer *l, int p, cons
     return best_direct_tile(m, p == PASS_FWD ? l : &din, s);
 }
 
+/* aec's tile for pass p of layer l under the lowering s names. */
+static int default_tile(const ir_model *m, const ir_layer *l, int p, const ir_sched *s)
+{
+    if (s->lowering == LOWER_GEMM)
+        return ir_gemm_tile(l, m->batch);
+    return is_conv(l) ? default_direct_tile(m, l, p, s) : 0;
+}
+
 /* Where the direct forward pass beats im2col + GEMM: everywhere in the seed
  * models (measured a layer at a time on one core, README.md), except for
  * one output channel (a register block of one row loads a vector for every
@@ -169,9 +177,10 @@ static int direct_linear_wins(const ir_layer *l)
  * thread each. */
 static void set_defaults(const ir_model *m, ir_layer *l)
 {
-    for (int p = PASS_FWD; p <= PASS_BWD; p++)
-        l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0,
-                                  .tile = ir_gemm_tile(l, m->batch), .line = 0 };
+    for (int p = PASS_FWD; p <= PASS_BWD; p++) {
+        l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0, .line = 0 };
+        l->sched[p].tile = default_tile(m, l, p, &l->sched[p]);
+    }
     if (l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN) {
         if (direct_linear_wins(l))
             l->sched[PASS_FWD].lowering = LOWER_DIRECT;
@@ -190,7 +199,7 @@ static void set_defaults(const ir_model *m, ir_layer *l)
             continue;
         ir_sched *s = &l->sched[p];
         *s = (ir_sched){ .lowering = how, .unroll = 0, .threads = 0, .line = 0 };
-        s->tile = default_direct_tile(m, l, p, s);
+        s->tile = default_tile(m, l, p, s);
     }
 }
 
@@ -354,8 +363,7 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
         *first = d->pos.line;
         l->sched[p] = s;
         if (!tile)      /* a setting the line leaves out keeps aec's choice for its lowering */
-            l->sched[p].tile = s.lowering == LOWER_GEMM ? ir_gemm_tile(l, m->batch)
-                             : is_conv(l) ? default_direct_tile(m, l, p, &s) : 0;
+            l->sched[p].tile = default_tile(m, l, p, &s);
     }
     return 0;
 }

@@ -300,7 +300,7 @@ static int check_name(const char *name, ast_pos pos, const ir_model *m, int give
     static const char *const suffixes[][2] = { { "_din", "input-gradient kernels LAYER_din_*" },
                                                { "_wino", "Winograd kernels LAYER_wino_*" } };
     size_t n = strlen(name);
-    for (int k = 0; k < 2; k++) {
+    for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
         size_t len = strlen(suffixes[k][0]);
         if (n >= len && strcmp(name + n - len, suffixes[k][0]) == 0) {
             diag_error(pos, "layer names ending in '%s' are reserved: aec names a convolution's "

@@ -7,7 +7,7 @@
  * libgomp, which runs the direct kernels' loops, spins while its threads
  * wait, on the cores OpenBLAS's threads need: with one worker (--workers 1,
  * and the commands that run no workers) fmnist_cae trained at 3,796 img/s
- * against 6,387 with OMP_WAIT_POLICY=PASSIVE. Both libraries read their
+ * against 6,104 with OMP_WAIT_POLICY=PASSIVE. Both libraries read their
  * settings once, when they load, so the only fix from inside a program is
  * to set them and execute the program again. A value the user set is
  * always kept: some machines set it on purpose. */

@@ -89,12 +89,12 @@ static adam_scalars adam_prepare(const aec_optim_cfg *c, long step)
 
 /* One parameter's update, as PyTorch's Adam: the same operations in the
  * same order, each correctly rounded (so vector lanes give the same bits). */
-static inline float adam_one(const adam_scalars *s, float g, float *p, float *m, float *v)
+static inline float adam_one(const adam_scalars *s, float g, float p, float *m, float *v)
 {
     *m = fmaf(s->one_minus_beta1, g, *m * s->beta1);        /* mul_(b1).add_(g, alpha) */
     *v = fmaf(s->one_minus_beta2 * g, g, *v * s->beta2);    /* mul_(b2).addcmul_(g, g, value) */
     float denom = sqrtf(*v) / s->bc2_sqrt + s->eps;         /* (sqrt(v) / bc2_sqrt).add_(eps) */
-    return *p + s->neg_step_size * *m / denom;              /* addcdiv_: not fused */
+    return p + s->neg_step_size * *m / denom;               /* addcdiv_: not fused */
 }
 
 /* Two loops rather than a test in one, and the scalars in a local copy:
@@ -107,10 +107,10 @@ static void adam_range(const adam_scalars *sp, int decay, size_t n, float *restr
     const adam_scalars s = *sp;
     if (decay)
         for (size_t i = 0; i < n; i++)
-            p[i] = adam_one(&s, fmaf(s.weight_decay, p[i], grads[i]), &p[i], &m[i], &v[i]);  /* grad.add(p, alpha=wd) */
+            p[i] = adam_one(&s, fmaf(s.weight_decay, p[i], grads[i]), p[i], &m[i], &v[i]);  /* grad.add(p, alpha=wd) */
     else
         for (size_t i = 0; i < n; i++)
-            p[i] = adam_one(&s, grads[i], &p[i], &m[i], &v[i]);
+            p[i] = adam_one(&s, grads[i], p[i], &m[i], &v[i]);
 }
 
 static void adam_step(aec_optim *o, float *p, const float *grads, size_t lo, size_t hi)

@@ -1260,7 +1260,7 @@ static void test_schedule_defaults_from_shapes(void **state)
     compile_ok_as(CELEBA, CELEBA, &c);
     /* kernel 4, stride 2 and 8 channels or more: winograd; direct tiles: the
      * fewest outputs computed and dropped per image, in blocks of 16 x 3,
-     * within 1 MiB (winograd: 3 MiB); gemm tiles: columns within 2 MiB */
+     * within 1 MiB (winograd: 2 MiB); gemm tiles: columns within 2 MiB */
     expect_lowering(&c, "conv1", D, 1, G, 10);         /* 3 input channels; the first layer: no input gradient */
     expect_lowering(&c, "conv2", W, 2, W, 3);
     expect_lowering(&c, "conv3", W, 8, W, 2);          /* din: a deconv2d */
