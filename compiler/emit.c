@@ -1239,6 +1239,26 @@ static const char *in_buf(const ir_model *m, int i)
     return buf_name(m, i == 0 ? m->buf_input : m->layers[i - 1].buf_out);
 }
 
+/* The input layer i's backward pass reads: the output below it made again
+ * where that is recomputed (plan.c). */
+static const char *bwd_in_buf(const ir_model *m, int i)
+{
+    return i > 0 && m->layers[i - 1].recompute ? buf_name(m, m->layers[i - 1].buf_redo) : in_buf(m, i);
+}
+
+/* The call of layer i's forward function, writing buffer out. */
+static void emit_layer_forward(sbuf *o, const ir_model *m, int i, int out)
+{
+    const ir_layer *l = &m->layers[i];
+    OUT("    %s_forward(AT(%s), ", l->name, buf_name(m, out));
+    if (l->kind == IR_CONV2D || l->kind == IR_DECONV2D || l->kind == IR_LINEAR)
+        OUT("SCRATCH, ");
+    OUT("AT(%s)", in_buf(m, i));
+    if (l->weight >= 0)
+        OUT(", params + P_%s_weight, params + P_%s_bias", l->name, l->name);
+    OUT(", B);\n");
+}
+
 static void emit_forward_call(sbuf *o, const ir_model *m, int i)
 {
     const ir_layer *l = &m->layers[i];
@@ -1249,14 +1269,24 @@ static void emit_forward_call(sbuf *o, const ir_model *m, int i)
         emit_lap(o, l->name, "AEC_FWD");
         return;
     }
-    OUT("    %s_forward(AT(%s), ", l->name, buf_name(m, l->buf_out));
-    if (l->kind == IR_CONV2D || l->kind == IR_DECONV2D || l->kind == IR_LINEAR)
-        OUT("SCRATCH, ");
-    OUT("AT(%s)", in_buf(m, i));
-    if (l->weight >= 0)
-        OUT(", params + P_%s_weight, params + P_%s_bias", l->name, l->name);
-    OUT(", B);\n");
+    emit_layer_forward(o, m, i, l->buf_out);
     emit_lap(o, l->name, "AEC_FWD");
+}
+
+/* Layer i's output made again (schedule: recompute), at the start of the
+ * next layer's backward stage: its forward pass, from its input, which is
+ * kept for its weight gradient (plan.c). The time counts as its backward
+ * pass's. */
+static void emit_recompute(sbuf *o, const ir_model *m, int i)
+{
+    const ir_layer *l = &m->layers[i];
+    OUT("    /* %s's output again, for %s's backward pass and its own: ", l->name, m->layers[i + 1].name);
+    if (l->output_line)
+        OUT("the schedule's line %d */\n", l->output_line);
+    else
+        OUT("aec's default for these shapes */\n");
+    emit_layer_forward(o, m, i, l->buf_redo);
+    emit_lap(o, l->name, "AEC_BWD");
 }
 
 static void emit_backward_call(sbuf *o, const ir_model *m, int i)
@@ -1267,7 +1297,7 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
         OUT("    latent_backward(%s%s%s, AT(%s), AT(%s), AT(%s),\n", din ? "AT(" : "NULL", din ? din : "",
             din ? ")" : "", buf_name(m, l->buf_dmu), buf_name(m, l->buf_dlogvar), buf_name(m, l->buf_dout));
         OUT("        AT(%s), AT(%s), AT(%s), AT(%s),\n", buf_name(m, l->buf_mu), buf_name(m, l->buf_logvar),
-            buf_name(m, l->buf_eps), in_buf(m, i));
+            buf_name(m, l->buf_eps), bwd_in_buf(m, i));
         OUT("        params + P_mu_weight, params + P_logvar_weight, grads + P_mu_weight, grads + P_mu_bias,\n"
             "        grads + P_logvar_weight, grads + P_logvar_bias, B);\n");
         emit_lap(o, l->name, "AEC_BWD");
@@ -1286,9 +1316,9 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
         emit_lap(o, l->name, "AEC_BWD");
         return;
     }
-    OUT(", AT(%s)", buf_name(m, l->buf_out));
+    OUT(", AT(%s)", buf_name(m, l->recompute ? l->buf_redo : l->buf_out));
     if (l->kind != IR_ACT)
-        OUT(", AT(%s)", in_buf(m, i));
+        OUT(", AT(%s)", bwd_in_buf(m, i));
     if (l->weight >= 0)
         OUT(",\n        params + P_%s_weight, grads + P_%s_weight, grads + P_%s_bias", l->name, l->name, l->name);
     OUT(", B);\n");
@@ -1314,9 +1344,12 @@ static void emit_entry_points(sbuf *o, const ir_model *m)
     OUT("void %s_backward(const float *params, float *grads, float *arena, int B)\n{\n", m->name);
     OUT("    aec_lap_start();\n    loss_backward(arena, B);\n");
     emit_lap(o, "loss", "AEC_BWD");
-    for (int i = m->nlayers - 1; i >= 0; i--)
+    for (int i = m->nlayers - 1; i >= 0; i--) {
+        if (i > 0 && m->layers[i - 1].recompute)
+            emit_recompute(o, m, i - 1);
         if (m->layers[i].runs_backward)
             emit_backward_call(o, m, i);
+    }
     OUT("}\n\n");
 }
 

@@ -63,8 +63,13 @@ typedef struct {
     float slope;        /* leaky_relu's negative slope */
     int weight, bias;   /* indices into ir_model.params, or -1 (IR_GAUSSIAN: mu's) */
     int weight2, bias2; /* IR_GAUSSIAN: logvar's */
-    /* plan.c: arena buffers (indices into ir_model.bufs, -1 if none) */
-    int buf_out, buf_cols, buf_dout, buf_dcols;
+    /* schedule.c: the output made again in the backward pass instead of
+     * kept from the forward pass (LAYER.output = recompute()), and the line
+     * that said so or kept it (0 when aec chose) */
+    int recompute, output_line;
+    /* plan.c: arena buffers (indices into ir_model.bufs, -1 if none);
+     * buf_redo: the output made again, for the backward passes (recompute) */
+    int buf_out, buf_cols, buf_dout, buf_dcols, buf_redo;
     int buf_mu, buf_logvar, buf_eps, buf_dmu, buf_dlogvar;    /* IR_GAUSSIAN */
     /* ir_mark_gradients, before schedule.c and plan.c read them: */
     int needs_din;      /* a layer with weights lies below: pass d loss / d input on */

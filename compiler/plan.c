@@ -5,7 +5,9 @@
  * i forward; then the loss (nlayers + 1), its gradient (nlayers + 2), and layer i backward at
  * bwd_stage(i), last layer first. Each buffer lives from the stage that
  * writes it to the last stage that reads it, and two buffers may share
- * memory when their lives do not overlap. Sizes are floats per image: the
+ * memory when their lives do not overlap. An output made again in the
+ * backward pass (schedule.c, recompute) is two buffers: the forward pass's,
+ * and the backward pass's (LAYER_redo). Sizes are floats per image: the
  * generated code multiplies every offset by the batch size B. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,17 +58,24 @@ static void make_buffers(ir_model *m)
 {
     int n = m->nlayers;
     m->buf_input = add_buf(m, "", "input", ir_numel(m->input), 0, dloss_stage(m));
-    int in = m->buf_input;
+    int in = m->buf_input, in_bwd = m->buf_input;     /* the input the forward and backward passes read */
     for (int i = 0; i < n; i++) {
         ir_layer *l = &m->layers[i];
         extend(m, in, fwd_stage(i));
         /* a layer with weights reads its input for their gradient (conv2d
          * through columns it makes again, gemm, or directly): kept whatever
-         * the schedule, so the plan never depends on it */
+         * the lowering, so the plan depends on no schedule line but an
+         * output's */
         if (l->weight >= 0)
-            extend(m, in, bwd_stage(m, i));
+            extend(m, in_bwd, bwd_stage(m, i));
         int last = l->act != ACT_NONE ? bwd_stage(m, i) : fwd_stage(i);
-        l->buf_out = add_buf(m, l->name, "out", ir_numel(l->out), fwd_stage(i), last);
+        l->buf_out = add_buf(m, l->name, "out", ir_numel(l->out), fwd_stage(i), l->recompute ? fwd_stage(i) : last);
+        /* an output made again (schedule.c): the forward pass's lives until
+         * the next layer has read it; the backward pass's is made at the
+         * start of the next layer's backward stage, for it and this one's */
+        l->buf_redo = l->recompute ? add_buf(m, l->name, "redo", ir_numel(l->out), bwd_stage(m, i + 1),
+                                             l->act != ACT_NONE ? bwd_stage(m, i) : bwd_stage(m, i + 1))
+                                   : -1;
         l->buf_cols = l->buf_dcols = -1;
         l->buf_mu = l->buf_logvar = l->buf_eps = l->buf_dmu = l->buf_dlogvar = -1;
         if (l->kind == IR_GAUSSIAN)
@@ -76,6 +85,7 @@ static void make_buffers(ir_model *m)
         l->buf_dout = l->runs_backward
                           ? add_buf(m, l->name, "dout", ir_numel(l->out), grad_from, bwd_stage(m, i)) : -1;
         in = l->buf_out;
+        in_bwd = l->recompute ? l->buf_redo : l->buf_out;
     }
     extend(m, in, dloss_stage(m));      /* the output: read by the loss and its gradient */
 }

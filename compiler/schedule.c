@@ -31,6 +31,12 @@
  *           a direct pass's planes, used while still in cache; 0: the
  *           whole batch at once (direct: the model's batch)
  *
+ *   conv1.output = recompute()        conv1's output made again in the
+ *                                     backward pass instead of kept from the
+ *                                     forward pass (keep(): kept); a
+ *                                     conv2d, deconv2d or linear layer, not
+ *                                     the last, not next to another one
+ *
  *   model = split(workers=N)          the whole step: each batch as N slices,
  *                                     each slice's forward and backward on
  *                                     one thread (runtime/workers.c); 0: one
@@ -40,7 +46,10 @@
  * the block overrides one layer's passes. A schedule changes float
  * rounding at most, and only the functions of the layer it names: the arena
  * plan does not depend on it (see plan.c), so `diff` of two emissions shows
- * exactly what a directive does. */
+ * exactly what a directive does. An output line is the exception: it
+ * changes the plan (the arena's offsets, and its size) and the backward
+ * entry point, never a layer's functions, nor any result: the output made
+ * again is the same, bit for bit. */
 #include <stdlib.h>
 #include <string.h>
 #include "diag.h"
@@ -177,6 +186,7 @@ static int direct_linear_wins(const ir_layer *l)
  * thread each. */
 static void set_defaults(const ir_model *m, ir_layer *l)
 {
+    l->recompute = l->output_line = 0;      /* kept, unless default_outputs says otherwise */
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
         l->sched[p] = (ir_sched){ .lowering = LOWER_GEMM, .unroll = 0, .threads = 0, .line = 0 };
         l->sched[p].tile = default_tile(m, l, p, &l->sched[p]);
@@ -250,6 +260,87 @@ static int no_such_layer(const ir_model *m, const ast_directive *d)
     return -1;
 }
 
+/* ---- a layer's output: kept for the backward pass, or made again there ---- */
+
+/* Why layer i's output cannot be made again in the backward pass, into
+ * why; NULL if it can. It can for a conv2d, deconv2d or linear layer (its
+ * input is kept for its weight gradient, so it can run again), not the last
+ * (the loss reads that output), and not next to another one made again
+ * (the one below would not be there yet to make it from). */
+static const char *cannot_recompute(const ir_model *m, int i, char *why, size_t size)
+{
+    const ir_layer *l = &m->layers[i];
+    if (!is_conv(l) && l->kind != IR_LINEAR)
+        snprintf(why, size, "'%s' is a %s: only a conv2d's, deconv2d's or linear layer's output can be made "
+                 "again", l->name, ir_kind_name(l->kind));
+    else if (i + 1 == m->nlayers)
+        snprintf(why, size, "%s's output cannot be made again: it is the last layer, and the loss reads its "
+                 "output", l->name);
+    else if (i > 0 && m->layers[i - 1].recompute)
+        snprintf(why, size, "%s's output cannot be made again: its input, %s's output, is made again too "
+                 "(keep one of the two)", l->name, m->layers[i - 1].name);
+    else if (m->layers[i + 1].recompute)
+        snprintf(why, size, "%s's output cannot be made again: %s, which reads it, makes its own output "
+                 "again too (keep one of the two)", l->name, m->layers[i + 1].name);
+    else
+        return NULL;
+    return why;
+}
+
+/* Where making an output again beats keeping it: a forward pass of 64
+ * multiply-adds an output or fewer, whose output at the model's batch is 4
+ * MiB or more. Every output kept from the forward pass is in the arena when
+ * the backward pass starts, where training's memory peaks. celeba_vae's
+ * conv1 (48 multiply-adds an output, 8 MiB at batch 64) is made again for
+ * about 1.3 ms of a slice's step of 80 or more (README.md). Not fmnist_cae's
+ * conv1 (3.1 MiB): that model is short of time, not of memory. */
+static int recompute_wins(const ir_model *m, const ir_layer *l)
+{
+    double out = (double)ir_numel(l->out);
+    return is_conv(l) && ir_layer_flops(l) / 2 / out <= 64 && out * m->batch * sizeof(float) >= 4.0 * 1048576;
+}
+
+/* After the schedule's lines: aec's choice for each output no line set. */
+static void default_outputs(ir_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        ir_layer *l = &m->layers[i];
+        char why[256];
+        if (!l->output_line && !cannot_recompute(m, i, why, sizeof why) && recompute_wins(m, l))
+            l->recompute = 1;
+    }
+}
+
+/* LAYER.output = recompute() or keep() */
+static int apply_output(ir_model *m, ir_layer *l, const ast_directive *d)
+{
+    static const char *const known[] = { "recompute", "keep", NULL };
+    const ast_call *c = &d->call;
+    if (l->output_line) {
+        diag_error(d->pos, "a second schedule line for %s's output (the first is on line %d)", l->name,
+                   l->output_line);
+        return -1;
+    }
+    if (strcmp(c->name, known[0]) != 0 && strcmp(c->name, known[1]) != 0) {
+        const char *near = diag_closest(c->name, known);
+        diag_error(c->pos, "an output is recompute() or keep(), not '%s'%s%s%s", c->name,
+                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+        return -1;
+    }
+    if (c->nargs > 0) {
+        diag_error(c->args[0].pos, "%s() takes no settings", c->name);
+        return -1;
+    }
+    char why[256];
+    if (strcmp(c->name, "recompute") == 0 && cannot_recompute(m, (int)(l - m->layers), why, sizeof why)) {
+        diag_error(c->pos, "%s", why);
+        return -1;
+    }
+    l->recompute = strcmp(c->name, "recompute") == 0;
+    l->output_line = d->pos.line;
+    return 0;
+}
+
 /* Which passes the line sets: 1 << PASS_FWD, 1 << PASS_BWD or both; 0 on error. */
 static int passes(const ast_directive *d)
 {
@@ -260,7 +351,7 @@ static int passes(const ast_directive *d)
     if (!strcmp(d->pass, "backward"))
         return 1 << PASS_BWD;
     diag_error(d->pass_pos, "unknown pass '%s': a schedule line names 'forward' or 'backward' "
-               "(or neither, for both)", d->pass);
+               "(or neither, for both), or a layer's 'output'", d->pass);
     return 0;
 }
 
@@ -336,6 +427,8 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
     ir_layer *l = find_layer(m, d->layer);
     if (!l)
         return no_such_layer(m, d);
+    if (d->pass && strcmp(d->pass, "output") == 0)
+        return apply_output(m, l, d);
     if (!is_conv(l) && l->kind != IR_LINEAR && l->kind != IR_GAUSSIAN) {
         diag_error(d->pos, "'%s' is a %s: only conv2d, deconv2d, linear and gaussian layers have kernels to "
                    "schedule", l->name, ir_kind_name(l->kind));
@@ -384,5 +477,7 @@ int schedule_layers(const ast_model *ast, ir_model *m)
     for (int i = 0; rc == 0 && i < ast->schedule.n; i++)
         rc = apply(m, &ast->schedule.items[i], line_of);
     free(line_of);
+    if (rc == 0)
+        default_outputs(m);
     return rc;
 }

@@ -1196,6 +1196,16 @@ static const char *scheduled(const char *lines)
     return buf;
 }
 
+/* BASE with these schedule lines, compiled: no error allowed. */
+static void compile_scheduled(const char *lines, compiled *c)
+{
+    char *err = NULL;
+    const char *src = scheduled(lines);
+    assert_int_equal(compile_text(src, strlen(src), c, &err), 0);
+    assert_string_equal(err, "");
+    free(err);
+}
+
 static void test_schedule_defaults_and_overrides(void **state)
 {
     compiled c;
@@ -1309,7 +1319,8 @@ static void test_schedule_errors(void **state)
                   "      conv2 = gemm()\n      ^\n");
     expect_errors(scheduled("    conv1.forwrd = gemm()\n"),
                   "t.ae:17:11: error: unknown pass 'forwrd': a schedule line names 'forward' or "
-                  "'backward' (or neither, for both)\n      conv1.forwrd = gemm()\n            ^\n");
+                  "'backward' (or neither, for both), or a layer's 'output'\n      conv1.forwrd = gemm()\n"
+                  "            ^\n");
     expect_errors(scheduled("    code = direct()\n"),
                   "t.ae:17:12: error: direct lowering of a linear is for its forward pass (its backward pass "
                   "is gemm): write code.forward = direct()\n      code = direct()\n             ^\n");
@@ -1351,9 +1362,96 @@ static void test_schedule_errors(void **state)
     expect_errors(scheduled("    model = split(workers=2)\n    model = split(workers=1)\n"),
                   "t.ae:18:5: error: a second 'model' line in the schedule (the first is on line 17)\n"
                   "      model = split(workers=1)\n      ^\n");
+    expect_errors(scheduled("    up.output = recompute()\n"),
+                  "t.ae:17:17: error: up's output cannot be made again: it is the last layer, and the loss reads "
+                  "its output\n      up.output = recompute()\n                  ^\n");
+    expect_errors(scheduled("    code.output = recompute()\n    fc.output = recompute()\n"),
+                  "t.ae:18:17: error: fc's output cannot be made again: its input, code's output, is made again "
+                  "too (keep one of the two)\n      fc.output = recompute()\n                  ^\n");
+    expect_errors(scheduled("    fc.output = recompute()\n    code.output = recompute()\n"),
+                  "t.ae:18:19: error: code's output cannot be made again: fc, which reads it, makes its own "
+                  "output again too (keep one of the two)\n      code.output = recompute()\n"
+                  "                    ^\n");
+    expect_errors(scheduled("    enc_flatten1.output = recompute()\n"),
+                  "t.ae:17:27: error: 'enc_flatten1' is a flatten: only a conv2d's, deconv2d's or linear "
+                  "layer's output can be made again\n      enc_flatten1.output = recompute()\n"
+                  "                            ^\n");
+    expect_errors(scheduled("    conv1.output = recomput()\n"),
+                  "t.ae:17:20: error: an output is recompute() or keep(), not 'recomput'; did you mean "
+                  "'recompute'?\n      conv1.output = recomput()\n                     ^\n");
+    expect_errors(scheduled("    conv1.output = keep(now=1)\n"),
+                  "t.ae:17:25: error: keep() takes no settings\n      conv1.output = keep(now=1)\n"
+                  "                          ^\n");
+    expect_errors(scheduled("    conv1.output = keep()\n    conv1.output = recompute()\n"),
+                  "t.ae:18:5: error: a second schedule line for conv1's output (the first is on line 17)\n"
+                  "      conv1.output = recompute()\n      ^\n");
     expect_errors(scheduled("    enc_flatten1 = gemm()\n"),
                   "t.ae:17:5: error: 'enc_flatten1' is a flatten: only conv2d, deconv2d, linear and gaussian "
                   "layers have kernels to schedule\n      enc_flatten1 = gemm()\n      ^\n");
+}
+
+/* An output made again in the backward pass (LAYER.output = recompute()):
+ * the forward pass's buffer lives until the next layer has read it, the
+ * backward pass's (LAYER_redo) from the next layer's backward stage to the
+ * layer's own; the backward entry point makes it first, and the kernels
+ * are the same. aec makes celeba_vae's conv1 again by default, and no
+ * output of fmnist_cae. */
+static void test_schedule_recompute(void **state)
+{
+    compiled a, b;
+    char *ca, *ha, *cb, *hb;
+    compile_scheduled("    conv1.output = keep()\n", &a);
+    compile_scheduled("    conv1.output = recompute()\n", &b);
+    const ir_layer *k = layer_named(&a.ir, "conv1"), *r = layer_named(&b.ir, "conv1");
+    assert_int_equal(k->recompute, 0);
+    assert_int_equal(k->output_line, 17);
+    assert_int_equal(k->buf_redo, -1);
+    assert_int_equal(r->recompute, 1);
+    assert_int_equal(r->output_line, 17);
+    int n = b.ir.nlayers;
+    const ir_buf *out = &b.ir.bufs[r->buf_out], *redo = &b.ir.bufs[r->buf_redo];
+    assert_string_equal(redo->name, "conv1_redo");
+    assert_int_equal(out->first, 1);                   /* conv1's forward stage .. */
+    assert_int_equal(out->last, 2);                    /* .. the flatten's, which reads it */
+    assert_int_equal(redo->first, n + 3 + (n - 2));    /* the flatten's backward stage (plan.c) .. */
+    assert_int_equal(redo->last, n + 3 + (n - 1));     /* .. conv1's own, for its relu */
+    check_plan(&b.ir);
+    assert_int_equal(a.ir.arena_per_image - b.ir.arena_per_image, 32 * 14 * 14);
+    emit(&a, &ca, &ha);
+    emit(&b, &cb, &hb);
+    static const char *const same[] = { "conv1_forward", "conv1_backward", "code_backward", NULL };
+    for (int i = 0; same[i]; i++) {
+        char *fa = function_text(ca, same[i]), *fb = function_text(cb, same[i]);
+        assert_string_equal(fa, fb);
+        free(fa);
+        free(fb);
+    }
+    assert_null(strstr(ca, "conv1_redo"));
+    const char *bwd = strstr(cb, "void m_backward(");
+    assert_non_null(bwd);
+    const char *make = strstr(bwd, "    /* conv1's output again, for enc_flatten1's backward pass and its own: the "
+                                   "schedule's line 17 */\n"
+                                   "    conv1_forward(AT(conv1_redo), SCRATCH, AT(input), params + P_conv1_weight, "
+                                   "params + P_conv1_bias, B);\n    aec_lap(L_conv1, AEC_BWD);\n");
+    const char *flat = strstr(bwd, "    enc_flatten1_backward("), *own = strstr(bwd, "    conv1_backward(");
+    assert_non_null(make);
+    assert_true(flat && own && make < flat && flat < own);
+    assert_non_null(strstr(own, "AT(conv1_dout), AT(conv1_redo), AT(input)"));
+    free(ca), free(ha), free(cb), free(hb);
+    compiled_free(&a);
+    compiled_free(&b);
+
+    compile_ok_as(CELEBA, CELEBA, &a);
+    for (int i = 0; i < a.ir.nlayers; i++)
+        assert_int_equal(a.ir.layers[i].recompute, strcmp(a.ir.layers[i].name, "conv1") == 0);
+    assert_int_equal(layer_named(&a.ir, "conv1")->output_line, 0);
+    assert_int_equal(a.ir.arena_per_image, 164352);    /* 197,120 with conv1's output kept */
+    check_plan(&a.ir);
+    compiled_free(&a);
+    compile_ok_as(FMNIST, FMNIST, &a);
+    for (int i = 0; i < a.ir.nlayers; i++)
+        assert_int_equal(a.ir.layers[i].recompute, 0);  /* conv1's output is 3.1 MiB at batch 128 */
+    compiled_free(&a);
 }
 
 /* Within two blocks of emitted C, the lines that differ are about the
@@ -1381,13 +1479,9 @@ static void assert_only_scratch_differs(const char *a, size_t la, const char *b,
 static void test_schedule_diff_is_local(void **state)
 {
     compiled a, b;
-    char *err = NULL, *ca, *ha, *cb, *hb;
-    const char *plain = scheduled("    up = gemm()\n");
-    assert_int_equal(compile_text(plain, strlen(plain), &a, &err), 0);
-    free(err);
-    const char *tiled = scheduled("    up = gemm(tile=4)\n");
-    assert_int_equal(compile_text(tiled, strlen(tiled), &b, &err), 0);
-    free(err);
+    char *ca, *ha, *cb, *hb;
+    compile_scheduled("    up = gemm()\n", &a);
+    compile_scheduled("    up = gemm(tile=4)\n", &b);
     emit(&a, &ca, &ha);
     emit(&b, &cb, &hb);
     assert_string_equal(ha, hb);
@@ -1827,6 +1921,7 @@ int main(void)
         cmocka_unit_test(test_schedule_defaults_and_overrides),
         cmocka_unit_test(test_schedule_defaults_from_shapes),
         cmocka_unit_test(test_schedule_errors),
+        cmocka_unit_test(test_schedule_recompute),
         cmocka_unit_test(test_schedule_diff_is_local),
         cmocka_unit_test(test_emit_twice_identical),
         cmocka_unit_test(test_emit_depends_on_base_name_only),

@@ -20,6 +20,7 @@
 #include "tiny_vae_fused.h"
 #include "tiny_phases.h"
 #include "tiny_phases_gemm.h"
+#include "tiny_recompute.h"
 #include "tiny_wino.h"
 #include "tiny_wino_gemm.h"
 #include "util.h"
@@ -78,11 +79,16 @@ static void direct_forward_phases_tiny_phases(void **state) { check_model(&tiny_
 static void winograd_phases_tiny_wino(void **state) { check_model(&tiny_wino_model, 5); }
 
 /* The loss and every gradient of model m at the parameters of seed 5 and a
- * batch of B; grads is malloc'd. */
+ * batch of B; grads is malloc'd. The arena starts as NaNs: a pass that
+ * reads a buffer before it is written (or after its memory went to
+ * another) shows. */
 static float loss_and_grads(const aec_model *m, int B, float **grads)
 {
     float *p = malloc(m->n_params * sizeof *p), *x = random_batch(m, B, 9);
     float *arena = aec_arena_alloc(m, B);
+    assert_non_null(arena);
+    for (size_t i = 0; i < (size_t)B * m->arena_per_image; i++)
+        arena[i] = NAN;
     *grads = calloc(m->n_params, sizeof **grads);
     aec_init_params(m, p, 5);
     float loss = aec_forward(m, p, arena, x, B);
@@ -119,6 +125,23 @@ static void schedules_agree(void **state)
     agree(&tiny_phases_gemm_model, &tiny_phases_model, 5);
     agree(&tiny_wino_gemm_model, &tiny_wino_model, 5);
     agree(&tiny_all_model, &tiny_direct_model, 37);   /* the linear products: two blocks of 32 images */
+}
+
+/* Outputs made again in the backward pass (schedule: recompute) instead of
+ * kept: the same loss and gradients as keeping them, bit for bit, in a
+ * smaller arena, and the gradient check besides. */
+static void recompute_tiny_recompute(void **state)
+{
+    check_model(&tiny_recompute_model, 3);
+    float *want, *got;
+    float loss = loss_and_grads(&tiny_all_model, 5, &want);
+    float l = loss_and_grads(&tiny_recompute_model, 5, &got);
+    assert_int_equal(tiny_recompute_model.n_params, tiny_all_model.n_params);
+    assert_memory_equal(&l, &loss, sizeof l);
+    assert_memory_equal(got, want, tiny_all_model.n_params * sizeof *got);
+    assert_true(tiny_recompute_model.arena_per_image < tiny_all_model.arena_per_image);
+    free(got);
+    free(want);
 }
 
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
@@ -160,6 +183,7 @@ int main(void)
         cmocka_unit_test(direct_forward_phases_tiny_phases),
         cmocka_unit_test(winograd_phases_tiny_wino),
         cmocka_unit_test(schedules_agree),
+        cmocka_unit_test(recompute_tiny_recompute),
         cmocka_unit_test(seed_model_fmnist_cae),
         cmocka_unit_test(gaussian_latent_tiny_vae),
         cmocka_unit_test(fused_before_latent_tiny_vae_fused),
