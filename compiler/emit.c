@@ -1316,7 +1316,10 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
         emit_lap(o, l->name, "AEC_BWD");
         return;
     }
-    OUT(", AT(%s)", buf_name(m, l->recompute ? l->buf_redo : l->buf_out));
+    if (l->act == ACT_NONE)     /* no activation to differentiate: its output is not kept (plan.c) */
+        OUT(", NULL");
+    else
+        OUT(", AT(%s)", buf_name(m, l->recompute ? l->buf_redo : l->buf_out));
     if (l->kind != IR_ACT)
         OUT(", AT(%s)", bwd_in_buf(m, i));
     if (l->weight >= 0)

@@ -64,8 +64,8 @@ static void make_buffers(ir_model *m)
         extend(m, in, fwd_stage(i));
         /* a layer with weights reads its input for their gradient (conv2d
          * through columns it makes again, gemm, or directly): kept whatever
-         * the lowering, so the plan depends on no schedule line but an
-         * output's */
+         * the lowering, so of the schedule only the outputs made again
+         * (recompute) change the plan */
         if (l->weight >= 0)
             extend(m, in_bwd, bwd_stage(m, i));
         int last = l->act != ACT_NONE ? bwd_stage(m, i) : fwd_stage(i);

@@ -34,8 +34,8 @@
  *   conv1.output = recompute()        conv1's output made again in the
  *                                     backward pass instead of kept from the
  *                                     forward pass (keep(): kept); a
- *                                     conv2d, deconv2d or linear layer, not
- *                                     the last, not next to another one
+ *                                     conv2d, deconv2d or linear layer
+ *                                     (cannot_recompute says which)
  *
  *   model = split(workers=N)          the whole step: each batch as N slices,
  *                                     each slice's forward and backward on
@@ -265,31 +265,34 @@ static int no_such_layer(const ir_model *m, const ast_directive *d)
 /* Why layer i's output cannot be made again in the backward pass, into
  * why; NULL if it can. It can for a conv2d, deconv2d or linear layer (its
  * input is kept for its weight gradient, so it can run again), not the last
- * (the loss reads that output), and not next to another one made again
- * (the one below would not be there yet to make it from). */
+ * (the loss reads that output), not one whose output no backward pass
+ * reads (no activation, and no weights after it: nothing to spare), and not
+ * next to another one made again (the one below would not be there yet to
+ * make it from). Two neighbours can only both be a schedule's lines:
+ * default_outputs runs after them and avoids both. */
 static const char *cannot_recompute(const ir_model *m, int i, char *why, size_t size)
 {
-    const ir_layer *l = &m->layers[i];
-    if (!is_conv(l) && l->kind != IR_LINEAR)
-        snprintf(why, size, "'%s' is a %s: only a conv2d's, deconv2d's or linear layer's output can be made "
-                 "again", l->name, ir_kind_name(l->kind));
-    else if (i + 1 == m->nlayers)
+    const ir_layer *l = &m->layers[i], *next = i + 1 < m->nlayers ? &m->layers[i + 1] : NULL;
+    if (!next)
         snprintf(why, size, "%s's output cannot be made again: it is the last layer, and the loss reads its "
                  "output", l->name);
+    else if (l->act == ACT_NONE && next->weight < 0)
+        snprintf(why, size, "%s's output cannot be made again: no backward pass reads it (it has no activation, "
+                 "and %s has no weights), so it is not kept", l->name, next->name);
     else if (i > 0 && m->layers[i - 1].recompute)
         snprintf(why, size, "%s's output cannot be made again: its input, %s's output, is made again too "
-                 "(keep one of the two)", l->name, m->layers[i - 1].name);
-    else if (m->layers[i + 1].recompute)
+                 "(line %d; keep one of the two)", l->name, m->layers[i - 1].name, m->layers[i - 1].output_line);
+    else if (next->recompute)
         snprintf(why, size, "%s's output cannot be made again: %s, which reads it, makes its own output "
-                 "again too (keep one of the two)", l->name, m->layers[i + 1].name);
+                 "again too (line %d; keep one of the two)", l->name, next->name, next->output_line);
     else
         return NULL;
     return why;
 }
 
-/* Where making an output again beats keeping it: a forward pass of 64
- * multiply-adds an output or fewer, whose output at the model's batch is 4
- * MiB or more. Every output kept from the forward pass is in the arena when
+/* Where making an output again beats keeping it: a convolution (conv2d or
+ * deconv2d) of 64 multiply-adds an output or fewer, whose output at the
+ * model's batch is 4 MiB or more. Every output kept from the forward pass is in the arena when
  * the backward pass starts, where training's memory peaks. celeba_vae's
  * conv1 (48 multiply-adds an output, 8 MiB at batch 64) is made again for
  * about 1.3 ms of a slice's step of 80 or more (README.md). Not fmnist_cae's
@@ -306,7 +309,7 @@ static void default_outputs(ir_model *m)
     for (int i = 0; i < m->nlayers; i++) {
         ir_layer *l = &m->layers[i];
         char why[256];
-        if (!l->output_line && !cannot_recompute(m, i, why, sizeof why) && recompute_wins(m, l))
+        if (!l->output_line && recompute_wins(m, l) && !cannot_recompute(m, i, why, sizeof why))
             l->recompute = 1;
     }
 }
@@ -316,6 +319,11 @@ static int apply_output(ir_model *m, ir_layer *l, const ast_directive *d)
 {
     static const char *const known[] = { "recompute", "keep", NULL };
     const ast_call *c = &d->call;
+    if (!is_conv(l) && l->kind != IR_LINEAR) {
+        diag_error(d->pos, "'%s' is a %s: only a conv2d's, deconv2d's or linear layer's output is kept or made "
+                   "again", l->name, ir_kind_name(l->kind));
+        return -1;
+    }
     if (l->output_line) {
         diag_error(d->pos, "a second schedule line for %s's output (the first is on line %d)", l->name,
                    l->output_line);

@@ -1367,15 +1367,20 @@ static void test_schedule_errors(void **state)
                   "its output\n      up.output = recompute()\n                  ^\n");
     expect_errors(scheduled("    code.output = recompute()\n    fc.output = recompute()\n"),
                   "t.ae:18:17: error: fc's output cannot be made again: its input, code's output, is made again "
-                  "too (keep one of the two)\n      fc.output = recompute()\n                  ^\n");
+                  "too (line 17; keep one of the two)\n      fc.output = recompute()\n                  ^\n");
     expect_errors(scheduled("    fc.output = recompute()\n    code.output = recompute()\n"),
                   "t.ae:18:19: error: code's output cannot be made again: fc, which reads it, makes its own "
-                  "output again too (keep one of the two)\n      code.output = recompute()\n"
+                  "output again too (line 17; keep one of the two)\n      code.output = recompute()\n"
                   "                    ^\n");
-    expect_errors(scheduled("    enc_flatten1.output = recompute()\n"),
-                  "t.ae:17:27: error: 'enc_flatten1' is a flatten: only a conv2d's, deconv2d's or linear "
-                  "layer's output can be made again\n      enc_flatten1.output = recompute()\n"
-                  "                            ^\n");
+    expect_errors(scheduled("    enc_flatten1.output = keep()\n"),
+                  "t.ae:17:5: error: 'enc_flatten1' is a flatten: only a conv2d's, deconv2d's or linear "
+                  "layer's output is kept or made again\n      enc_flatten1.output = keep()\n      ^\n");
+    char unread[4096];       /* conv1 without its relu: only the flatten, which has no weights, reads it */
+    const char *src = scheduled("    conv1.output = recompute()\n"), *relu = strstr(src, " relu\n    flatten");
+    snprintf(unread, sizeof unread, "%.*s%s", (int)(relu - src), src, relu + strlen(" relu"));
+    expect_errors(unread, "t.ae:17:20: error: conv1's output cannot be made again: no backward pass reads it "
+                  "(it has no activation, and enc_flatten1 has no weights), so it is not kept\n"
+                  "      conv1.output = recompute()\n                     ^\n");
     expect_errors(scheduled("    conv1.output = recomput()\n"),
                   "t.ae:17:20: error: an output is recompute() or keep(), not 'recomput'; did you mean "
                   "'recompute'?\n      conv1.output = recomput()\n                     ^\n");
@@ -1388,6 +1393,84 @@ static void test_schedule_errors(void **state)
     expect_errors(scheduled("    enc_flatten1 = gemm()\n"),
                   "t.ae:17:5: error: 'enc_flatten1' is a flatten: only conv2d, deconv2d, linear and gaussian "
                   "layers have kernels to schedule\n      enc_flatten1 = gemm()\n      ^\n");
+}
+
+/* The stage at which statement stmt of an entry point runs (plan.c's
+ * numbering): a layer's forward call at its forward stage, its backward call
+ * at its backward stage, and a forward call in the backward entry point (an
+ * output made again) at the next layer's backward stage. -1: no layer call. */
+static int call_stage(const ir_model *m, const char *stmt, int in_backward)
+{
+    int n = m->nlayers;
+    for (int i = 0; i < n; i++) {
+        const char *name = m->layers[i].kind == IR_GAUSSIAN ? "latent" : m->layers[i].name;
+        char fwd[96], bwd[96];
+        snprintf(fwd, sizeof fwd, "%s_forward(", name);
+        snprintf(bwd, sizeof bwd, "%s_backward(", name);
+        if (strncmp(stmt, bwd, strlen(bwd)) == 0)
+            return n + 3 + (n - 1 - i);
+        if (strncmp(stmt, fwd, strlen(fwd)) == 0)
+            return in_backward ? n + 3 + (n - 1 - (i + 1)) : 1 + i;
+    }
+    return -1;
+}
+
+/* Every buffer a call in the entry point `void MODEL_<entry>(` passes
+ * (AT(name)) is alive, in the plan, at the stage the call runs: the
+ * emitter and the planner agree on who reads what, when. */
+static void check_entry_reads(const ir_model *m, const char *ctext, const char *entry)
+{
+    char head[160];
+    snprintf(head, sizeof head, "void %s_%s(", m->name, entry);
+    const char *at = strstr(ctext, head), *end = at ? strstr(at, "\n}\n") : NULL;
+    assert_non_null(end);
+    int calls = 0;
+    for (const char *p = strchr(at, '{') + 1; p < end;) {
+        const char *semi = strchr(p, ';');
+        while (*p == ' ' || *p == '\n')
+            p++;
+        int stage = call_stage(m, p, strcmp(entry, "backward") == 0);
+        for (const char *a = strstr(p, "AT("); stage >= 0 && a && a < semi; a = strstr(a + 3, "AT(")) {
+            const char *close = strchr(a, ')');
+            int k = 0;
+            while (k < m->nbufs && (strlen(m->bufs[k].name) != (size_t)(close - a - 3)
+                                    || strncmp(m->bufs[k].name, a + 3, (size_t)(close - a - 3)) != 0))
+                k++;
+            assert_true(k < m->nbufs);
+            if (m->bufs[k].first > stage || m->bufs[k].last < stage)
+                fail_msg("%s at stage %d passes %s, alive at stages %d-%d", entry, stage, m->bufs[k].name,
+                         m->bufs[k].first, m->bufs[k].last);
+        }
+        calls += stage >= 0;
+        p = semi + 1;
+    }
+    assert_true(calls > 0);
+}
+
+/* The entry points of the model in FILE against its plan. */
+static void check_reads_of(const char *file)
+{
+    compiled c;
+    char *ctext, *htext;
+    compile_ok_as(file, file, &c);
+    emit(&c, &ctext, &htext);
+    check_entry_reads(&c.ir, ctext, "encode");
+    check_entry_reads(&c.ir, ctext, "decode");
+    check_entry_reads(&c.ir, ctext, "backward");
+    free(ctext);
+    free(htext);
+    compiled_free(&c);
+}
+
+static void test_entry_points_read_live_buffers(void **state)
+{
+    static const char *const files[] = {
+        CELEBA, FMNIST, TINY, AEC_ROOT "/tests/models/tiny_recompute.ae",
+        AEC_ROOT "/tests/models/tiny_vae_recompute.ae", AEC_ROOT "/tests/models/tiny_vae_fused.ae",
+        AEC_ROOT "/tests/models/tiny_wino.ae", NULL,
+    };
+    for (int i = 0; files[i]; i++)
+        check_reads_of(files[i]);
 }
 
 /* An output made again in the backward pass (LAYER.output = recompute()):
@@ -1922,6 +2005,7 @@ int main(void)
         cmocka_unit_test(test_schedule_defaults_from_shapes),
         cmocka_unit_test(test_schedule_errors),
         cmocka_unit_test(test_schedule_recompute),
+        cmocka_unit_test(test_entry_points_read_live_buffers),
         cmocka_unit_test(test_schedule_diff_is_local),
         cmocka_unit_test(test_emit_twice_identical),
         cmocka_unit_test(test_emit_depends_on_base_name_only),

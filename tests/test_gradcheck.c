@@ -21,6 +21,7 @@
 #include "tiny_phases.h"
 #include "tiny_phases_gemm.h"
 #include "tiny_recompute.h"
+#include "tiny_vae_recompute.h"
 #include "tiny_wino.h"
 #include "tiny_wino_gemm.h"
 #include "util.h"
@@ -127,21 +128,33 @@ static void schedules_agree(void **state)
     agree(&tiny_all_model, &tiny_direct_model, 37);   /* the linear products: two blocks of 32 images */
 }
 
-/* Outputs made again in the backward pass (schedule: recompute) instead of
- * kept: the same loss and gradients as keeping them, bit for bit, in a
- * smaller arena, and the gradient check besides. */
-static void recompute_tiny_recompute(void **state)
+/* m, which makes outputs again in the backward pass (schedule: recompute),
+ * against ref, the same network keeping them: the same loss and gradients,
+ * bit for bit, in a smaller arena, and the gradient check besides. */
+static void same_as_kept(const aec_model *ref, const aec_model *m, int B)
 {
-    check_model(&tiny_recompute_model, 3);
+    check_model(m, B);
     float *want, *got;
-    float loss = loss_and_grads(&tiny_all_model, 5, &want);
-    float l = loss_and_grads(&tiny_recompute_model, 5, &got);
-    assert_int_equal(tiny_recompute_model.n_params, tiny_all_model.n_params);
+    float loss = loss_and_grads(ref, B, &want);
+    float l = loss_and_grads(m, B, &got);
+    assert_int_equal(m->n_params, ref->n_params);
     assert_memory_equal(&l, &loss, sizeof l);
-    assert_memory_equal(got, want, tiny_all_model.n_params * sizeof *got);
-    assert_true(tiny_recompute_model.arena_per_image < tiny_all_model.arena_per_image);
+    assert_memory_equal(got, want, ref->n_params * sizeof *got);
+    assert_true(m->arena_per_image < ref->arena_per_image);
     free(got);
     free(want);
+}
+
+static void recompute_tiny_recompute(void **state)
+{
+    same_as_kept(&tiny_all_model, &tiny_recompute_model, 3);
+    same_as_kept(&tiny_all_model, &tiny_recompute_model, 5);
+}
+
+/* the gaussian latent's input made again: its heads' weight gradients read it */
+static void recompute_before_latent_tiny_vae_recompute(void **state)
+{
+    same_as_kept(&tiny_vae_fused_model, &tiny_vae_recompute_model, 3);
 }
 
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
@@ -184,6 +197,7 @@ int main(void)
         cmocka_unit_test(winograd_phases_tiny_wino),
         cmocka_unit_test(schedules_agree),
         cmocka_unit_test(recompute_tiny_recompute),
+        cmocka_unit_test(recompute_before_latent_tiny_vae_recompute),
         cmocka_unit_test(seed_model_fmnist_cae),
         cmocka_unit_test(gaussian_latent_tiny_vae),
         cmocka_unit_test(fused_before_latent_tiny_vae_fused),
