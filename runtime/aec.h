@@ -227,6 +227,7 @@ typedef struct {
     int n, C, H, W;
     float *x;           /* NCHW in the model's input range */
     int64_t *labels;    /* n labels, or NULL */
+    int skipped;        /* the split's bad images left out (aec_dataset_load_skip), not in n */
 } aec_dataset;
 
 /* Load split "train" or "test" from DIR, checking the image shape against the

@@ -580,11 +580,13 @@ static int load_data(const aec_model *m, const cli_opts *o, const char *split, i
     return aec_dataset_load_skip(o->data, split, m, limit, o->skip_bad, d);
 }
 
-/* The report's settings for a run with these options. */
+/* The report's settings for a run with these options (train: NULL when
+ * the report does not follow training). */
 static aec_report_opts report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
-                                   const aec_dataset *val, int n_train)
+                                   const aec_dataset *val, const aec_dataset *train)
 {
-    aec_report_opts r = { .out_dir = out_dir, .data = o->data, .n_train = n_train, .cfg = m->defaults,
+    aec_report_opts r = { .out_dir = out_dir, .data = o->data, .n_train = train ? train->n : 0,
+                          .train_skipped = train ? train->skipped : 0, .cfg = m->defaults,
                           .tsne = AEC_TSNE_DEFAULTS };
     r.cfg.epochs = o->epochs;
     r.cfg.batch = o->batch;
@@ -607,7 +609,7 @@ static int report_after_training(const aec_model *m, const cli_opts *o, const ae
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
     float *params = load_weights(m, path);
-    aec_report_opts r = report_opts(m, o, o->out, val, train->n);
+    aec_report_opts r = report_opts(m, o, o->out, val, train);
     int rc = !params || aec_report(m, params, val, &r) != 0;
     free(params);
     return rc;
@@ -999,7 +1001,7 @@ static int cmd_report(const aec_model *m, const cli_opts *o)
     if (make_dirs(o->out) != 0 || load_data(m, o, o->split, o->limit, &d) != 0)
         return 1;
     float *params = load_weights(m, o->weights);
-    aec_report_opts r = report_opts(m, o, o->out, &d, 0);
+    aec_report_opts r = report_opts(m, o, o->out, &d, NULL);
     int rc = !params || aec_report(m, params, &d, &r) != 0;
     free(params);
     aec_dataset_free(&d);
@@ -1012,7 +1014,7 @@ static int cmd_latent_map(const aec_model *m, const cli_opts *o)
     if (load_data(m, o, o->split, o->limit, &d) != 0)
         return 1;
     float *params = load_weights(m, o->weights);
-    aec_report_opts r = report_opts(m, o, NULL, &d, 0);
+    aec_report_opts r = report_opts(m, o, NULL, &d, NULL);
     int rc = !params || aec_latent_map(m, params, &d, &r, strcmp(o->method, "tsne") == 0, o->out) != 0;
     free(params);
     aec_dataset_free(&d);

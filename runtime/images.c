@@ -701,13 +701,17 @@ static void img_progress_step(img_progress *p, int done)
     p->drawn = 1;
 }
 
-/* Clear the line for a message, or end it with the time taken. */
-static void img_progress_end(img_progress *p, int ok)
+/* Clear the line for a message, or (ok) end it with the time taken and
+ * how many of the files were bad, skipped. */
+static void img_progress_end(img_progress *p, int ok, int bad)
 {
     double secs = aec_seconds() - p->t0;
     if (p->tty && p->drawn)
         fputs("\r\033[K", stderr);
-    if (ok)
+    if (ok && bad)
+        fprintf(stderr, "aec: decoded %d images in %.1f s; %d bad file%s skipped\n", p->n - bad, secs, bad,
+                bad == 1 ? "" : "s");
+    else if (ok)
         fprintf(stderr, "aec: decoded %d images in %.1f s\n", p->n, secs);
 }
 
@@ -745,6 +749,7 @@ static int img_decode_all(const char *dir, const img_list *L, int C, int H, int 
     size_t per = (size_t)C * H * W;
     char why[IMG_WHY];
     img_progress p = img_progress_start(L->n);
+    int bad = 0;
     for (int i = 0; i < L->n; i++) {
         uint8_t *dst = u8 + (size_t)i * per;
         char *path = img_join(dir, L->f[i].name);
@@ -754,9 +759,10 @@ static int img_decode_all(const char *dir, const img_list *L, int C, int H, int 
             rc = (skip[i] = strdup(why)) ? 0 : IMG_IO;
             if (rc != 0)
                 snprintf(why, sizeof why, "out of memory");
+            bad++;
         }
         if (rc != 0) {
-            img_progress_end(&p, 0);
+            img_progress_end(&p, 0, 0);
             if (path)
                 aec_error("%s: %s", path, why);
             free(path);
@@ -765,7 +771,7 @@ static int img_decode_all(const char *dir, const img_list *L, int C, int H, int 
         free(path);
         img_progress_step(&p, i + 1);
     }
-    img_progress_end(&p, 1);
+    img_progress_end(&p, 1, bad);
     return 0;
 }
 
@@ -1028,7 +1034,10 @@ static int img_take(aec_dataset *d, const char *dir, const char *split, const im
         fprintf(stderr, "aec: %s: %s split: %s image%s, %s skipped (see the warnings above)\n",
                 dir, split, img_count(a, sizeof a, kept), kept == 1 ? "" : "s",
                 img_count(b, sizeof b, skipped));
-    return img_fill(d, out, kept, m);
+    if (img_fill(d, out, kept, m) != 0)
+        return -1;
+    d->skipped = skipped;
+    return 0;
 }
 
 int aec_images_load(const char *dir, const char *split, const aec_model *m,

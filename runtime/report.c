@@ -178,6 +178,11 @@ typedef struct {
     int n;                  /* points drawn */
 } map_info;
 
+/* Validation images a picture needs: PCA two points for its two
+ * components, an interpolation one pair, and t-SNE a perplexity of 1 or
+ * more, which map_latents sets to (n - 1) / 3 on a small set. */
+enum { PCA_LEAST = 2, PAIR_LEAST = 2, TSNE_LEAST = 4 };
+
 static int *int_labels(const aec_dataset *val, int n)
 {
     if (!val->labels)
@@ -306,14 +311,24 @@ static void html_results(FILE *f, const aec_model *m, const loss_rows *r, const 
     fprintf(f, "</td></tr>\n<tr><th>loss</th><td>%s</td></tr>\n</table>\n", loss_name(m));
 }
 
-static void html_settings(FILE *f, const aec_model *m, const aec_report_opts *o, int n_val)
+/* " (N bad files left out)" after a split's count, when it had any. */
+static void html_skipped(FILE *f, int skipped)
+{
+    if (skipped > 0)
+        fprintf(f, " (%d bad file%s left out)", skipped, skipped == 1 ? "" : "s");
+}
+
+static void html_settings(FILE *f, const aec_model *m, const aec_report_opts *o, const aec_dataset *val)
 {
     const aec_optim_cfg *op = &o->cfg.optim;
     fputs("<h2>Settings</h2>\n<table>\n<tr><th>data</th><td>", f);
     html_text(f, o->data ? o->data : "(not given)");
-    fprintf(f, "</td></tr>\n<tr><th>images</th><td>%d validation", n_val);
-    if (o->n_train > 0)
+    fprintf(f, "</td></tr>\n<tr><th>images</th><td>%d validation", val->n);
+    html_skipped(f, val->skipped);
+    if (o->n_train > 0) {
         fprintf(f, ", %d training", o->n_train);
+        html_skipped(f, o->train_skipped);
+    }
     fprintf(f, "</td></tr>\n<tr><th>optimizer</th><td>%s, lr %g", op->kind == AEC_OPT_ADAM ? "Adam" : "SGD",
             op->lr);
     if (op->kind == AEC_OPT_ADAM)
@@ -331,7 +346,7 @@ static void html_settings(FILE *f, const aec_model *m, const aec_report_opts *o,
 }
 
 static int write_html(const aec_model *m, const aec_report_opts *o, const loss_rows *r, const map_info *pca,
-                      const map_info *tsne, int n_val)
+                      const map_info *tsne, const aec_dataset *val)
 {
     char path[4096], tmp[4200], cap[256];
     join(path, sizeof path, o->out_dir, "report.html");
@@ -362,7 +377,13 @@ static int write_html(const aec_model *m, const aec_report_opts *o, const loss_r
                 "to the next image's, and that image.");
     if (m->variational)
         html_figure(f, o->out_dir, "samples.png", "Images decoded from z drawn from the prior N(0, I).");
-    html_settings(f, m, o, n_val);
+    if (pca->n == 0)
+        fprintf(f, "<p>Left out for want of validation images (%d): the PCA map and the interpolation (they "
+                "need %d), and the t-SNE map (it needs %d).</p>\n", val->n, PCA_LEAST, TSNE_LEAST);
+    else if (tsne->n == 0)
+        fprintf(f, "<p>Left out for want of validation images (%d): the t-SNE map (it needs %d).</p>\n",
+                val->n, TSNE_LEAST);
+    html_settings(f, m, o, val);
     fputs("</body></html>\n", f);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
@@ -376,6 +397,22 @@ static int write_html(const aec_model *m, const aec_report_opts *o, const loss_r
 
 /* ---- all of it ------------------------------------------------------------------------ */
 
+/* 1 if the picture FILE needs more than the n validation images there are:
+ * it is left out, saying so, and so is any copy an earlier run left in dir
+ * (the page links the pictures it finds there). */
+static int too_few(int n, int least, const char *dir, const char *file)
+{
+    if (n >= least)
+        return 0;
+    char path[4096];
+    join(path, sizeof path, dir, file);
+    remove(path);
+    printf("report: left out %s/%s: it needs %d validation images, and there %s %d\n", dir, file, least,
+           n == 1 ? "is" : "are", n);
+    fflush(stdout);
+    return 1;
+}
+
 static int write_maps(const aec_model *m, const float *params, const aec_dataset *val, const aec_report_opts *o,
                       map_info *pca, map_info *tsne)
 {
@@ -384,16 +421,19 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
     float *z = encode_all(m, params, val);
     if (!z)
         return -1;
+    int rc = 0, n_tsne = o->tsne_limit > 0 && o->tsne_limit < val->n ? o->tsne_limit : val->n;
     join(path, sizeof path, o->out_dir, "latent_pca.png");
-    int rc = map_latents(m, val, o, z, 0, path, pca);
-    if (rc == 0)
+    if (!too_few(val->n, PCA_LEAST, o->out_dir, "latent_pca.png")
+        && (rc = map_latents(m, val, o, z, 0, path, pca)) == 0)
         say("wrote", o->out_dir, "latent_pca.png", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "latent_tsne.png");
-    if (rc == 0 && (rc = map_latents(m, val, o, z, 1, path, tsne)) == 0)
+    if (rc == 0 && !too_few(n_tsne, TSNE_LEAST, o->out_dir, "latent_tsne.png")
+        && (rc = map_latents(m, val, o, z, 1, path, tsne)) == 0)
         say("wrote", o->out_dir, "latent_tsne.png", t);
     t = aec_seconds();
-    if (rc == 0 && (rc = write_interpolation(m, params, val, z, o->out_dir)) == 0)
+    if (rc == 0 && !too_few(val->n, PAIR_LEAST, o->out_dir, "interpolate.png")
+        && (rc = write_interpolation(m, params, val, z, o->out_dir)) == 0)
         say("wrote", o->out_dir, "interpolate.png", t);
     free(z);
     return rc;
@@ -418,7 +458,7 @@ int aec_report(const aec_model *m, const float *params, const aec_dataset *val, 
     if (rc == 0 && m->variational && (rc = write_samples(m, params, o->cfg.seed, o->out_dir)) == 0)
         say("wrote", o->out_dir, "samples.png", t);
     t = aec_seconds();
-    if (rc == 0 && (rc = write_html(m, o, have_loss ? &rows : &(loss_rows){0}, &pca, &tsne, val->n)) == 0)
+    if (rc == 0 && (rc = write_html(m, o, have_loss ? &rows : &(loss_rows){0}, &pca, &tsne, val)) == 0)
         say("wrote", o->out_dir, "report.html", t);
     if (have_loss)
         loss_rows_free(&rows);

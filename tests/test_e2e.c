@@ -342,6 +342,43 @@ static void train_ends_with_the_report(void **state)
 
 static void expect_failure(const proc *p, int want, const char *needle);
 
+/* report of a validation set too small for some pictures: those are left
+ * out, said so on the page and in the output, and an earlier run's copy
+ * with them (the page links what it finds); the rest is made. */
+static void report_leaves_out_what_too_few_images_cannot_show(void **state)
+{
+    (void)state;
+    need_run();
+    assert_int_equal(mkdir(tp("small"), 0777), 0);
+    copy_file(tp("run/latent_tsne.png"), tp("small/latent_tsne.png"));
+    proc p = run(tp("fmnist_cae"), "report", "--data", DATA, "--weights", tp("run/model.safetensors"),
+                 "--out", tp("small"), "--limit", "3", NULL);
+    expect_status(&p, 0);
+    assert_non_null(strstr(p.out, "small/latent_tsne.png: it needs 4 validation images, and there are 3\n"));
+    proc_free(&p);
+    assert_int_equal(access(tp("small/latent_tsne.png"), F_OK), -1);
+    expect_png("small/latent_pca.png", 800, 700);
+    assert_grid(tp("small/interpolate.png"), 1, 10);    /* one pair */
+    char *html = slurp(tp("small/report.html"), NULL);
+    assert_int_equal(check_report_links(html), 3);      /* recon, PCA, interpolation */
+    assert_non_null(strstr(html, "<p>Left out for want of validation images (3): the t-SNE map (it needs 4).</p>"));
+    assert_non_null(strstr(html, "<tr><th>images</th><td>3 validation</td>"));
+    free(html);
+
+    p = run(tp("fmnist_cae"), "report", "--data", DATA, "--weights", tp("run/model.safetensors"),
+            "--out", tp("small"), "--limit", "1", NULL);
+    expect_status(&p, 0);
+    assert_non_null(strstr(p.out, "small/latent_pca.png: it needs 2 validation images, and there is 1\n"));
+    proc_free(&p);
+    assert_int_equal(access(tp("small/latent_pca.png"), F_OK), -1);
+    assert_int_equal(access(tp("small/interpolate.png"), F_OK), -1);
+    html = slurp(tp("small/report.html"), NULL);
+    assert_int_equal(check_report_links(html), 1);      /* recon */
+    assert_non_null(strstr(html, "<p>Left out for want of validation images (1): the PCA map and the "
+                                 "interpolation (they need 2), and the t-SNE map (it needs 4).</p>"));
+    free(html);
+}
+
 /* Issue 3/4: images along the line between two latents, and a 2-D map. */
 static void interpolate_and_latent_map(void **state)
 {
@@ -763,6 +800,7 @@ int main(void)
         cmocka_unit_test(emit_twice_gives_identical_files),
         cmocka_unit_test(train_two_epochs_writes_loss_csv),
         cmocka_unit_test(train_ends_with_the_report),
+        cmocka_unit_test(report_leaves_out_what_too_few_images_cannot_show),
         cmocka_unit_test(interpolate_and_latent_map),
         cmocka_unit_test(vae_samples_and_needs_eps),
         cmocka_unit_test(bench_prints_one_line),

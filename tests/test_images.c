@@ -39,6 +39,7 @@
 
 #include "aec.h"
 #include "images.h"
+#include "tiny_vae.h"
 #include "util.h"
 
 #define CELEBA AEC_ROOT "/../shared/data/celeba-10k"
@@ -1229,9 +1230,12 @@ static void test_skip_bad(void **state UNUSED)
     /* train: 19 of its 22 files, a warning for each of the other 3, in order */
     assert_int_equal(load_split(dir, "train", 0, 1, &d, &err), 0);
     assert_has(err, "decoding 24 images to 1x2x2, once: there is no cache for them yet");
+    assert_has(err, "aec: decoded 20 images in ");             /* of 24 files ... */
+    assert_has(err, " s; 4 bad files skipped\n");              /* ... 4 of them bad, in both splits */
     expect_skips(err, dir, 0, 3, "train split: 19 images, 3 skipped");
     assert_null(strstr(err, "img19b.png"));     /* the test split's, told with it */
     assert_int_equal(d.n, 19);
+    assert_int_equal(d.skipped, 3);
     check_values(&d, 0);                        /* the good images as they are, in order */
     free(err);
 
@@ -1240,6 +1244,7 @@ static void test_skip_bad(void **state UNUSED)
     assert_null(strstr(err, "decoding"));
     expect_skips(err, dir, 3, 4, "test split: 1 image, 1 skipped");
     assert_int_equal(again.n, 1);
+    assert_int_equal(again.skipped, 1);
     check_values(&again, 19);
     aec_dataset_free(&again);
     free(err);
@@ -1408,6 +1413,33 @@ static void test_skip_bad_cli(void **state UNUSED)
     free(err), free(dir);
 }
 
+/* A run with --skip-bad says on its page how many bad files each split left out. */
+static void test_skip_bad_report(void **state UNUSED)
+{
+    char *dir = strdup(make_dir("skip_report")), *out = strdup(make_dir("skip_report_run")), path[600], name[32];
+    uint16_t v[64];
+    for (int k = 0; k < 30; k++) {
+        for (int p = 0; p < 64; p++)
+            v[p] = (uint16_t)((k * 37 + p * 11) % 256);
+        snprintf(name, sizeof name, "img%02d.png", k);
+        write_png(in_dir(path, sizeof path, dir, name), 8, 8, PNG_COLOR_TYPE_GRAY, 8, 0, v, NULL, 0, NULL, 0);
+    }
+    write_bytes(in_dir(path, sizeof path, dir, "img05b.png"), "not a PNG\n", 10);   /* in the training split */
+    char *argv[] = { "tiny_vae", "train", "--data", dir, "--out", out, "--epochs", "1", "--skip-bad" };
+    capture_begin();
+    int rc = aec_main(9, argv, &tiny_vae_model);
+    char *err = capture_end();
+    assert_int_equal(rc, 0);
+    assert_has(err, "decoded 30 images in ");
+    assert_has(err, " s; 1 bad file skipped\n");
+    assert_has(err, "train split: 27 images, 1 skipped (see the warnings above)\n");
+    free(err);
+    char *html = slurp(in_dir(path, sizeof path, out, "report.html"), NULL);
+    assert_non_null(html);
+    assert_has(html, "<tr><th>images</th><td>3 validation, 27 training (1 bad file left out)</td></tr>");
+    free(html), free(dir), free(out);
+}
+
 /* ---- the real data: CelebA ----------------------------------------------------------------- */
 
 static double seconds(void)
@@ -1496,6 +1528,7 @@ int main(void)
         cmocka_unit_test(test_skip_all_bad),
         cmocka_unit_test(test_skip_count),
         cmocka_unit_test(test_skip_bad_cli),
+        cmocka_unit_test(test_skip_bad_report),
         cmocka_unit_test(test_celeba),
     };
     if (getenv("AEC_TEST_SKIP"))
