@@ -82,7 +82,10 @@ void  aec_workers_update(aec_workers *w, aec_optim *o, float *params, const floa
  * parameters [lo, hi) for it, in parts if need be. */
 void  aec_optim_count_step(aec_optim *o);
 void  aec_optim_step_part(aec_optim *o, float *params, const float *grads, size_t lo, size_t hi);
-/* After grad or loss: the first layer whose output is not finite, or NULL. */
+/* After grad or loss: of the slices whose loss was not finite, the first
+ * layer whose output held a NaN or Inf right after the forward pass (a
+ * slice with such a loss skips its backward pass, and its gradient is NaN);
+ * NULL if none. */
 const aec_layer *aec_workers_bad_layer(const aec_workers *w);
 
 /* aec_evaluate on the workers w, which take batches of B; eps holds [B, Z]

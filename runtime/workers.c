@@ -17,6 +17,7 @@
  *
  * The caller's thread is worker 0; workers 1.. wait on a condition variable
  * between jobs. */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ typedef struct {
     int first, n;           /* this worker's slice of the batch */
     float *arena, *grads;
     float loss;
+    const aec_layer *bad;   /* after a loss that is not finite: its first output with one */
     pthread_t thread;
     struct aec_workers *pool;
 } worker;
@@ -80,6 +82,18 @@ static void reduce_range(aec_workers *p, size_t lo, size_t hi)
     }
 }
 
+/* The first layer (in .ae order) whose output, still in w's arena after a
+ * forward pass, holds a NaN or Inf; NULL if none. */
+static const aec_layer *first_bad_output(const aec_model *m, const worker *w)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        const aec_layer *L = &m->layers[l];
+        if (L->out_live && !aec_all_finite(w->arena + (size_t)w->n * L->out_offset, (size_t)w->n * L->out_size))
+            return L;
+    }
+    return NULL;
+}
+
 static void run_slice(aec_workers *p, worker *w)
 {
     const aec_model *m = p->m;
@@ -96,6 +110,7 @@ static void run_slice(aec_workers *p, worker *w)
         return;
     aec_put_eps(m, w->arena, p->eps ? p->eps + (size_t)w->first * m->latent : NULL, w->n);
     if (p->kind == JOB_INFER) {
+        w->bad = NULL;
         aec_put_input(m, w->arena, p->x + (size_t)w->first * chw, w->n);
         m->encode(p->weights, w->arena, w->n);
         m->decode(p->weights, w->arena, w->n);
@@ -103,8 +118,17 @@ static void run_slice(aec_workers *p, worker *w)
         return;
     }
     w->loss = aec_forward(m, p->weights, w->arena, p->x + (size_t)w->first * chw, w->n);
+    /* A loss that is not finite stops training (train.c): find the output
+     * that went wrong now, before a backward pass reuses the memory of the
+     * outputs it no longer needs, and skip that pass; its gradient is NaN. */
+    w->bad = isfinite(w->loss) ? NULL : first_bad_output(m, w);
     if (p->kind == JOB_GRAD) {
         float *g = w == p->w ? p->out : w->grads;      /* worker 0 writes the caller's */
+        if (!isfinite(w->loss)) {
+            for (size_t j = 0; j < m->n_params; j++)
+                g[j] = NAN;
+            return;
+        }
         memset(g, 0, m->n_params * sizeof *g);
         m->backward(p->weights, g, w->arena, w->n);
     }
@@ -290,18 +314,14 @@ void aec_workers_infer(aec_workers *p, const float *params, const float *x, int 
     run_job(p, B);
 }
 
-/* The first layer (in .ae order) whose output holds a NaN or Inf in any
- * slice, after a forward pass; NULL if none. */
+/* Of the slices whose loss was not finite in the last job, the first layer
+ * (in .ae order) whose output held a NaN or Inf right after the forward
+ * pass; NULL if none. */
 const aec_layer *aec_workers_bad_layer(const aec_workers *p)
 {
-    const aec_model *m = p->m;
-    for (int l = 0; l < m->n_layers; l++)
-        for (int i = 0; i < p->n; i++) {
-            const worker *w = &p->w[i];
-            const aec_layer *L = &m->layers[l];
-            if (w->n > 0 && L->out_live
-                && !aec_all_finite(w->arena + (size_t)w->n * L->out_offset, (size_t)w->n * L->out_size))
-                return L;
-        }
-    return NULL;
+    const aec_layer *first = NULL;
+    for (int i = 0; i < p->n; i++)
+        if (p->w[i].n > 0 && p->w[i].bad && (!first || p->w[i].bad < first))
+            first = p->w[i].bad;
+    return first;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "aec.h"
+#include "fmnist_cae.h"
 #include "runtime_internal.h"
 #include "util.h"
 
@@ -954,6 +955,44 @@ static void test_cli_round_trip(void **state)
     free(data), free(dir);
 }
 
+/* A NaN that starts in fmnist_cae's last layer (its bias) is named there,
+ * with one slice or two: the outputs are looked at right after the forward
+ * pass. Looked at after the backward pass, they named up1, whose memory
+ * the backward pass had reused for NaN gradients by then. A finite loss
+ * names nothing, and a slice whose loss is not finite gives NaN gradients. */
+static void test_bad_layer_is_found_before_the_backward_pass(void **state)
+{
+    (void)state;
+    const aec_model *m = &fmnist_cae_model;
+    enum { B = 16 };
+    float *p = aec_alloc_floats(m->n_params, "params"), *g = aec_alloc_floats(m->n_params, "grads");
+    float *x = aec_alloc_floats((size_t)B * 784, "images");
+    assert_true(p && g && x);
+    aec_init_params(m, p, 1);
+    for (int i = 0; i < B * 784; i++)
+        x[i] = (float)(i % 251) / 251.0f;
+    size_t bias = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strcmp(m->params[t].name, "up2.bias") == 0)
+            bias = m->params[t].offset;
+    assert_true(bias > 0);
+    for (int workers = 1; workers <= 2; workers++) {
+        aec_workers *w = aec_workers_open(m, workers, B);
+        assert_non_null(w);
+        p[bias] = 0.0f;
+        assert_true(isfinite(aec_workers_grad(w, p, g, x, NULL, B)));
+        assert_null(aec_workers_bad_layer(w));
+        p[bias] = NAN;
+        assert_true(isnan(aec_workers_grad(w, p, g, x, NULL, B)));
+        const aec_layer *L = aec_workers_bad_layer(w);
+        assert_non_null(L);
+        assert_string_equal(L->name, "up2");
+        assert_true(isnan(g[0]) && isnan(g[m->n_params - 1]));
+        aec_workers_close(w);
+    }
+    free(p), free(g), free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -986,6 +1025,7 @@ int main(void)
         cmocka_unit_test(test_cli_step),
         cmocka_unit_test(test_cli_bad_shapes),
         cmocka_unit_test(test_cli_round_trip),
+        cmocka_unit_test(test_bad_layer_is_found_before_the_backward_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
