@@ -343,9 +343,7 @@ static void sched_comment(sbuf *o, const ir_sched *s)
     char tile[32] = "";
     if (s->lowering == LOWER_GEMM || s->tile)
         snprintf(tile, sizeof tile, ", tile=%d", s->tile);
-    static const char *const names[] = { [LOWER_GEMM] = "gemm", [LOWER_DIRECT] = "direct",
-                                         [LOWER_WINOGRAD] = "winograd" };
-    OUT("    /* schedule: %s(threads=%d, unroll=%d%s), %s */\n", names[s->lowering],
+    OUT("    /* schedule: %s(threads=%d, unroll=%d%s), %s */\n", ir_lowering_names[s->lowering],
         s->threads, s->unroll, tile, s->line ? "from the schedule block" : "aec's default for these shapes");
     if (s->line)
         OUT("    /* (line %d of the .ae file) */\n", s->line);
@@ -1243,7 +1241,7 @@ static const char *in_buf(const ir_model *m, int i)
  * where that is recomputed (plan.c). */
 static const char *bwd_in_buf(const ir_model *m, int i)
 {
-    return i > 0 && m->layers[i - 1].recompute ? buf_name(m, m->layers[i - 1].buf_redo) : in_buf(m, i);
+    return buf_name(m, i == 0 ? m->buf_input : ir_bwd_out(&m->layers[i - 1]));
 }
 
 /* The call of layer i's forward function, writing buffer out. */
@@ -1319,7 +1317,7 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
     if (l->act == ACT_NONE)     /* no activation to differentiate: its output is not kept (plan.c) */
         OUT(", NULL");
     else
-        OUT(", AT(%s)", buf_name(m, l->recompute ? l->buf_redo : l->buf_out));
+        OUT(", AT(%s)", buf_name(m, ir_bwd_out(l)));
     if (l->kind != IR_ACT)
         OUT(", AT(%s)", bwd_in_buf(m, i));
     if (l->weight >= 0)

@@ -25,6 +25,9 @@ const char *ir_kind_name(ir_kind k)
     return names[k];
 }
 
+const char *const ir_lowering_names[] = { [LOWER_GEMM] = "gemm", [LOWER_DIRECT] = "direct",
+                                          [LOWER_WINOGRAD] = "winograd", NULL };
+
 const char *ir_act_name(ir_act a)
 {
     static const char *const names[] = {"none", "relu", "leaky_relu", "sigmoid", "tanh"};
@@ -102,6 +105,11 @@ static size_t plane_stride(size_t need)
 {
     size_t stride = round_up(need, 16);
     return stride / 16 % 2 ? stride : stride + 16;
+}
+
+int ir_bwd_out(const ir_layer *l)
+{
+    return l->recompute ? l->buf_redo : l->buf_out;
 }
 
 int ir_winograd_fits(const ir_layer *l)

@@ -38,6 +38,8 @@ typedef struct {
  * layer or the gaussian latent's heads, a product that does not copy the
  * weights (emit.c, LAYER_rows). */
 typedef enum { LOWER_GEMM, LOWER_DIRECT, LOWER_WINOGRAD } ir_lowering;
+/* Their names in a schedule line, by ir_lowering, then NULL. */
+extern const char *const ir_lowering_names[];
 enum { PASS_FWD, PASS_BWD };
 
 typedef struct {
@@ -128,6 +130,10 @@ typedef struct {
 } ir_model;
 
 void ir_free(ir_model *m);
+
+/* The buffer the backward passes read layer l's output from (plan.c): the
+ * output made again where it is recomputed, else the forward pass's. */
+int ir_bwd_out(const ir_layer *l);
 
 /* Passes, in order. Each returns 0, or -1 after reporting through diag. */
 #include "ast.h"

@@ -85,7 +85,7 @@ static void make_buffers(ir_model *m)
         l->buf_dout = l->runs_backward
                           ? add_buf(m, l->name, "dout", ir_numel(l->out), grad_from, bwd_stage(m, i)) : -1;
         in = l->buf_out;
-        in_bwd = l->recompute ? l->buf_redo : l->buf_out;
+        in_bwd = ir_bwd_out(l);
     }
     extend(m, in, dloss_stage(m));      /* the output: read by the loss and its gradient */
 }

@@ -341,11 +341,12 @@ static int apply_output(ir_model *m, ir_layer *l, const ast_directive *d)
         return -1;
     }
     char why[256];
-    if (strcmp(c->name, "recompute") == 0 && cannot_recompute(m, (int)(l - m->layers), why, sizeof why)) {
+    int again = strcmp(c->name, known[0]) == 0;
+    if (again && cannot_recompute(m, (int)(l - m->layers), why, sizeof why)) {
         diag_error(c->pos, "%s", why);
         return -1;
     }
-    l->recompute = strcmp(c->name, "recompute") == 0;
+    l->recompute = again;
     l->output_line = d->pos.line;
     return 0;
 }
@@ -367,11 +368,10 @@ static int passes(const ast_directive *d)
 static int lowering(const ast_directive *d, const ir_layer *l, ir_lowering *out)
 {
     const ast_call *c = &d->call;
-    static const char *const known[] = { "gemm", "direct", "winograd", NULL };
-    for (int k = 0; known[k]; k++) {
-        if (strcmp(c->name, known[k]) != 0)
+    for (int k = 0; ir_lowering_names[k]; k++) {
+        if (strcmp(c->name, ir_lowering_names[k]) != 0)
             continue;
-        *out = k == 0 ? LOWER_GEMM : k == 1 ? LOWER_DIRECT : LOWER_WINOGRAD;
+        *out = (ir_lowering)k;
         if (*out == LOWER_WINOGRAD && !is_conv(l)) {
             diag_error(c->pos, "winograd lowering is for conv2d and deconv2d; '%s' is a %s", l->name,
                        ir_kind_name(l->kind));
@@ -389,7 +389,7 @@ static int lowering(const ast_directive *d, const ir_layer *l, ir_lowering *out)
         }
         return 0;
     }
-    const char *near = diag_closest(c->name, known);
+    const char *near = diag_closest(c->name, ir_lowering_names);
     diag_error(c->pos, "unknown lowering '%s'%s%s%s: use gemm(...), direct(...) or winograd(...)", c->name,
                near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return -1;

@@ -70,12 +70,11 @@ void print_layer_table(FILE *out, const ir_model *m)
     fprintf(out, "arena: %s floats per image (%.1f MiB at batch %d)\n",
             grouped(m->arena_per_image, num, sizeof num), m->arena_per_image * 4.0 * m->batch / 1048576.0,
             m->batch);
-    const char *sep = "outputs made again in the backward pass (schedule: recompute): ";
+    int named = 0;
     for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i].recompute) {
-            fprintf(out, "%s%s", sep, m->layers[i].name);
-            sep = ", ";
-        }
-    if (*sep == ',')
+        if (m->layers[i].recompute)
+            fprintf(out, "%s%s", named++ ? ", " : "outputs made again in the backward pass (schedule: recompute): ",
+                    m->layers[i].name);
+    if (named)
         fprintf(out, "\n");
 }

@@ -585,8 +585,7 @@ static int load_data(const aec_model *m, const cli_opts *o, const char *split, i
 static aec_report_opts report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
                                    const aec_dataset *val, const aec_dataset *train)
 {
-    aec_report_opts r = { .out_dir = out_dir, .data = o->data, .n_train = train ? train->n : 0,
-                          .train_skipped = train ? train->skipped : 0, .cfg = m->defaults,
+    aec_report_opts r = { .out_dir = out_dir, .data = o->data, .train = train, .cfg = m->defaults,
                           .tsne = AEC_TSNE_DEFAULTS };
     r.cfg.epochs = o->epochs;
     r.cfg.batch = o->batch;

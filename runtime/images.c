@@ -742,7 +742,7 @@ static int img_decode_one(const char *path, const img_file *f, int C, int H, int
 /* Decode and fit every image of the folder into u8 [n, C, H, W]. A bad image
  * stops it with an error naming the file; given skip (n pointers, all NULL)
  * it is left as zeros instead, and skip[i] gets why (malloc'd). A file that
- * cannot be read stops it either way. */
+ * cannot be read stops it either way. The number of images skipped, or -1. */
 static int img_decode_all(const char *dir, const img_list *L, int C, int H, int W, uint8_t *u8,
                           char **skip)
 {
@@ -772,7 +772,7 @@ static int img_decode_all(const char *dir, const img_list *L, int C, int H, int 
         img_progress_step(&p, i + 1);
     }
     img_progress_end(&p, 1, bad);
-    return 0;
+    return bad;
 }
 
 /* The cached [n, C, H, W], or NULL with *why saying what was wrong. */
@@ -917,7 +917,6 @@ static uint8_t *img_decode_folder(const char *dir, const img_list *L, int C, int
     size_t per = (size_t)C * H * W;
     /* with skip, which file depends on what the decoding finds: name the folder */
     int shown = !cache ? 0 : skip ? (int)(strrchr(cache, '/') - cache) : (int)strlen(cache);
-    int any = 0;
     fprintf(stderr, "aec: %s: decoding %d images to %dx%dx%d, once: %s%s%.*s\n", dir, L->n,
             C, H, W, why, cache ? "; caching them in " : "", shown, cache ? cache : "");
     uint8_t *u8 = malloc((size_t)L->n * per);
@@ -925,12 +924,11 @@ static uint8_t *img_decode_folder(const char *dir, const img_list *L, int C, int
         aec_error("%s: out of memory for %d images of %dx%dx%d", dir, L->n, C, H, W);
         return NULL;
     }
-    if (img_decode_all(dir, L, C, H, W, u8, skip) != 0) {
+    int any = img_decode_all(dir, L, C, H, W, u8, skip);
+    if (any < 0) {
         free(u8);
         return NULL;
     }
-    for (int i = 0; skip && i < L->n; i++)
-        any |= skip[i] != NULL;
     if (!any && cache)
         img_cache_write(cache, u8, L->n, C, H, W);
     else if (any && skipped) {

@@ -306,8 +306,8 @@ static void html_results(FILE *f, const aec_model *m, const loss_rows *r, const 
     fprintf(f, "<tr><th>final validation loss</th><td>%.6g</td></tr>\n", r->val[r->n - 1]);
     fprintf(f, "<tr><th>best validation loss</th><td>%.6g (epoch %d)</td></tr>\n", r->val[best], best + 1);
     fprintf(f, "<tr><th>training time</th><td>%.1f s, %.1f s per epoch", total, total / r->n);
-    if (o->n_train > 0)
-        fprintf(f, ", %.0f images/s", o->n_train * (double)r->n / total);
+    if (o->train)
+        fprintf(f, ", %.0f images/s", o->train->n * (double)r->n / total);
     fprintf(f, "</td></tr>\n<tr><th>loss</th><td>%s</td></tr>\n</table>\n", loss_name(m));
 }
 
@@ -325,9 +325,9 @@ static void html_settings(FILE *f, const aec_model *m, const aec_report_opts *o,
     html_text(f, o->data ? o->data : "(not given)");
     fprintf(f, "</td></tr>\n<tr><th>images</th><td>%d validation", val->n);
     html_skipped(f, val->skipped);
-    if (o->n_train > 0) {
-        fprintf(f, ", %d training", o->n_train);
-        html_skipped(f, o->train_skipped);
+    if (o->train) {
+        fprintf(f, ", %d training", o->train->n);
+        html_skipped(f, o->train->skipped);
     }
     fprintf(f, "</td></tr>\n<tr><th>optimizer</th><td>%s, lr %g", op->kind == AEC_OPT_ADAM ? "Adam" : "SGD",
             op->lr);
@@ -397,17 +397,15 @@ static int write_html(const aec_model *m, const aec_report_opts *o, const loss_r
 
 /* ---- all of it ------------------------------------------------------------------------ */
 
-/* 1 if the picture FILE needs more than the n validation images there are:
- * it is left out, saying so, and so is any copy an earlier run left in dir
- * (the page links the pictures it finds there). */
-static int too_few(int n, int least, const char *dir, const char *file)
+/* 1 if the picture at path needs more than the n validation images there
+ * are: it is left out, saying so, and so is any copy an earlier run left
+ * there (the page links the pictures it finds). */
+static int too_few(int n, int least, const char *path)
 {
     if (n >= least)
         return 0;
-    char path[4096];
-    join(path, sizeof path, dir, file);
     remove(path);
-    printf("report: left out %s/%s: it needs %d validation images, and there %s %d\n", dir, file, least,
+    printf("report: left out %s: it needs %d validation images, and there %s %d\n", path, least,
            n == 1 ? "is" : "are", n);
     fflush(stdout);
     return 1;
@@ -423,16 +421,17 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
         return -1;
     int rc = 0, n_tsne = o->tsne_limit > 0 && o->tsne_limit < val->n ? o->tsne_limit : val->n;
     join(path, sizeof path, o->out_dir, "latent_pca.png");
-    if (!too_few(val->n, PCA_LEAST, o->out_dir, "latent_pca.png")
+    if (!too_few(val->n, PCA_LEAST, path)
         && (rc = map_latents(m, val, o, z, 0, path, pca)) == 0)
         say("wrote", o->out_dir, "latent_pca.png", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "latent_tsne.png");
-    if (rc == 0 && !too_few(n_tsne, TSNE_LEAST, o->out_dir, "latent_tsne.png")
+    if (rc == 0 && !too_few(n_tsne, TSNE_LEAST, path)
         && (rc = map_latents(m, val, o, z, 1, path, tsne)) == 0)
         say("wrote", o->out_dir, "latent_tsne.png", t);
     t = aec_seconds();
-    if (rc == 0 && !too_few(val->n, PAIR_LEAST, o->out_dir, "interpolate.png")
+    join(path, sizeof path, o->out_dir, "interpolate.png");
+    if (rc == 0 && !too_few(val->n, PAIR_LEAST, path)
         && (rc = write_interpolation(m, params, val, z, o->out_dir)) == 0)
         say("wrote", o->out_dir, "interpolate.png", t);
     free(z);

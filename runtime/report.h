@@ -12,8 +12,7 @@ typedef struct {
     const char *data;               /* the data folder, named on the page */
     const char *const *class_names; /* names of the labels 0..n_classes-1, or NULL */
     int n_classes;
-    int n_train;                    /* images trained on (0: not known) */
-    int train_skipped;              /* the training split's bad images, left out (--skip-bad) */
+    const aec_dataset *train;       /* the images trained on, or NULL (not known) */
     aec_train_cfg cfg;              /* the run's settings */
     aec_tsne_opts tsne;
     int tsne_limit;                 /* the t-SNE map shows at most this many (0: all) */
