@@ -995,37 +995,52 @@ static void emit_linear_direct_helpers(sbuf *o, const ir_model *m, const ir_laye
 }
 
 /* out[B][N] = in x weight^T by the direct product, in the current block of
- * NI images (xt made): the last R outputs may be computed twice, alike. */
-static void emit_linear_direct_product(sbuf *o, const ir_layer *l, const char *out, const char *weight)
+ * NI images (xt made), its loop indented by in: the last R outputs may be
+ * computed twice, alike. */
+static void emit_linear_direct_product(sbuf *o, const ir_layer *l, const char *out, const char *weight,
+                                       const char *in)
 {
     int N = l->out.c, R = linear_r(l);
-    OUT("        for (int o0 = 0; o0 < %d; o0 += %d) {\n", N, R);
+    OUT("%sfor (int o0 = 0; o0 < %d; o0 += %d) {\n", in, N, R);
     if (N % R)
-        OUT("            const int o = o0 + %d <= %d ? o0 : %d;   /* the last block: the last %d outputs */\n", R, N,
+        OUT("%s    const int o = o0 + %d <= %d ? o0 : %d;   /* the last block: the last %d outputs */\n", in, R, N,
             N - R, R);
     else
-        OUT("            const int o = o0;\n");
-    OUT("            float acc[%d];\n", R * NI);
-    OUT("            %s_rows(acc, %s + (size_t)o * %d, xt);\n", l->name, weight, l->in.c);
-    OUT("            for (int r = 0; r < %d; r++)\n                for (int b = 0; b < nb; b++)\n", R);
-    OUT("                    %s[(size_t)(b0 + b) * %d + o + r] = acc[r * %d + b];\n        }\n", out, N, NI);
+        OUT("%s    const int o = o0;\n", in);
+    OUT("%s    float acc[%d];\n", in, R * NI);
+    OUT("%s    %s_rows(acc, %s + (size_t)o * %d, xt);\n", in, l->name, weight, l->in.c);
+    OUT("%s    for (int r = 0; r < %d; r++)\n%s        for (int b = 0; b < nb; b++)\n", in, R, in);
+    OUT("%s            %s[(size_t)(b0 + b) * %d + o + r] = acc[r * %d + b];\n%s}\n", in, out, N, NI, in);
 }
 
 /* The forward products of a linear layer or the latent heads (F inputs, O
- * outputs, as literals): gemm, or direct. */
+ * outputs, as literals): gemm, or direct. Where only_if is given, the
+ * products after the first are computed only when it holds. */
 static void emit_linear_products(sbuf *o, const ir_layer *l, const char *F, const char *O, const char *const *outs,
-                                 const char *const *weights, int n)
+                                 const char *const *weights, int n, const char *only_if)
 {
     if (l->sched[PASS_FWD].lowering == LOWER_GEMM) {
         OUT("    (void)cols;\n");
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            int guard = i > 0 && only_if;
+            if (guard)
+                OUT("    if (%s) {\n", only_if), ind = "        ";
             gemm(o, NT, TR, "B", O, F, "in", F, weights[i], F, "0.0f", outs[i], O);
+            if (guard)
+                OUT("    }\n"), ind = "    ";
+        }
         return;
     }
     OUT("    float *xt = cols;\n    for (int b0 = 0; b0 < B; b0 += %d) {\n", NI);
     OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n        %s_transpose(xt, in, b0, nb);\n", NI, NI, l->name);
-    for (int i = 0; i < n; i++)
-        emit_linear_direct_product(o, l, outs[i], weights[i]);
+    for (int i = 0; i < n; i++) {
+        int guard = i > 0 && only_if;
+        if (guard)
+            OUT("        if (%s) {\n", only_if);
+        emit_linear_direct_product(o, l, outs[i], weights[i], guard ? "            " : "        ");
+        if (guard)
+            OUT("        }\n");
+    }
     OUT("    }\n");
 }
 
@@ -1042,7 +1057,7 @@ static void emit_linear(sbuf *o, const ir_model *m, const ir_layer *l)
     sched_comment(o, &l->sched[PASS_FWD]);
     blas_threads(o, &l->sched[PASS_FWD]);
     OUT("    /* out[B][%s] = in[B][%s] x weight^T[%s][%s] */\n", O, F, F, O);
-    emit_linear_products(o, l, F, O, (const char *const[]){ "out" }, (const char *const[]){ "weight" }, 1);
+    emit_linear_products(o, l, F, O, (const char *const[]){ "out" }, (const char *const[]){ "weight" }, 1, NULL);
     emit_bias_act(o, l);
     OUT("}\n\n");
 
@@ -1118,16 +1133,20 @@ static void emit_gaussian(sbuf *o, const ir_model *m, const ir_layer *l)
     if (l->sched[PASS_FWD].lowering != LOWER_GEMM)
         emit_linear_direct_helpers(o, m, l);
     layer_comment(o, m, l, "gaussian latent forward");
-    OUT("/* mu and logvar [B][%s] = in[B][%s] x weight^T + bias; z = mu + eps * exp(logvar / 2) */\n", Z, F);
+    OUT("/* mu and logvar [B][%s] = in[B][%s] x weight^T + bias; z = mu + eps * exp(logvar / 2).\n"
+        " * Unless for_loss, mu alone and z = mu: only the loss's KL term and the\n"
+        " * backward pass read logvar, and inference would spend half the layer on it. */\n", Z, F);
     OUT("static void latent_forward(float *z, float *mu, float *logvar, const float *eps, float *cols,\n"
         "        const float *in, const float *mu_weight, const float *mu_bias, const float *logvar_weight,\n"
-        "        const float *logvar_bias, int B)\n{\n");
+        "        const float *logvar_bias, int for_loss, int B)\n{\n");
     sched_comment(o, &l->sched[PASS_FWD]);
     emit_linear_products(o, l, F, Z, (const char *const[]){ "mu", "logvar" },
-                         (const char *const[]){ "mu_weight", "logvar_weight" }, 2);
+                         (const char *const[]){ "mu_weight", "logvar_weight" }, 2, "for_loss");
     OUT("    for (int b = 0; b < B; b++)\n        for (int o = 0; o < %s; o++) {\n", Z);
     OUT("            const size_t i = (size_t)b * %s + o;\n", Z);
-    OUT("            mu[i] += mu_bias[o];\n            logvar[i] += logvar_bias[o];\n");
+    OUT("            mu[i] += mu_bias[o];\n            if (!for_loss) {\n                z[i] = mu[i];\n"
+        "                continue;\n            }\n");
+    OUT("            logvar[i] += logvar_bias[o];\n");
     OUT("            z[i] = mu[i] + eps[i] * expf(0.5f * logvar[i]);\n        }\n}\n\n");
 
     layer_comment(o, m, l, "gaussian latent backward");
@@ -1263,7 +1282,8 @@ static void emit_forward_call(sbuf *o, const ir_model *m, int i)
     if (l->kind == IR_GAUSSIAN) {
         OUT("    latent_forward(AT(%s), AT(%s), AT(%s), AT(%s), SCRATCH, AT(%s),\n", buf_name(m, l->buf_out),
             buf_name(m, l->buf_mu), buf_name(m, l->buf_logvar), buf_name(m, l->buf_eps), in_buf(m, i));
-        OUT("        params + P_mu_weight, params + P_mu_bias, params + P_logvar_weight, params + P_logvar_bias, B);\n");
+        OUT("        params + P_mu_weight, params + P_mu_bias, params + P_logvar_weight, params + P_logvar_bias, for_loss,\n"
+            "        B);\n");
         emit_lap(o, l->name, "AEC_FWD");
         return;
     }
@@ -1329,8 +1349,11 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
 static void emit_entry_points(sbuf *o, const ir_model *m)
 {
     source_comment(o, m, m->encoder_line);
-    OUT("/* input -> latent (%s) */\n", buf_name(m, m->layers[m->n_encoder - 1].buf_out));
-    OUT("void %s_encode(const float *params, float *arena, int B)\n{\n    aec_lap_start();\n", m->name);
+    OUT("/* input -> latent (%s); for_loss: also what only the loss and backward read */\n",
+        buf_name(m, m->layers[m->n_encoder - 1].buf_out));
+    OUT("void %s_encode(const float *params, float *arena, int B, int for_loss)\n{\n    aec_lap_start();\n", m->name);
+    if (m->gaussian < 0)
+        OUT("    (void)for_loss;   /* no gaussian latent: the loss reads nothing encode may leave out */\n");
     for (int i = 0; i < m->n_encoder; i++)
         emit_forward_call(o, m, i);
     OUT("}\n\n");
@@ -1498,7 +1521,7 @@ static void emit_header(sbuf *o, const ir_model *m)
     OUT("extern const aec_model %s_model;\n\n", m->name);
     OUT("/* One training step: encode, decode, loss, backward. Buffers live in an\n"
         " * arena of B * %s_model.arena_per_image floats; see aec.h. */\n", m->name);
-    OUT("void  %s_encode(const float *params, float *arena, int B);\n", m->name);
+    OUT("void  %s_encode(const float *params, float *arena, int B, int for_loss);\n", m->name);
     OUT("void  %s_decode(const float *params, float *arena, int B);\n", m->name);
     OUT("float %s_loss(float *arena, int B);\n", m->name);
     OUT("void  %s_backward(const float *params, float *grads, float *arena, int B);\n\n#endif\n", m->name);

@@ -95,9 +95,9 @@ typedef struct aec_model {
     size_t decode_offset;       /* what decode reads: the code, or z of a VAE */
     size_t output_offset;       /* CBHW reconstruction */
 
-    /* A variational latent (`latent gaussian(Z)`): before each step the
-     * caller writes eps [B, Z] at eps_offset: N(0, 1) draws to train, zeros
-     * to take z = mu (encode, reconstruct). loss_fn then includes
+    /* A variational latent (`latent gaussian(Z)`): before encode with
+     * for_loss the caller writes eps [B, Z] at eps_offset: N(0, 1) draws to
+     * train, zeros for z = mu and a loss. loss_fn then includes
      * kl_beta * KL / B, and backward its gradient. */
     int variational;
     size_t eps_offset;
@@ -107,11 +107,13 @@ typedef struct aec_model {
      * once, one thread each (workers.c); 0: one per core; 1: whole. */
     int workers;
     /* Entry points. Each reads and writes the arena at the offsets above.
-     * encode: input -> latent.  decode: latent -> output.
+     * encode: input -> latent; for_loss 0 leaves out what only loss and
+     *   backward read (a VAE's logvar head: then z = mu, and eps is unread);
+     *   1 before loss.  decode: latent -> output.
      * loss:   output vs input -> mean loss of the batch.
      * backward: after encode, decode and loss, ADD d loss / d params into
      *   grads (the caller zeroes them), in the parameter array's layout. */
-    void (*encode)(const float *params, float *arena, int B);
+    void (*encode)(const float *params, float *arena, int B, int for_loss);
     void (*decode)(const float *params, float *arena, int B);
     float (*loss_fn)(float *arena, int B);
     void (*backward)(const float *params, float *grads, float *arena, int B);

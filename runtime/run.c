@@ -160,7 +160,7 @@ float aec_forward(const aec_model *m, const float *params, float *arena,
                   const float *x, int B)
 {
     aec_put_input(m, arena, x, B);
-    m->encode(params, arena, B);
+    m->encode(params, arena, B, 1);
     m->decode(params, arena, B);
     return m->loss_fn(arena, B);
 }
@@ -210,13 +210,12 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
 static void run_batch(const aec_model *m, const float *params, float *arena, aec_run_kind k,
                       const float *in, int B, float *out)
 {
-    aec_put_eps(m, arena, NULL, B);     /* a VAE reconstructs and encodes with z = mu */
     if (k == AEC_RUN_DECODE)
         aec_put_latent(m, arena, in, B);
     else
         aec_put_input(m, arena, in, B);
     if (k != AEC_RUN_DECODE)
-        m->encode(params, arena, B);
+        m->encode(params, arena, B, 0);   /* a VAE reconstructs and encodes with z = mu */
     if (k == AEC_RUN_ENCODE) {
         aec_get_latent(m, arena, out, B);
         return;

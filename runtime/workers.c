@@ -108,15 +108,15 @@ static void run_slice(aec_workers *p, worker *w)
     }
     if (w->n == 0)
         return;
-    aec_put_eps(m, w->arena, p->eps ? p->eps + (size_t)w->first * m->latent : NULL, w->n);
     if (p->kind == JOB_INFER) {
         w->bad = NULL;
         aec_put_input(m, w->arena, p->x + (size_t)w->first * chw, w->n);
-        m->encode(p->weights, w->arena, w->n);
+        m->encode(p->weights, w->arena, w->n, 0);   /* a VAE's z = mu */
         m->decode(p->weights, w->arena, w->n);
         aec_get_output(m, w->arena, p->out + (size_t)w->first * chw, w->n);
         return;
     }
+    aec_put_eps(m, w->arena, p->eps ? p->eps + (size_t)w->first * m->latent : NULL, w->n);
     w->loss = aec_forward(m, p->weights, w->arena, p->x + (size_t)w->first * chw, w->n);
     /* A loss that is not finite stops training (train.c): find the output
      * that went wrong now, before a backward pass reuses the memory of the

@@ -216,7 +216,7 @@ static void forward_here(const aec_dataset *d, int n, float *z, float *y)
     float *arena = aec_arena_alloc(M, n);
     assert_non_null(arena);
     aec_put_input(M, arena, d->x, n);
-    M->encode(params, arena, n);
+    M->encode(params, arena, n, 0);
     M->decode(params, arena, n);
     if (z)
         aec_get_latent(M, arena, z, n);

@@ -157,6 +157,53 @@ static void recompute_before_latent_tiny_vae_recompute(void **state)
     same_as_kept(&tiny_vae_fused_model, &tiny_vae_recompute_model, 3);
 }
 
+/* Model m's reconstruction of B images by encode(for_loss) and decode, in
+ * an arena of NaNs, with eps, when for_loss, all zeros; y is malloc'd. */
+static float *reconstruct(const aec_model *m, const float *p, const float *x, int B, int for_loss)
+{
+    size_t n = (size_t)B * m->out_c * m->out_h * m->out_w;
+    float *arena = aec_arena_alloc(m, B), *y = malloc(n * sizeof *y);
+    assert_non_null(arena);
+    for (size_t i = 0; i < (size_t)B * m->arena_per_image; i++)
+        arena[i] = NAN;
+    aec_put_input(m, arena, x, B);
+    if (for_loss)
+        aec_put_eps(m, arena, NULL, B);
+    m->encode(p, arena, B, for_loss);
+    m->decode(p, arena, B);
+    aec_get_output(m, arena, y, B);
+    free(arena);
+    return y;
+}
+
+/* Inference's encode (for_loss 0) leaves the logvar head out and takes
+ * z = mu: the same reconstruction, bit for bit, as the whole forward pass
+ * with eps = 0, without reading eps (NaN) or the logvar head's weights
+ * (NaN too). */
+static void mean_only_encode(const aec_model *m, int B)
+{
+    float *p = malloc(m->n_params * sizeof *p), *x = random_batch(m, B, 9);
+    aec_init_params(m, p, 5);
+    float *want = reconstruct(m, p, x, B, 1);
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strncmp(m->params[i].name, "logvar.", 7) == 0)
+            for (size_t j = 0; j < m->params[i].numel; j++)
+                p[m->params[i].offset + j] = NAN;
+    float *got = reconstruct(m, p, x, B, 0);
+    size_t n = (size_t)B * m->out_c * m->out_h * m->out_w;
+    for (size_t i = 0; i < n; i++)
+        assert_true(isfinite(want[i]));
+    assert_memory_equal(got, want, n * sizeof *got);
+    free(p), free(x), free(want), free(got);
+}
+
+static void inference_leaves_out_logvar(void **state)
+{
+    mean_only_encode(&tiny_vae_model, 5);          /* the heads direct: a partial block of 32 images */
+    mean_only_encode(&tiny_vae_model, 37);         /* two blocks */
+    mean_only_encode(&tiny_vae_fused_model, 5);    /* the heads gemm */
+}
+
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
 /* the gaussian latent: both heads, the reparameterisation, the KL term, a summed loss */
 static void gaussian_latent_tiny_vae(void **state) { check_model(&tiny_vae_model, 3); }
@@ -201,6 +248,7 @@ int main(void)
         cmocka_unit_test(seed_model_fmnist_cae),
         cmocka_unit_test(gaussian_latent_tiny_vae),
         cmocka_unit_test(fused_before_latent_tiny_vae_fused),
+        cmocka_unit_test(inference_leaves_out_logvar),
         cmocka_unit_test(check_catches_wrong_gradient),
     };
     return cmocka_run_group_tests_name("gradcheck", tests, NULL, NULL);

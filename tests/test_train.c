@@ -44,8 +44,9 @@ static const aec_param lin_params[] = {
 /* SIGINT from inside training, at the interrupt_at-th backward pass (0: never). */
 static int backward_calls, interrupt_at;
 
-static void lin_encode(const float *p, float *a, int B)
+static void lin_encode(const float *p, float *a, int B, int for_loss)
 {
+    (void)for_loss;     /* not variational: the same either way */
     const float *x = a + (size_t)B * OFF_IN;
     float *z = a + (size_t)B * OFF_Z;
     for (int b = 0; b < B; b++)
