@@ -765,26 +765,41 @@ static void emit_direct_products(sbuf *o, const ir_layer *l, const ir_direct *d,
         d->mpad, l->in.c * d->max_taps, l->name, l->name);
 }
 
+/* The packed weights of a direct or winograd pass, at scratch + at: where
+ * the pass is prepared, only when the caller gave none (pack is NULL). */
+static void emit_pack_here(sbuf *o, const ir_layer *l, const ir_direct *d, const char *scratch, size_t at,
+                           int prepared)
+{
+    const char *pack = d->wino ? "wino_pack" : "pack";
+    if (!prepared) {
+        OUT("    float *pack = %s + %zu;\n    %s_%s(pack, weight);\n", scratch, at, l->name, pack);
+        return;
+    }
+    OUT("    if (!pack) {   /* not prepared (training changes the weights every step): pack them here */\n");
+    OUT("        float *fresh = %s + %zu;\n        %s_%s(fresh, weight);\n        pack = fresh;\n    }\n", scratch,
+        at, l->name, pack);
+}
+
 /* A direct or winograd pass of layer l (a forward pass, or LAYER_din's for
  * an input gradient): out = l(in), with scratch after the arena. The
- * weights are packed once, then per tile of images: the planes, the
- * products, and the store. */
+ * weights are packed once (or prepared: the argument pack), then per tile
+ * of images: the planes, the products, and the store. */
 static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s, const char *out,
-                             const char *in, const char *scratch)
+                             const char *in, const char *scratch, int prepared)
 {
     if (d->wino) {
         OUT("    /* Winograd's weights once; per tile of images: the planes, their\n"
             "     * transforms, 9 products a phase in blocks of %d output channels x %d\n"
             "     * tiles, the outputs from them, the store */\n", d->R, 16 * d->V);
         OUT("    /* each stage's input is dead once it has run: M over the planes, acc over V */\n");
-        OUT("    float *src = %s, *M = %s, *V = %s + %zu, *acc = V + %zu, *pack = %s + %zu;\n", scratch, scratch,
-            scratch, d->at_v, d->guard, scratch, d->work);
-        OUT("    %s_wino_pack(pack, weight);\n", l->name);
+        OUT("    float *src = %s, *M = %s, *V = %s + %zu, *acc = V + %zu;\n", scratch, scratch, scratch, d->at_v,
+            d->guard);
+        emit_pack_here(o, l, d, scratch, d->work, prepared);
     } else {
         OUT("    /* the weights packed once; per tile of images: the planes, every\n"
             "     * phase's blocks of %d output channels x %d outputs, the store */\n", d->R, 16 * d->V);
-        OUT("    float *src = %s, *acc = %s + %zu, *pack = acc + %zu;\n", scratch, scratch, d->src, d->acc);
-        OUT("    %s_pack(pack, weight);\n", l->name);
+        OUT("    float *src = %s, *acc = %s + %zu;\n", scratch, scratch, d->src);
+        emit_pack_here(o, l, d, scratch, d->src + d->acc, prepared);
     }
     OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
     OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", d->tile, d->tile);
@@ -926,13 +941,14 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     snprintf(what, sizeof what, "%s forward", kind);
     layer_comment(o, m, l, what);
     OUT("static void %s_forward(float *out, float *cols, const float *in,\n"
-        "        const float *weight, const float *bias, int B)\n{\n", l->name);
+        "        const float *weight, const float *bias, %sint B)\n{\n", l->name,
+        l->prep >= 0 ? "const float *pack, " : "");
     sched_comment(o, fs);
     if (fg) {
         emit_gemm_pass(o, l, fs, &c, conv ? conv2d_gemm_forward : deconv2d_gemm_forward);
         emit_bias_act(o, l);
     } else {
-        emit_direct_pass(o, l, &d, fs, "out", "in", "cols");
+        emit_direct_pass(o, l, &d, fs, "out", "in", "cols", l->prep >= 0);
     }
     OUT("}\n\n");
 
@@ -950,7 +966,7 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     if (!bg) {
         OUT("    /* din = %s_din(dout): the transposed %s, by the direct kernels */\n", l->name,
             conv ? "convolution" : "deconvolution");
-        emit_direct_pass(o, &din, &dd, bs, "din", "dout", "dcols");
+        emit_direct_pass(o, &din, &dd, bs, "din", "dout", "dcols", 0);
     }
     if (!l->needs_din)
         OUT("    (void)din, (void)weight;   /* the first layer that learns: no input gradient */\n");
@@ -1263,8 +1279,9 @@ static const char *bwd_in_buf(const ir_model *m, int i)
     return buf_name(m, i == 0 ? m->buf_input : ir_bwd_out(&m->layers[i - 1]));
 }
 
-/* The call of layer i's forward function, writing buffer out. */
-static void emit_layer_forward(sbuf *o, const ir_model *m, int i, int out)
+/* The call of layer i's forward function, writing buffer out; prepared:
+ * the entry point has prepared weights to pass on (or NULL). */
+static void emit_layer_forward(sbuf *o, const ir_model *m, int i, int out, int prepared)
 {
     const ir_layer *l = &m->layers[i];
     OUT("    %s_forward(AT(%s), ", l->name, buf_name(m, out));
@@ -1273,6 +1290,10 @@ static void emit_layer_forward(sbuf *o, const ir_model *m, int i, int out)
     OUT("AT(%s)", in_buf(m, i));
     if (l->weight >= 0)
         OUT(", params + P_%s_weight, params + P_%s_bias", l->name, l->name);
+    if (l->prep >= 0 && prepared)
+        OUT(", PREP(%s)", l->name);
+    else if (l->prep >= 0)
+        OUT(", NULL");
     OUT(", B);\n");
 }
 
@@ -1287,7 +1308,7 @@ static void emit_forward_call(sbuf *o, const ir_model *m, int i)
         emit_lap(o, l->name, "AEC_FWD");
         return;
     }
-    emit_layer_forward(o, m, i, l->buf_out);
+    emit_layer_forward(o, m, i, l->buf_out, 1);
     emit_lap(o, l->name, "AEC_FWD");
 }
 
@@ -1303,7 +1324,7 @@ static void emit_recompute(sbuf *o, const ir_model *m, int i)
         OUT("the schedule's line %d */\n", l->output_line);
     else
         OUT("aec's default for these shapes */\n");
-    emit_layer_forward(o, m, i, l->buf_redo);
+    emit_layer_forward(o, m, i, l->buf_redo, 0);
     emit_lap(o, l->name, "AEC_BWD");
 }
 
@@ -1346,20 +1367,59 @@ static void emit_backward_call(sbuf *o, const ir_model *m, int i)
     emit_lap(o, l->name, "AEC_BWD");
 }
 
+/* Whether any of layers lo .. hi-1 reads prepared weights. */
+static int any_prepared(const ir_model *m, int lo, int hi)
+{
+    for (int i = lo; i < hi; i++)
+        if (m->layers[i].prep >= 0)
+            return 1;
+    return 0;
+}
+
+/* MODEL_prepare: every prepared forward pass's weights, packed. */
+static void emit_prepare(sbuf *o, const ir_model *m)
+{
+    source_comment(o, m, m->model_line);
+    OUT("/* Inference's prepared weights: the packed weights of each direct and\n"
+        " * winograd forward pass, made once into prep (PREP_TOTAL floats) for\n"
+        " * encode and decode to read, instead of on every call. */\n");
+    OUT("void %s_prepare(const float *params, float *prep)\n{\n", m->name);
+    if (!any_prepared(m, 0, m->nlayers))
+        OUT("    (void)params, (void)prep;   /* every forward pass is gemm: nothing to pack */\n");
+    for (int i = 0; i < m->nlayers; i++) {
+        const ir_layer *l = &m->layers[i];
+        if (l->prep >= 0)
+            OUT("    %s_%s(prep + PREP_%s, params + P_%s_weight);\n", l->name,
+                ir_direct_of(l, &l->sched[PASS_FWD], m->batch).wino ? "wino_pack" : "pack", l->name, l->name);
+    }
+    OUT("}\n\n");
+}
+
+/* The signature of encode or decode, over layers lo .. hi-1. */
+static void entry_signature(sbuf *o, const ir_model *m, const char *what, int lo, int hi)
+{
+    OUT("void %s_%s(const float *params, const float *prep, float *arena, int B%s)\n{\n    aec_lap_start();\n",
+        m->name, what, lo == 0 ? ", int for_loss" : "");
+    if (!any_prepared(m, lo, hi))
+        OUT("    (void)prep;   /* no direct or winograd pass here */\n");
+}
+
 static void emit_entry_points(sbuf *o, const ir_model *m)
 {
+    emit_prepare(o, m);
     source_comment(o, m, m->encoder_line);
-    OUT("/* input -> latent (%s); for_loss: also what only the loss and backward read */\n",
-        buf_name(m, m->layers[m->n_encoder - 1].buf_out));
-    OUT("void %s_encode(const float *params, float *arena, int B, int for_loss)\n{\n    aec_lap_start();\n", m->name);
+    OUT("/* input -> latent (%s); prep: MODEL_prepare's, or NULL; for_loss: also\n"
+        " * what only the loss and backward read */\n", buf_name(m, m->layers[m->n_encoder - 1].buf_out));
+    entry_signature(o, m, "encode", 0, m->n_encoder);
     if (m->gaussian < 0)
         OUT("    (void)for_loss;   /* no gaussian latent: the loss reads nothing encode may leave out */\n");
     for (int i = 0; i < m->n_encoder; i++)
         emit_forward_call(o, m, i);
     OUT("}\n\n");
     source_comment(o, m, m->decoder_line);
-    OUT("/* latent -> output (%s) */\n", buf_name(m, m->layers[m->nlayers - 1].buf_out));
-    OUT("void %s_decode(const float *params, float *arena, int B)\n{\n    aec_lap_start();\n", m->name);
+    OUT("/* latent -> output (%s); prep: MODEL_prepare's, or NULL */\n",
+        buf_name(m, m->layers[m->nlayers - 1].buf_out));
+    entry_signature(o, m, "decode", m->n_encoder, m->nlayers);
     for (int i = m->n_encoder; i < m->nlayers; i++)
         emit_forward_call(o, m, i);
     OUT("}\n\n");
@@ -1402,6 +1462,16 @@ static void emit_enums(sbuf *o, const ir_model *m)
     OUT("/* The convolutions' im2col columns and direct planes: scratch of one pass\n"
         " * each, after the arena. */\n"
         "#define SCRATCH (arena + (size_t)B * A_TOTAL)\n\n");
+    OUT("/* Inference's prepared weights (MODEL_prepare), in floats: a layer's start\n"
+        " * at prep + PREP_layer, NULL where there are none (training). */\nenum {\n");
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].prep >= 0) {
+            char id[96];
+            snprintf(id, sizeof id, "PREP_%s", m->layers[i].name);
+            OUT("    %-28s = %ld,\n", id, m->layers[i].prep);
+        }
+    OUT("    %-28s = %zu\n};\n#define PREP(layer) (prep ? prep + PREP_##layer : NULL)\n\n", "PREP_TOTAL",
+        m->prep_floats);
     OUT("/* Layers, in the order of the .ae file: rows of the layer table and the profile. */\nenum {\n");
     for (int i = 0; i < m->nlayers; i++)
         OUT("    L_%s,\n", m->layers[i].name);
@@ -1505,6 +1575,7 @@ static void emit_descriptor(sbuf *o, const ir_model *m)
     else
         OUT("    /* schedule: split(workers=%d), aec's default (0: one slice per core) */\n", m->workers);
     OUT("    .workers = %d,\n", m->workers);
+    OUT("    .prep_floats = PREP_TOTAL, .prepare = %s_prepare,\n", m->name);
     OUT("    .encode = %s_encode, .decode = %s_decode,\n", m->name, m->name);
     OUT("    .loss_fn = %s_loss, .backward = %s_backward,\n};\n\n", m->name, m->name);
     OUT("#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_setup_libraries(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",
@@ -1521,8 +1592,9 @@ static void emit_header(sbuf *o, const ir_model *m)
     OUT("extern const aec_model %s_model;\n\n", m->name);
     OUT("/* One training step: encode, decode, loss, backward. Buffers live in an\n"
         " * arena of B * %s_model.arena_per_image floats; see aec.h. */\n", m->name);
-    OUT("void  %s_encode(const float *params, float *arena, int B, int for_loss);\n", m->name);
-    OUT("void  %s_decode(const float *params, float *arena, int B);\n", m->name);
+    OUT("void  %s_prepare(const float *params, float *prep);\n", m->name);
+    OUT("void  %s_encode(const float *params, const float *prep, float *arena, int B, int for_loss);\n", m->name);
+    OUT("void  %s_decode(const float *params, const float *prep, float *arena, int B);\n", m->name);
     OUT("float %s_loss(float *arena, int B);\n", m->name);
     OUT("void  %s_backward(const float *params, float *grads, float *arena, int B);\n\n#endif\n", m->name);
 }

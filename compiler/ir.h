@@ -73,6 +73,9 @@ typedef struct {
      * buf_redo: the output made again, for the backward passes (recompute) */
     int buf_out, buf_cols, buf_dout, buf_dcols, buf_redo;
     int buf_mu, buf_logvar, buf_eps, buf_dmu, buf_dlogvar;    /* IR_GAUSSIAN */
+    /* plan.c: where the forward pass's packed weights start in the
+     * prepared weights (inference: MODEL_prepare), or -1 if it packs none */
+    long prep;
     /* ir_mark_gradients, before schedule.c and plan.c read them: */
     int needs_din;      /* a layer with weights lies below: pass d loss / d input on */
     int runs_backward;  /* it has weights or needs_din: else nothing to do */
@@ -127,6 +130,8 @@ typedef struct {
      * the arena: B * scratch_per_image floats (untiled gemm passes), or
      * scratch_fixed (tiled and direct passes) */
     size_t scratch_per_image, scratch_fixed;
+    /* plan.c: floats of the prepared weights, each layer's at its prep */
+    size_t prep_floats;
 } ir_model;
 
 void ir_free(ir_model *m);

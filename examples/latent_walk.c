@@ -3,7 +3,8 @@
  * The generated header (celeba_vae.h) exposes the model's encoder and decoder
  * as two functions, celeba_vae_encode() and celeba_vae_decode(), plus the
  * descriptor celeba_vae_model that says where in the arena their inputs and
- * outputs live. This program loads a trained checkpoint, walks a straight
+ * outputs live, and celeba_vae_prepare(), which packs the weights once for
+ * the convolutions' kernels to read. This program loads a trained checkpoint, walks a straight
  * line between two random points of the latent space, decodes each step
  * into a face, writes the strip as a PNG, then encodes the faces back and
  * prints how far each lands from the point it came from.
@@ -50,8 +51,11 @@ int main(int argc, char **argv)
     if (aec_load_params(argv[1], m, params) != 0)
         return 1;                       /* aec_load_params said why */
 
-    /* The arena: B images' worth of every buffer the model uses. */
-    float *arena = checked_calloc((size_t)B * m->arena_per_image);
+    /* The arena: B images' worth of every buffer the model uses, and the
+     * kernels' scratch; the weights prepared once, as they will not change. */
+    float *arena = aec_arena_alloc(m, B), *prep = aec_prepare(m, params);
+    if (!arena || !prep)
+        return 1;                       /* they said why */
     float *ends = checked_calloc(2 * (size_t)Z), *z = checked_calloc((size_t)B * Z);
     float *faces = checked_calloc((size_t)B * m->in_c * m->in_h * m->in_w);
     float *back = checked_calloc((size_t)B * Z);
@@ -64,15 +68,14 @@ int main(int argc, char **argv)
 
     /* decode: latents in, images out */
     aec_put_latent(m, arena, z, B);
-    celeba_vae_decode(params, arena, B);
+    celeba_vae_decode(params, prep, arena, B);
     aec_get_output(m, arena, faces, B);
     if (aec_png_write_grid(argv[2], faces, B, B, m->in_c, m->in_h, m->in_w, m->in_lo, m->in_hi) != 0)
         return 1;
 
     /* encode: images in, latents (mu: eps = 0) out */
     aec_put_input(m, arena, faces, B);
-    aec_put_eps(m, arena, NULL, B);
-    celeba_vae_encode(params, arena, B);
+    celeba_vae_encode(params, prep, arena, B, 0);   /* 0: not for a loss, so z = mu, no logvar */
     aec_get_latent(m, arena, back, B);
 
     printf("wrote %s: %d faces along a line in the %d-d latent space\n", argv[2], B, Z);
@@ -84,6 +87,6 @@ int main(int argc, char **argv)
         }
         printf("step %d: |encode(decode(z)) - z| / |z| = %.3f\n", k, sqrt(d / n));
     }
-    free(params), free(arena), free(ends), free(z), free(faces), free(back);
+    free(params), free(arena), free(prep), free(ends), free(z), free(faces), free(back);
     return 0;
 }

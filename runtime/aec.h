@@ -107,14 +107,21 @@ typedef struct aec_model {
      * once, one thread each (workers.c); 0: one per core; 1: whole. */
     int workers;
     /* Entry points. Each reads and writes the arena at the offsets above.
-     * encode: input -> latent; for_loss 0 leaves out what only loss and
-     *   backward read (a VAE's logvar head: then z = mu, and eps is unread);
-     *   1 before loss.  decode: latent -> output.
+     * prepare: the weights as the direct and winograd forward passes read
+     *   them, into prep_floats floats (aec_prepare), for inference, where
+     *   the weights do not change from call to call.
+     * encode: input -> latent; prep: prepare's for these params, or NULL
+     *   (the passes pack their weights themselves, as training needs);
+     *   for_loss 0 leaves out what only loss and backward read (a VAE's
+     *   logvar head: then z = mu, and eps is unread); 1 before loss.
+     * decode: latent -> output; prep as for encode.
      * loss:   output vs input -> mean loss of the batch.
      * backward: after encode, decode and loss, ADD d loss / d params into
      *   grads (the caller zeroes them), in the parameter array's layout. */
-    void (*encode)(const float *params, float *arena, int B, int for_loss);
-    void (*decode)(const float *params, float *arena, int B);
+    size_t prep_floats;
+    void (*prepare)(const float *params, float *prep);
+    void (*encode)(const float *params, const float *prep, float *arena, int B, int for_loss);
+    void (*decode)(const float *params, const float *prep, float *arena, int B);
     float (*loss_fn)(float *arena, int B);
     void (*backward)(const float *params, float *grads, float *arena, int B);
 } aec_model;
@@ -247,6 +254,13 @@ int  aec_dataset_load(const char *dir, const char *split, const aec_model *m,
 void aec_dataset_free(aec_dataset *d);
 
 /* ---- running a model ------------------------------------------------------ */
+
+/* An arena for batches of up to B images, with the scratch after it;
+ * NULL after aec_error. free() it. */
+float *aec_arena_alloc(const aec_model *m, int B);
+/* params' prepared weights (m->prepare), for inference's encode and decode
+ * while params stay as they are; NULL after aec_error. free() it. */
+float *aec_prepare(const aec_model *m, const float *params);
 
 /* Copy B NCHW images into the arena's CBHW input, and back out. */
 void aec_put_input(const aec_model *m, float *arena, const float *x, int B);

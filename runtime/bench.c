@@ -12,6 +12,7 @@ typedef struct {
     const aec_model *m;
     int B;
     float *params, *grads, *eps, *x, *out;
+    float *prep;            /* the weights prepared for inference (aec_prepare) */
     aec_workers *pool;
     aec_optim opt;
     aec_rng rng;
@@ -28,7 +29,7 @@ static void train_step(bench_state *s)
 static void infer_step(bench_state *s)
 {
     double t0 = aec_seconds();
-    aec_workers_infer(s->pool, s->params, s->x, s->B, s->out);
+    aec_workers_infer(s->pool, s->params, s->prep, s->x, s->B, s->out);
     if (aec_profiling)
         aec_profile_step(aec_seconds() - t0, 0.0);
 }
@@ -73,7 +74,7 @@ static void bench_free(bench_state *s)
 {
     aec_optim_free(&s->opt);
     aec_workers_close(s->pool);
-    free(s->params), free(s->grads), free(s->eps), free(s->x), free(s->out);
+    free(s->params), free(s->grads), free(s->eps), free(s->x), free(s->out), free(s->prep);
 }
 
 /* The per-layer profile of training steps, or with --only infer of
@@ -96,6 +97,13 @@ int aec_bench(const aec_model *m, const aec_bench_opts *o)
     int rc = -1;
     if (bench_alloc(&s, m, o->B, o->workers, o->infer, o->seed) == 0) {
         double train = o->train ? rate(&s, train_step, o->seconds) * o->B : 0.0;
+        /* inference reads the weights as they are after training, prepared
+         * once, as a program that loads a model to run it does */
+        s.prep = o->infer ? aec_prepare(m, s.params) : NULL;
+        if (o->infer && !s.prep) {
+            bench_free(&s);
+            return -1;
+        }
         double infer = o->infer ? rate(&s, infer_step, o->seconds) * o->B : 0.0;
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -45,6 +45,14 @@ float *aec_arena_alloc(const aec_model *m, int B)
     return aec_alloc_floats((size_t)B * m->arena_per_image + scratch, "arena");
 }
 
+float *aec_prepare(const aec_model *m, const float *params)
+{
+    float *prep = aec_alloc_floats(m->prep_floats ? m->prep_floats : 1, "prepared weights");
+    if (prep)
+        m->prepare(params, prep);
+    return prep;
+}
+
 /* NCHW -> CBHW. */
 static void to_cbhw(float *dst, const float *src, int B, int C, size_t HW)
 {
@@ -160,8 +168,8 @@ float aec_forward(const aec_model *m, const float *params, float *arena,
                   const float *x, int B)
 {
     aec_put_input(m, arena, x, B);
-    m->encode(params, arena, B, 1);
-    m->decode(params, arena, B);
+    m->encode(params, NULL, arena, B, 1);
+    m->decode(params, NULL, arena, B);
     return m->loss_fn(arena, B);
 }
 
@@ -207,7 +215,7 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
 }
 
 /* One batch: images -> reconstructions, images -> latents, or latents -> images. */
-static void run_batch(const aec_model *m, const float *params, float *arena, aec_run_kind k,
+static void run_batch(const aec_model *m, const float *params, const float *prep, float *arena, aec_run_kind k,
                       const float *in, int B, float *out)
 {
     if (k == AEC_RUN_DECODE)
@@ -215,12 +223,12 @@ static void run_batch(const aec_model *m, const float *params, float *arena, aec
     else
         aec_put_input(m, arena, in, B);
     if (k != AEC_RUN_DECODE)
-        m->encode(params, arena, B, 0);   /* a VAE reconstructs and encodes with z = mu */
+        m->encode(params, prep, arena, B, 0);   /* a VAE reconstructs and encodes with z = mu */
     if (k == AEC_RUN_ENCODE) {
         aec_get_latent(m, arena, out, B);
         return;
     }
-    m->decode(params, arena, B);
+    m->decode(params, prep, arena, B);
     aec_get_output(m, arena, out, B);
 }
 
@@ -230,14 +238,19 @@ int aec_run(const aec_model *m, const float *params, aec_run_kind k, const float
     int B = m->defaults.batch > 0 && m->defaults.batch < n ? m->defaults.batch : n;
     size_t in_size = k == AEC_RUN_DECODE ? (size_t)m->latent : image;
     size_t out_size = k == AEC_RUN_ENCODE ? (size_t)m->latent : image;
-    float *arena = n > 0 ? aec_arena_alloc(m, B) : NULL;
-    if (!arena)
-        return n > 0 ? -1 : 0;
+    if (n <= 0)
+        return 0;
+    float *arena = aec_arena_alloc(m, B), *prep = arena ? aec_prepare(m, params) : NULL;
+    if (!prep) {
+        free(arena);
+        return -1;
+    }
     for (int i = 0; i < n; i += B) {
         int nb = n - i < B ? n - i : B;
-        run_batch(m, params, arena, k, in + (size_t)i * in_size, nb, out + (size_t)i * out_size);
+        run_batch(m, params, prep, arena, k, in + (size_t)i * in_size, nb, out + (size_t)i * out_size);
     }
     free(arena);
+    free(prep);
     return 0;
 }
 

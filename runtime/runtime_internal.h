@@ -30,8 +30,6 @@ void aec_profile_end(void);
 /* n zeroed floats, 64-byte aligned (a cache line, an AVX-512 vector); NULL,
  * after aec_error naming `what`, on overflow or out of memory. free() it. */
 float *aec_alloc_floats(size_t n, const char *what);
-/* An arena for batches of up to B images. */
-float *aec_arena_alloc(const aec_model *m, int B);
 
 /* Copy images idx[0..B) of d into x as one contiguous NCHW batch. */
 void aec_gather(const aec_dataset *d, const int *idx, int B, float *x);
@@ -68,11 +66,13 @@ void aec_workers_close(aec_workers *w);
 int  aec_workers_count(const aec_workers *w);
 /* x: B NCHW images; eps: [B, Z] for a variational model, or NULL for zeros.
  * grad: grads = d mean loss / d params (overwritten), returns the mean loss.
- * loss: the forward pass only. infer: encode and decode into y (NCHW). */
+ * loss: the forward pass only. infer: encode and decode into y (NCHW), with
+ * params' prepared weights (aec_prepare) or NULL. */
 float aec_workers_grad(aec_workers *w, const float *params, float *grads, const float *x,
                        const float *eps, int B);
 float aec_workers_loss(aec_workers *w, const float *params, const float *x, const float *eps, int B);
-void  aec_workers_infer(aec_workers *w, const float *params, const float *x, int B, float *y);
+void  aec_workers_infer(aec_workers *w, const float *params, const float *prep, const float *x, int B,
+                        float *y);
 /* The optimizer's step on the workers, each updating a range of the
  * parameters: o->step++, then what aec_optim_step does, the same bits. It
  * ends a training step begun at step_start (aec_seconds), and with

@@ -45,6 +45,7 @@ struct aec_workers {
     job_kind kind;
     const float *x, *eps;
     const float *weights;   /* the parameters a pass reads */
+    const float *prep;      /* JOB_INFER: their prepared weights, or NULL */
     float *out;             /* JOB_INFER: outputs, NCHW; JOB_GRAD, JOB_REDUCE: the gradients */
     float *params;          /* JOB_UPDATE: the parameters to update ... */
     const float *grads;     /* ... by these gradients */
@@ -111,8 +112,8 @@ static void run_slice(aec_workers *p, worker *w)
     if (p->kind == JOB_INFER) {
         w->bad = NULL;
         aec_put_input(m, w->arena, p->x + (size_t)w->first * chw, w->n);
-        m->encode(p->weights, w->arena, w->n, 0);   /* a VAE's z = mu */
-        m->decode(p->weights, w->arena, w->n);
+        m->encode(p->weights, p->prep, w->arena, w->n, 0);   /* a VAE's z = mu */
+        m->decode(p->weights, p->prep, w->arena, w->n);
         aec_get_output(m, w->arena, p->out + (size_t)w->first * chw, w->n);
         return;
     }
@@ -308,9 +309,9 @@ float aec_workers_loss(aec_workers *p, const float *params, const float *x, cons
     return mean_loss(p, B);
 }
 
-void aec_workers_infer(aec_workers *p, const float *params, const float *x, int B, float *y)
+void aec_workers_infer(aec_workers *p, const float *params, const float *prep, const float *x, int B, float *y)
 {
-    p->kind = JOB_INFER, p->weights = params, p->x = x, p->eps = NULL, p->out = y;
+    p->kind = JOB_INFER, p->weights = params, p->prep = prep, p->x = x, p->eps = NULL, p->out = y;
     run_job(p, B);
 }
 

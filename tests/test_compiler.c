@@ -1515,7 +1515,7 @@ static void test_schedule_recompute(void **state)
     const char *make = strstr(bwd, "    /* conv1's output again, for enc_flatten1's backward pass and its own: the "
                                    "schedule's line 17 */\n"
                                    "    conv1_forward(AT(conv1_redo), SCRATCH, AT(input), params + P_conv1_weight, "
-                                   "params + P_conv1_bias, B);\n    aec_lap(L_conv1, AEC_BWD);\n");
+                                   "params + P_conv1_bias, NULL, B);\n    aec_lap(L_conv1, AEC_BWD);\n");
     const char *flat = strstr(bwd, "    enc_flatten1_backward("), *own = strstr(bwd, "    conv1_backward(");
     assert_non_null(make);
     assert_true(flat && own && make < flat && flat < own);

@@ -213,11 +213,13 @@ static float *load_checkpoint(void)
 static void forward_here(const aec_dataset *d, int n, float *z, float *y)
 {
     float *params = load_checkpoint();
-    float *arena = aec_arena_alloc(M, n);
+    float *arena = aec_arena_alloc(M, n), *prep = aec_prepare(M, params);
     assert_non_null(arena);
+    assert_non_null(prep);
     aec_put_input(M, arena, d->x, n);
-    M->encode(params, arena, n, 0);
-    M->decode(params, arena, n);
+    M->encode(params, prep, arena, n, 0);
+    M->decode(params, prep, arena, n);
+    free(prep);
     if (z)
         aec_get_latent(M, arena, z, n);
     if (y)
@@ -420,6 +422,37 @@ static void vae_samples_and_needs_eps(void **state)
                  "--out", tp("g.safetensors"), NULL);
     expect_failure(&p, 1, "--eps");
     proc_free(&p);
+}
+
+/* examples/latent_walk.c, a program of one's own around the generated
+ * header: it runs on a checkpoint (its arena with the kernels' scratch, its
+ * weights prepared), writes its strip of 8 faces and one finite distance a
+ * face, and names a checkpoint that is not there. */
+static void example_latent_walk(void **state)
+{
+    (void)state;
+    const char *walk = AEC_BUILD "/latent_walk";
+    expect_ok(AEC_BUILD "/celeba_vae", "init", "--out", tp("walk.safetensors"), "--seed", "3", NULL);
+    proc p = run(walk, tp("walk.safetensors"), tp("walk.png"), "7", NULL);
+    expect_status(&p, 0);
+    uint32_t w, h;
+    png_size(tp("walk.png"), &w, &h);
+    assert_int_equal(w, 8 * (64 + GAP) + GAP);
+    assert_int_equal(h, 64 + 2 * GAP);
+    int steps = 0;
+    for (const char *s = strstr(p.out, "step "); s; s = strstr(s + 1, "step ")) {
+        int k;
+        double d;
+        assert_int_equal(sscanf(s, "step %d: |encode(decode(z)) - z| / |z| = %lf", &k, &d), 2);
+        assert_int_equal(k, steps++);
+        assert_true(isfinite(d) && d > 0.0);
+    }
+    assert_int_equal(steps, 8);
+    proc_free(&p);
+    p = run(walk, tp("no-such.safetensors"), tp("walk2.png"), NULL);
+    expect_failure(&p, 1, "no-such.safetensors");
+    proc_free(&p);
+    assert_int_not_equal(access(tp("walk2.png"), F_OK), 0);
 }
 
 /* Issue 5's first tool: one machine-readable line of speeds. */
@@ -803,6 +836,7 @@ int main(void)
         cmocka_unit_test(report_leaves_out_what_too_few_images_cannot_show),
         cmocka_unit_test(interpolate_and_latent_map),
         cmocka_unit_test(vae_samples_and_needs_eps),
+        cmocka_unit_test(example_latent_walk),
         cmocka_unit_test(bench_prints_one_line),
         cmocka_unit_test(checkpoint_is_the_torch_state_dict),
         cmocka_unit_test(resume_adds_one_row_and_keeps_the_others),

@@ -157,9 +157,11 @@ static void recompute_before_latent_tiny_vae_recompute(void **state)
     same_as_kept(&tiny_vae_fused_model, &tiny_vae_recompute_model, 3);
 }
 
-/* Model m's reconstruction of B images by encode(for_loss) and decode, in
- * an arena of NaNs, with eps, when for_loss, all zeros; y is malloc'd. */
-static float *reconstruct(const aec_model *m, const float *p, const float *x, int B, int for_loss)
+/* Model m's reconstruction of B images by encode(for_loss) and decode, with
+ * prepared weights or without (prep NULL), in an arena of NaNs, with eps,
+ * when for_loss, all zeros; y is malloc'd. */
+static float *reconstruct(const aec_model *m, const float *p, const float *prep, const float *x, int B,
+                          int for_loss)
 {
     size_t n = (size_t)B * m->out_c * m->out_h * m->out_w;
     float *arena = aec_arena_alloc(m, B), *y = malloc(n * sizeof *y);
@@ -169,8 +171,8 @@ static float *reconstruct(const aec_model *m, const float *p, const float *x, in
     aec_put_input(m, arena, x, B);
     if (for_loss)
         aec_put_eps(m, arena, NULL, B);
-    m->encode(p, arena, B, for_loss);
-    m->decode(p, arena, B);
+    m->encode(p, prep, arena, B, for_loss);
+    m->decode(p, prep, arena, B);
     aec_get_output(m, arena, y, B);
     free(arena);
     return y;
@@ -184,12 +186,12 @@ static void mean_only_encode(const aec_model *m, int B)
 {
     float *p = malloc(m->n_params * sizeof *p), *x = random_batch(m, B, 9);
     aec_init_params(m, p, 5);
-    float *want = reconstruct(m, p, x, B, 1);
+    float *want = reconstruct(m, p, NULL, x, B, 1);
     for (int i = 0; i < m->n_tensors; i++)
         if (strncmp(m->params[i].name, "logvar.", 7) == 0)
             for (size_t j = 0; j < m->params[i].numel; j++)
                 p[m->params[i].offset + j] = NAN;
-    float *got = reconstruct(m, p, x, B, 0);
+    float *got = reconstruct(m, p, NULL, x, B, 0);
     size_t n = (size_t)B * m->out_c * m->out_h * m->out_w;
     for (size_t i = 0; i < n; i++)
         assert_true(isfinite(want[i]));
@@ -202,6 +204,40 @@ static void inference_leaves_out_logvar(void **state)
     mean_only_encode(&tiny_vae_model, 5);          /* the heads direct: a partial block of 32 images */
     mean_only_encode(&tiny_vae_model, 37);         /* two blocks */
     mean_only_encode(&tiny_vae_fused_model, 5);    /* the heads gemm */
+}
+
+/* Weights prepared once (MODEL_prepare) give the reconstruction that the
+ * passes packing their own give, bit for bit; packs hidden in a stale
+ * prep would show, as prepare is given other weights first. */
+static void prepared_as_packed(const aec_model *m, int B, size_t want_floats)
+{
+    float *p = malloc(m->n_params * sizeof *p), *x = random_batch(m, B, 9);
+    assert_int_equal(m->prep_floats, want_floats);
+    aec_init_params(m, p, 6);
+    float *prep = aec_prepare(m, p);
+    assert_non_null(prep);
+    aec_init_params(m, p, 5);
+    float *want = reconstruct(m, p, NULL, x, B, 0);
+    float *stale = reconstruct(m, p, prep, x, B, 0);
+    size_t n = (size_t)B * m->out_c * m->out_h * m->out_w;
+    if (want_floats > 0)
+        assert_memory_not_equal(stale, want, n * sizeof *want);
+    m->prepare(p, prep);
+    float *got = reconstruct(m, p, prep, x, B, 0);
+    assert_memory_equal(got, want, n * sizeof *got);
+    free(p), free(x), free(prep), free(want), free(stale), free(got);
+}
+
+static void prepared_weights(void **state)
+{
+    prepared_as_packed(&tiny_gemm_model, 5, 0);        /* every pass gemm: nothing prepared */
+    prepared_as_packed(&tiny_all_model, 3, tiny_all_model.prep_floats);
+    prepared_as_packed(&tiny_direct_model, 5, tiny_direct_model.prep_floats);
+    prepared_as_packed(&tiny_phases_model, 5, tiny_phases_model.prep_floats);
+    prepared_as_packed(&tiny_wino_model, 5, tiny_wino_model.prep_floats);
+    prepared_as_packed(&tiny_vae_model, 5, tiny_vae_model.prep_floats);
+    prepared_as_packed(&fmnist_cae_model, 2, fmnist_cae_model.prep_floats);
+    assert_true(tiny_direct_model.prep_floats > 0 && tiny_wino_model.prep_floats > 0);
 }
 
 static void seed_model_fmnist_cae(void **state) { check_model(&fmnist_cae_model, 2); }
@@ -249,6 +285,7 @@ int main(void)
         cmocka_unit_test(gaussian_latent_tiny_vae),
         cmocka_unit_test(fused_before_latent_tiny_vae_fused),
         cmocka_unit_test(inference_leaves_out_logvar),
+        cmocka_unit_test(prepared_weights),
         cmocka_unit_test(check_catches_wrong_gradient),
     };
     return cmocka_run_group_tests_name("gradcheck", tests, NULL, NULL);

@@ -44,9 +44,15 @@ static const aec_param lin_params[] = {
 /* SIGINT from inside training, at the interrupt_at-th backward pass (0: never). */
 static int backward_calls, interrupt_at;
 
-static void lin_encode(const float *p, float *a, int B, int for_loss)
+/* nothing to prepare: no packed weights */
+static void lin_prepare(const float *p, float *prep)
 {
-    (void)for_loss;     /* not variational: the same either way */
+    (void)p, (void)prep;
+}
+
+static void lin_encode(const float *p, const float *prep, float *a, int B, int for_loss)
+{
+    (void)prep, (void)for_loss;     /* no packed weights; not variational */
     const float *x = a + (size_t)B * OFF_IN;
     float *z = a + (size_t)B * OFF_Z;
     for (int b = 0; b < B; b++)
@@ -58,8 +64,9 @@ static void lin_encode(const float *p, float *a, int B, int for_loss)
         }
 }
 
-static void lin_decode(const float *p, float *a, int B)
+static void lin_decode(const float *p, const float *prep, float *a, int B)
 {
+    (void)prep;
     const float *z = a + (size_t)B * OFF_Z;
     float *y = a + (size_t)B * OFF_OUT;
     for (int b = 0; b < B; b++)
@@ -120,7 +127,7 @@ static const aec_model lin_model = {
     .n_params = N_PARAMS, .n_tensors = 4, .params = lin_params,
     .arena_per_image = PER_IMAGE, .input_offset = OFF_IN, .latent_offset = OFF_Z, .decode_offset = OFF_Z,
     .output_offset = OFF_OUT,
-    .encode = lin_encode, .decode = lin_decode, .loss_fn = lin_loss, .backward = lin_backward,
+    .prepare = lin_prepare, .encode = lin_encode, .decode = lin_decode, .loss_fn = lin_loss, .backward = lin_backward,
 };
 
 /* ---- helpers ------------------------------------------------------------------ */

@@ -28,7 +28,7 @@ $(B)/tests/%: tests/%.c $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a $(w
 	    -DAEC_BUILD='"$(CURDIR)/$(B)"' \
 	    $< $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a -lcmocka $(LIBS) -fopenmp -o $@
 
-test: all $(TEST_BIN)
+test: all $(TEST_BIN) $(B)/latent_walk
 	bash tests/run $(TEST_BIN)
 
 # SAN=1 (see the Makefile): AEC_HOME for `aec build`, a folder with runtime/
