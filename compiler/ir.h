@@ -224,6 +224,11 @@ int ir_dweight_tile(const ir_layer *l, const ir_sched *bwd, int batch);
 /* The images a direct linear product takes at a time, in 2 vectors of 16
  * (emit.c; plan.c sizes its transposed input). */
 enum { IR_LINEAR_IMAGES = 32 };
+/* A linear layer's forward pass under gemm, given prepared weights
+ * (inference), multiplies them as panels of IR_PANEL outputs, packed
+ * input-major, where a panel of its inputs fits in the L1 cache:
+ * IR_PANEL_INPUTS inputs or fewer (emit.c, LAYER_panel). */
+enum { IR_PANEL = 64, IR_PANEL_INPUTS = 128 };
 /* The taps of one phase, as shifts into a channel's planes (conv2d: plane
  * index x stride + shift) and kernel indices ky*K + kx; returns how many.
  * off and kidx hold K*K each. */
