@@ -1459,16 +1459,17 @@ static int any_prepared(const ir_model *m, int lo, int hi)
     return 0;
 }
 
-/* MODEL_prepare: every prepared forward pass's weights, packed. */
+/* MODEL_prepare: every prepared forward pass's weights, packed (plan.c). */
 static void emit_prepare(sbuf *o, const ir_model *m)
 {
     source_comment(o, m, m->model_line);
     OUT("/* Inference's prepared weights: the packed weights of each direct and\n"
-        " * winograd forward pass, made once into prep (PREP_TOTAL floats) for\n"
-        " * encode and decode to read, instead of on every call. */\n");
+        " * winograd convolution and the panels of each gemm linear layer, made\n"
+        " * once into prep (PREP_TOTAL floats) for encode and decode to read,\n"
+        " * instead of on every call. */\n");
     OUT("void %s_prepare(const float *params, float *prep)\n{\n", m->name);
     if (!any_prepared(m, 0, m->nlayers))
-        OUT("    (void)params, (void)prep;   /* every forward pass is gemm: nothing to pack */\n");
+        OUT("    (void)params, (void)prep;   /* no forward pass here reads prepared weights */\n");
     for (int i = 0; i < m->nlayers; i++) {
         const ir_layer *l = &m->layers[i];
         if (l->prep < 0)
@@ -1486,7 +1487,7 @@ static void entry_signature(sbuf *o, const ir_model *m, const char *what, int lo
     OUT("void %s_%s(const float *params, const float *prep, float *arena, int B%s)\n{\n    aec_lap_start();\n",
         m->name, what, lo == 0 ? ", int for_loss" : "");
     if (!any_prepared(m, lo, hi))
-        OUT("    (void)prep;   /* no direct or winograd pass here */\n");
+        OUT("    (void)prep;   /* no forward pass here reads prepared weights */\n");
 }
 
 static void emit_entry_points(sbuf *o, const ir_model *m)

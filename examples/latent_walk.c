@@ -4,7 +4,7 @@
  * as two functions, celeba_vae_encode() and celeba_vae_decode(), plus the
  * descriptor celeba_vae_model that says where in the arena their inputs and
  * outputs live, and celeba_vae_prepare(), which packs the weights once for
- * the convolutions' kernels to read. This program loads a trained checkpoint, walks a straight
+ * the kernels to read (the convolutions' packs, the linear layer's panels). This program loads a trained checkpoint, walks a straight
  * line between two random points of the latent space, decodes each step
  * into a face, writes the strip as a PNG, then encodes the faces back and
  * prints how far each lands from the point it came from.
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     if (aec_png_write_grid(argv[2], faces, B, B, m->in_c, m->in_h, m->in_w, m->in_lo, m->in_hi) != 0)
         return 1;
 
-    /* encode: images in, latents (mu: eps = 0) out */
+    /* encode: images in, latents (mu) out */
     aec_put_input(m, arena, faces, B);
     celeba_vae_encode(params, prep, arena, B, 0);   /* 0: not for a loss, so z = mu, no logvar */
     aec_get_latent(m, arena, back, B);

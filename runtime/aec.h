@@ -107,9 +107,10 @@ typedef struct aec_model {
      * once, one thread each (workers.c); 0: one per core; 1: whole. */
     int workers;
     /* Entry points. Each reads and writes the arena at the offsets above.
-     * prepare: the weights as the direct and winograd forward passes read
-     *   them, into prep_floats floats (aec_prepare), for inference, where
-     *   the weights do not change from call to call.
+     * prepare: the weights as the forward passes read them (the direct and
+     *   winograd convolutions' packs, the gemm linear layers' panels), into
+     *   prep_floats floats (aec_prepare), for inference, where the weights
+     *   do not change from call to call.
      * encode: input -> latent; prep: prepare's for these params, or NULL
      *   (the passes pack their weights themselves, as training needs);
      *   for_loss 0 leaves out what only loss and backward read (a VAE's

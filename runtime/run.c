@@ -48,7 +48,7 @@ float *aec_arena_alloc(const aec_model *m, int B)
 float *aec_prepare(const aec_model *m, const float *params)
 {
     float *prep = aec_alloc_floats(m->prep_floats ? m->prep_floats : 1, "prepared weights");
-    if (prep)
+    if (prep && m->prepare)     /* a descriptor written by hand may have none */
         m->prepare(params, prep);
     return prep;
 }

@@ -20,6 +20,7 @@
 #include "tiny_vae_fused.h"
 #include "tiny_phases.h"
 #include "tiny_phases_gemm.h"
+#include "tiny_panels.h"
 #include "tiny_recompute.h"
 #include "tiny_vae_recompute.h"
 #include "tiny_wino.h"
@@ -67,6 +68,7 @@ static void check_model(const aec_model *m, int B)
 }
 
 static void every_layer_kind_tiny_all(void **state) { check_model(&tiny_all_model, 3); }
+static void linear_layers_tiny_panels(void **state) { check_model(&tiny_panels_model, 5); }
 /* every schedule is held to the same check (tiny_gemm tiles by 3: B = 5
  * ends in a partial tile) */
 static void gemm_schedule_tiny_gemm(void **state) { check_model(&tiny_gemm_model, 5); }
@@ -239,6 +241,7 @@ static void prepared_weights(void **state)
     prepared_as_packed(&tiny_direct_model, 5, 1);      /* direct convolutions, direct linear products */
     prepared_as_packed(&tiny_phases_model, 5, 1);
     prepared_as_packed(&tiny_gemm_model, 5, 0);        /* linear panels: 5 and 48 outputs, partial */
+    prepared_as_packed(&tiny_panels_model, 13, 0);     /* whole panels and a partial last one */
     prepared_as_packed(&tiny_all_model, 3, 0);
     prepared_as_packed(&tiny_wino_model, 5, 0);
     prepared_as_packed(&tiny_vae_model, 5, 0);
@@ -280,6 +283,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_layer_kind_tiny_all),
+        cmocka_unit_test(linear_layers_tiny_panels),
         cmocka_unit_test(gemm_schedule_tiny_gemm),
         cmocka_unit_test(direct_schedule_tiny_direct),
         cmocka_unit_test(direct_forward_phases_tiny_phases),
