@@ -29,7 +29,7 @@ static void train_step(bench_state *s)
 static void infer_step(bench_state *s)
 {
     double t0 = aec_seconds();
-    aec_workers_infer(s->pool, s->params, s->prep, s->x, s->B, s->out);
+    aec_workers_run(s->pool, s->params, s->prep, AEC_RUN_RECONSTRUCT, s->x, s->B, s->out);
     if (aec_profiling)
         aec_profile_step(aec_seconds() - t0, 0.0);
 }

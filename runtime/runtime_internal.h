@@ -48,6 +48,14 @@ void aec_interpolate_latents(const float *a, const float *b, int Z, int steps, i
  * range; for [0, 1] that is p / 255, exactly what torchvision's ToTensor gives. */
 void aec_pixels_to_range(const aec_model *m, const uint8_t *u8, size_t n, float *x);
 
+/* One batch of aec_run's kind k (aec.h) in arena: images -> reconstructions,
+ * images -> latents, or latents -> images, with z = mu for a VAE; prep is
+ * params' prepared weights or NULL. aec_run_sizes: floats an image or a
+ * latent takes, of its input and its output. */
+void aec_run_batch(const aec_model *m, const float *params, const float *prep, float *arena, aec_run_kind k,
+                   const float *in, int B, float *out);
+void aec_run_sizes(const aec_model *m, aec_run_kind k, size_t *in_size, size_t *out_size);
+
 /* put_input + encode + decode + loss_fn on B NCHW images: the batch's mean loss. */
 float aec_forward(const aec_model *m, const float *params, float *arena,
                   const float *x, int B);
@@ -66,13 +74,14 @@ void aec_workers_close(aec_workers *w);
 int  aec_workers_count(const aec_workers *w);
 /* x: B NCHW images; eps: [B, Z] for a variational model, or NULL for zeros.
  * grad: grads = d mean loss / d params (overwritten), returns the mean loss.
- * loss: the forward pass only. infer: encode and decode into y (NCHW), with
- * params' prepared weights (aec_prepare) or NULL. */
+ * loss: the forward pass only. run: aec_run_batch's kind k on B inputs into
+ * out, each worker its slice, with params' prepared weights (aec_prepare)
+ * or NULL. */
 float aec_workers_grad(aec_workers *w, const float *params, float *grads, const float *x,
                        const float *eps, int B);
 float aec_workers_loss(aec_workers *w, const float *params, const float *x, const float *eps, int B);
-void  aec_workers_infer(aec_workers *w, const float *params, const float *prep, const float *x, int B,
-                        float *y);
+void  aec_workers_run(aec_workers *w, const float *params, const float *prep, aec_run_kind k, const float *in,
+                      int B, float *out);
 /* The optimizer's step on the workers, each updating a range of the
  * parameters: o->step++, then what aec_optim_step does, the same bits. It
  * ends a training step begun at step_start (aec_seconds), and with

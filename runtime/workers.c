@@ -46,7 +46,8 @@ struct aec_workers {
     const float *x, *eps;
     const float *weights;   /* the parameters a pass reads */
     const float *prep;      /* JOB_INFER: their prepared weights, or NULL */
-    float *out;             /* JOB_INFER: outputs, NCHW; JOB_GRAD, JOB_REDUCE: the gradients */
+    aec_run_kind run;       /* JOB_INFER: what x is, and out */
+    float *out;             /* JOB_INFER: outputs (aec_run_batch); JOB_GRAD, JOB_REDUCE: the gradients */
     float *params;          /* JOB_UPDATE: the parameters to update ... */
     const float *grads;     /* ... by these gradients */
     aec_optim *opt;         /* JOB_UPDATE */
@@ -110,11 +111,11 @@ static void run_slice(aec_workers *p, worker *w)
     if (w->n == 0)
         return;
     if (p->kind == JOB_INFER) {
+        size_t in_size, out_size;
+        aec_run_sizes(m, p->run, &in_size, &out_size);
         w->bad = NULL;
-        aec_put_input(m, w->arena, p->x + (size_t)w->first * chw, w->n);
-        m->encode(p->weights, p->prep, w->arena, w->n, 0);   /* a VAE's z = mu */
-        m->decode(p->weights, p->prep, w->arena, w->n);
-        aec_get_output(m, w->arena, p->out + (size_t)w->first * chw, w->n);
+        aec_run_batch(m, p->weights, p->prep, w->arena, p->run, p->x + (size_t)w->first * in_size, w->n,
+                      p->out + (size_t)w->first * out_size);
         return;
     }
     aec_put_eps(m, w->arena, p->eps ? p->eps + (size_t)w->first * m->latent : NULL, w->n);
@@ -309,9 +310,10 @@ float aec_workers_loss(aec_workers *p, const float *params, const float *x, cons
     return mean_loss(p, B);
 }
 
-void aec_workers_infer(aec_workers *p, const float *params, const float *prep, const float *x, int B, float *y)
+void aec_workers_run(aec_workers *p, const float *params, const float *prep, aec_run_kind k, const float *in,
+                     int B, float *out)
 {
-    p->kind = JOB_INFER, p->weights = params, p->prep = prep, p->x = x, p->eps = NULL, p->out = y;
+    p->kind = JOB_INFER, p->weights = params, p->prep = prep, p->run = k, p->x = in, p->eps = NULL, p->out = out;
     run_job(p, B);
 }
 
