@@ -1106,25 +1106,23 @@ static void emit_linear_panel_products(sbuf *o, const ir_layer *l)
 static void emit_linear_products(sbuf *o, const ir_layer *l, const char *F, const char *O, const char *const *outs,
                                  const char *const *weights, int n, const char *only_if)
 {
-    if (l->sched[PASS_FWD].lowering == LOWER_GEMM && l->prep >= 0) {
-        OUT("    (void)cols;\n    if (pack) {   /* prepared (inference): the product from the panels */\n");
-        emit_linear_panel_products(o, l);
-        OUT("    } else {   /* OpenBLAS copies the weights itself, on every call */\n");
-        ind = "        ";
-        gemm(o, NT, TR, "B", O, F, "in", F, weights[0], F, "0.0f", outs[0], O);
-        ind = "    ";
-        OUT("    }\n");
-        return;
-    }
     if (l->sched[PASS_FWD].lowering == LOWER_GEMM) {
         OUT("    (void)cols;\n");
         for (int i = 0; i < n; i++) {
-            int guard = i > 0 && only_if;
-            if (guard)
-                OUT("    if (%s) {\n", only_if), ind = "        ";
+            /* a prepared layer (one product, plan.c) has the panels, when given them */
+            int prepared = l->prep >= 0, guard = i > 0 && only_if;
+            if (prepared) {
+                OUT("    if (pack) {   /* prepared (inference): the product from the panels */\n");
+                emit_linear_panel_products(o, l);
+                OUT("    } else {   /* OpenBLAS copies the weights itself, on every call */\n");
+            } else if (guard) {
+                OUT("    if (%s) {\n", only_if);
+            }
+            ind = prepared || guard ? "        " : "    ";
             gemm(o, NT, TR, "B", O, F, "in", F, weights[i], F, "0.0f", outs[i], O);
-            if (guard)
-                OUT("    }\n"), ind = "    ";
+            ind = "    ";
+            if (prepared || guard)
+                OUT("    }\n");
         }
         return;
     }
@@ -1474,9 +1472,9 @@ static void emit_prepare(sbuf *o, const ir_model *m)
         const ir_layer *l = &m->layers[i];
         if (l->prep < 0)
             continue;
-        int wino = l->kind != IR_LINEAR && ir_direct_of(l, &l->sched[PASS_FWD], m->batch).wino;
+        int wino = l->sched[PASS_FWD].lowering == LOWER_WINOGRAD;
         OUT("    %s_%s(prep + PREP_%s, params + P_%s_weight);\n", l->name, wino ? "wino_pack" : "pack", l->name,
-                l->name);
+            l->name);
     }
     OUT("}\n\n");
 }

@@ -4,8 +4,9 @@
  * as two functions, celeba_vae_encode() and celeba_vae_decode(), plus the
  * descriptor celeba_vae_model that says where in the arena their inputs and
  * outputs live, and celeba_vae_prepare(), which packs the weights once for
- * the kernels to read (the convolutions' packs, the linear layer's panels). This program loads a trained checkpoint, walks a straight
- * line between two random points of the latent space, decodes each step
+ * the kernels to read (the convolutions' packs, the linear layer's panels).
+ * This program loads a trained checkpoint, walks a straight line between
+ * two random points of the latent space, decodes each step
  * into a face, writes the strip as a PNG, then encodes the faces back and
  * prints how far each lands from the point it came from.
  *
