@@ -57,7 +57,7 @@ static int bench_alloc(bench_state *s, const aec_model *m, int B, int workers, i
     s->m = m, s->B = B;
     s->params = aec_alloc_floats(m->n_params, "parameters");
     s->grads = aec_alloc_floats(m->n_params, "gradients");
-    s->pool = aec_workers_open(m, workers, B);
+    s->pool = aec_workers_open(m, workers, B, 1);
     s->eps = aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps");
     s->x = aec_alloc_floats((size_t)B * image, "input");
     s->out = infer ? aec_alloc_floats((size_t)B * image, "output") : NULL;   /* training: no memory it does not use */

@@ -206,7 +206,7 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
     }
     if (B > d->n)
         B = d->n;                       /* no arena for images that are not there */
-    aec_workers *w = aec_workers_open(m, 0, B);
+    aec_workers *w = aec_workers_open(m, 0, B, 0);
     float *eps = aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps");
     double loss = w && eps ? aec_evaluate_with(w, m, params, d, B, eps) : NAN;
     aec_workers_close(w);
@@ -248,7 +248,7 @@ int aec_run(const aec_model *m, const float *params, aec_run_kind k, const float
     aec_run_sizes(m, k, &in_size, &out_size);
     if (n <= 0)
         return 0;
-    aec_workers *w = aec_workers_open(m, 0, B);
+    aec_workers *w = aec_workers_open(m, 0, B, 0);
     float *prep = w ? aec_prepare(m, params) : NULL;
     if (!prep) {
         aec_workers_close(w);

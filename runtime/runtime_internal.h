@@ -67,9 +67,11 @@ void aec_draw_normals(const aec_model *m, float *eps, int B, aec_rng *r);
 
 typedef struct aec_workers aec_workers;
 /* n workers (the caller is the first; n <= 0: the model's schedule, one per
- * core by default) for batches of up to max_B images;
- * NULL after aec_error. While open, OpenBLAS runs one thread (n > 1). */
-aec_workers *aec_workers_open(const aec_model *m, int n, int max_B);
+ * core by default) for batches of up to max_B images; grads: they will run
+ * aec_workers_grad, each but the first into gradients of its own (else
+ * those are not allocated: loss and run need none). NULL after aec_error.
+ * While open, OpenBLAS runs one thread (n > 1). */
+aec_workers *aec_workers_open(const aec_model *m, int n, int max_B, int grads);
 void aec_workers_close(aec_workers *w);
 int  aec_workers_count(const aec_workers *w);
 /* x: B NCHW images; eps: [B, Z] for a variational model, or NULL for zeros.

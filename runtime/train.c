@@ -87,7 +87,7 @@ static int trainer_open(trainer *t, const aec_model *m, const aec_train_opts *o,
     size_t chw = (size_t)m->in_c * m->in_h * m->in_w;
     t->params = aec_alloc_floats(m->n_params, "parameters");
     t->grads = aec_alloc_floats(m->n_params, "gradients");
-    t->pool = aec_workers_open(m, o->workers, t->B);
+    t->pool = aec_workers_open(m, o->workers, t->B, 1);
     t->eps = aec_alloc_floats((size_t)t->B * (m->variational ? m->latent : 1), "eps");
     t->x = aec_alloc_floats((size_t)t->B * chw, "batch");
     t->idx = malloc((size_t)n * sizeof(int));

@@ -200,15 +200,16 @@ static int default_workers(const aec_model *m)
 }
 
 /* Worker 0 needs no gradient buffer: it writes the caller's. */
-static int alloc_worker(aec_workers *p, worker *w, int slice)
+static int alloc_worker(aec_workers *p, worker *w, int slice, int grads)
 {
+    int own = grads && w != p->w;       /* worker 0 writes the caller's gradients */
     w->pool = p;
     w->arena = aec_arena_alloc(p->m, slice);
-    w->grads = w == p->w ? NULL : aec_alloc_floats(p->m->n_params, "gradients");
-    return w->arena && (w == p->w || w->grads) ? 0 : -1;
+    w->grads = own ? aec_alloc_floats(p->m->n_params, "gradients") : NULL;
+    return w->arena && (!own || w->grads) ? 0 : -1;
 }
 
-aec_workers *aec_workers_open(const aec_model *m, int n, int max_B)
+aec_workers *aec_workers_open(const aec_model *m, int n, int max_B, int grads)
 {
     if (n <= 0)
         n = default_workers(m);
@@ -227,7 +228,7 @@ aec_workers *aec_workers_open(const aec_model *m, int n, int max_B)
     pthread_cond_init(&p->done, NULL);
     int slice = (max_B + n - 1) / n, rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
-        rc = alloc_worker(p, &w[i], slice);
+        rc = alloc_worker(p, &w[i], slice, grads);
     for (int i = 1; i < n && rc == 0; i++, p->running++)
         if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
             aec_error("workers: cannot start thread %d of %d", i + 1, n);

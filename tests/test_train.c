@@ -985,7 +985,7 @@ static void test_bad_layer_is_found_before_the_backward_pass(void **state)
             bias = m->params[t].offset;
     assert_true(bias > 0);
     for (int workers = 1; workers <= 2; workers++) {
-        aec_workers *w = aec_workers_open(m, workers, B);
+        aec_workers *w = aec_workers_open(m, workers, B, 1);
         assert_non_null(w);
         p[bias] = 0.0f;
         assert_true(isfinite(aec_workers_grad(w, p, g, x, NULL, B)));
