@@ -139,15 +139,15 @@ static int default_tile(const ir_model *m, const ir_layer *l, int p, const ir_sc
 /* Where the direct forward pass beats im2col + GEMM: everywhere in the seed
  * models (measured a layer at a time on one core, README.md), except for
  * one output channel (a register block of one row loads a vector for every
- * multiply-add: fmnist_cae's up2, 0.34-0.37 ms against 0.26-0.29) and a
- * conv2d with output planes of 64 pixels or fewer, where a large GEMM runs
- * well and the pad column is an eighth of the work or more (fmnist_cae's
- * conv2, 1.39-1.61 ms against 1.26-1.41; celeba_vae's conv3, even). */
+ * multiply-add: fmnist_cae's up2, 0.34-0.37 ms against 0.26-0.29).
+ * fmnist_cae's conv2, whose 7 x 7 planes pad every row to 8, was the one
+ * exception among wider layers until the direct kernels got their 8 x 3
+ * register blocks: a slice of 64 on one core now takes 1.07-1.22 ms to
+ * train's forward pass against im2col + GEMM's 1.27-1.33, and 1.31-1.33
+ * to infer against 1.42-1.57. */
 static int direct_forward_wins(const ir_layer *l)
 {
-    if (l->out.c == 1)
-        return 0;
-    return l->kind == IR_DECONV2D || l->out.h * l->out.w > 64;
+    return l->out.c != 1;
 }
 
 /* Where Winograd's F(2x2, 2x2) beats the direct products: a kernel of
