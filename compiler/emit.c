@@ -811,6 +811,189 @@ static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, con
     OUT("        %s_store(%s, acc,%s B, b0, nb);\n    }\n", l->name, out, l->bias >= 0 ? " bias," : "");
 }
 
+/* ---- direct weight gradient (ir.h, ir_dweight) ------------------------------------- */
+
+/* A convolution whose backward pass is direct or winograd makes its
+ * weight gradient with these kernels (gemm: im2col + GEMM). */
+static int direct_dweight(const ir_layer *l)
+{
+    return (l->kind == IR_CONV2D || l->kind == IR_DECONV2D) && l->sched[PASS_BWD].lowering != LOWER_GEMM &&
+           l->runs_backward;
+}
+
+/* LAYER_dw: the weight gradient's planes and taps, the forward pass's
+ * geometry in the backward pass's tile, under names of its own. */
+static ir_layer dweight_layer(const ir_layer *l)
+{
+    ir_layer w = *l;
+    snprintf(w.name, sizeof w.name, "%.40s_dw", l->name);  /* names: at most 40 (sema), never ending in _dw */
+    return w;
+}
+
+/* grads[b][y][x][mw] <- the output gradient of each image of the tile,
+ * every output channel of a pixel side by side (zeros past the last): what
+ * a block reads as ov vectors a pixel. Blocks of 16 channels x 16 pixels,
+ * read as 16 rows and transposed in registers (aec_transpose16); a partial
+ * block one value at a time. */
+static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+{
+    int HW = l->out.h * l->out.w, M = l->out.c;
+    source_comment(o, m, l->line);
+    OUT("/* grads[b][%d][%d][%d] <- images b0 .. b0+nb-1 of dout[%d][B][%d][%d] */\n", l->out.h, l->out.w, w->mw, M,
+        l->out.h, l->out.w);
+    OUT("static void %s_dw_grads(float *restrict grads, const float *restrict dout, int B, int b0, int nb)\n{\n",
+        l->name);
+    OUT("    for (int b = 0; b < nb; b++)\n        for (int o0 = 0; o0 < %d; o0 += 16)\n", w->mw);
+    OUT("            for (int i0 = 0; i0 < %d; i0 += 16) {\n", HW);
+    OUT("                float *g = grads + ((size_t)b * %d + i0) * %d + o0;\n", HW, w->mw);
+    OUT("                const float *d = dout + ((size_t)o0 * B + b0 + b) * %d + i0;\n", HW);
+    OUT("                if (i0 + 16 > %d || o0 + 16 > %d) {   /* a partial block */\n", HW, M);
+    OUT("                    for (int k = 0; k < 16 && i0 + k < %d; k++)\n", HW);
+    OUT("                        for (int r = 0; r < 16; r++)\n");
+    OUT("                            g[(size_t)k * %d + r] = o0 + r < %d ? d[(size_t)r * B * %d + k] : 0.0f;\n", w->mw,
+        M, HW);
+    OUT("                    continue;\n                }\n");
+    OUT("                aec_v16 r[16];\n#pragma GCC unroll 16\n                for (int k = 0; k < 16; k++)\n");
+    OUT("                    r[k] = *(const aec_v16u *)(d + (size_t)k * B * %d);\n", HW);
+    OUT("                aec_transpose16(r);\n#pragma GCC unroll 16\n                for (int k = 0; k < 16; k++)\n");
+    OUT("                    *(aec_v16u *)(g + (size_t)k * %d) = r[k];\n            }\n}\n\n", w->mw);
+}
+
+/* r[k][i] <- r[i][k]: 16 x 16 floats transposed in registers, for the
+ * weight gradients' pixels (LAYER_dw_grads). Stage j swaps bit j of the row
+ * index with bit j of the column's: rows a and a | 2^j trade the halves
+ * where their columns' bit j differs, one two-register shuffle each. */
+static void emit_transpose16(sbuf *o)
+{
+    OUT("/* r[k][i] <- r[i][k]: 16 x 16 floats transposed in registers (LAYER_dw_grads). Stage j\n"
+        " * swaps bit j of the row index with bit j of the column's: rows a and a | 2^j trade\n"
+        " * the values where their columns' bit j differs, one two-register shuffle each. */\n");
+    OUT("typedef int aec_i16 __attribute__((vector_size(64)));\n");
+    OUT("static inline void aec_transpose16(aec_v16 r[16])\n{\n");
+    for (int half = 0; half < 2; half++) {
+        OUT("    static const aec_i16 %s[4] = {", half ? "hi" : "lo");
+        for (int j = 0; j < 4; j++) {
+            int bit = 1 << j;
+            OUT("%s{", j ? ",\n        " : "\n        ");
+            for (int c = 0; c < 16; c++) {
+                int v = half ? (c & bit ? 16 + c : c | bit) : (c & bit ? 16 + (c ^ bit) : c);
+                OUT("%s%d", c ? ", " : "", v);
+            }
+            OUT("}");
+        }
+        OUT("};\n");
+    }
+    OUT("#pragma GCC unroll 4\n    for (int j = 0; j < 4; j++)\n#pragma GCC unroll 16\n");
+    OUT("        for (int a = 0; a < 16; a++)\n            if (!(a & 1 << j)) {\n");
+    OUT("                const aec_v16 x = r[a], y = r[a | 1 << j];\n");
+    OUT("                r[a] = __builtin_shuffle(x, y, lo[j]);\n");
+    OUT("                r[a | 1 << j] = __builtin_shuffle(x, y, hi[j]);\n            }\n}\n\n");
+}
+
+/* J (channel, tap) pairs x 16 ov output channels of one phase, summed over
+ * the tile's pixels in registers: each pixel's ov gradient vectors times
+ * each pair's plane value at the tap's shift, broadcast. */
+static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+{
+    int J = w->J, V = w->ov;
+    source_comment(o, m, l->line);
+    OUT("/* sums[%d][%d] += grads x the planes at %d shifts: %d pairs x %d vectors of 16 channels in registers */\n",
+        J, w->mw, J, J, V);
+    OUT("static inline AEC_FUSED void %s_dw_block(float *restrict sums, const float *restrict grads,\n"
+        "        const float *restrict src, const long *restrict off, int nb, int rows, int cols)\n{\n", l->name);
+    OUT("    aec_v16 sum[%d][%d];\n    const float *s[%d];\n", J, V, J);
+    OUT("#pragma GCC unroll %d\n    for (int j = 0; j < %d; j++) {\n", J, J);
+    OUT("        s[j] = src + off[j];\n");
+    OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[j][v] = (aec_v16){0};\n    }\n", V, V);
+    OUT("    for (int b = 0; b < nb; b++)\n        for (int y = 0; y < rows; y++) {\n");
+    OUT("            const size_t q = (size_t)y * %zu + (size_t)b * %d;\n", w->d.row, w->d.cols);
+    if (w->S > 1)
+        OUT("            const float *gp = grads + ((size_t)b * %d + %d * y) * %d;\n", l->out.h, w->S,
+            l->out.w * w->mw);
+    else
+        OUT("            const float *gp = grads + ((size_t)b * %d + y) * %d;\n", l->out.h, l->out.w * w->mw);
+    OUT("            for (int x = 0; x < cols; x++, gp += %d) {\n", w->S * w->mw);
+    OUT("                aec_v16 g[%d];\n#pragma GCC unroll %d\n                for (int v = 0; v < %d; v++)\n", V, V, V);
+    OUT("                    g[v] = *(const aec_v16u *)(gp + 16 * v);\n");
+    OUT("#pragma GCC unroll %d\n                for (int j = 0; j < %d; j++) {\n", J, J);
+    OUT("                    const float a = s[j][q + x];\n");
+    OUT("#pragma GCC unroll %d\n                    for (int v = 0; v < %d; v++)\n", V, V);
+    OUT("                        sum[j][v] += a * g[v];\n                }\n            }\n        }\n");
+    OUT("#pragma GCC unroll %d\n    for (int j = 0; j < %d; j++)\n", J, J);
+    OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n", V, V);
+    OUT("            *(aec_v16u *)(sums + (size_t)j * %d + 16 * v) += sum[j][v];\n}\n\n", w->mw);
+}
+
+/* Each phase's pixels: rows, columns, and where its grads start. */
+static void emit_dweight_phases(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+{
+    sbuf ext = {0};
+    for (int p = 0; p < w->phases; p++) {
+        int rows, cols;
+        ir_dweight_extent(l, w, p, &rows, &cols);
+        size_t at = ((size_t)(p / w->S) * l->out.w + (size_t)(p % w->S)) * w->mw;   /* its first pixel */
+        sb_printf(&ext, "%s{%d, %d, %zu}", p ? ", " : "", rows, cols, at);
+    }
+    source_comment(o, m, l->line);
+    OUT("/* phase p's pixels: rows, columns, and where its first is in an image's grads */\n");
+    OUT("static const long %s_dw_phase[%d][3] = {%s};\n\n", l->name, w->phases, ext.s);
+    free(ext.s);
+}
+
+static void emit_dweight_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+{
+    ir_layer dw = dweight_layer(l);
+    emit_direct_planes(o, m, &dw, &w->d);
+    emit_direct_taps(o, m, &dw, &w->d);
+    emit_dweight_phases(o, m, l, w);
+    emit_dweight_grads(o, m, l, w);
+    emit_dweight_block(o, m, l, w);
+}
+
+/* The weight gradient of a direct backward pass: per tile of images, the
+ * input's planes, the output gradient's pixels, and every phase's blocks
+ * of pairs and output channels; then the sums into dweight, in its own
+ * order ([out][in][K][K] for conv2d, [in][out][K][K] for deconv2d). */
+static void emit_dweight_pass(sbuf *o, const ir_layer *l, const ir_dweight *w, const ir_sched *s)
+{
+    const char *n = l->name;
+    int C = l->in.c, M = l->out.c, kk = l->conv.kernel * l->conv.kernel;
+    size_t cstride = (size_t)w->d.splits * w->d.stride;
+    OUT("    /* dweight: per tile, the planes of in and the pixels of dout; blocks of %d\n"
+        "     * (channel, tap) pairs x %d output channels, summed over the tile's pixels */\n", w->J, 16 * w->ov);
+    OUT("    float *planes = dcols, *grads = dcols + %zu, *sums = grads + %zu;\n", w->d.src, w->grads);
+    OUT("    memset(sums, 0, sizeof(float) * %zu);\n", w->sums);
+    OUT("    for (int b0 = 0; b0 < B; b0 += %d) {\n", w->d.tile);
+    OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", w->d.tile, w->d.tile);
+    OUT("        %s_dw_planes(planes, in, B, b0, nb);\n        %s_dw_grads(grads, dout, B, b0, nb);\n", n, n);
+    omp_for(o, s);
+    OUT("        for (int k = 0; k < %d; k += %d)   /* phase k / %d, its pairs from k %% %d */\n",
+        w->phases * w->pairs, w->J, w->pairs, w->pairs);
+    OUT("            for (int ob = 0; ob < %d; ob += %d) {\n", w->mw, 16 * w->ov);
+    OUT("                const int p = k / %d, j0 = k %% %d, ntaps = %s_dw_ntaps[p], last = %d * ntaps - 1;\n",
+        w->pairs, w->pairs, n, C);
+    OUT("                if (j0 > last)\n                    continue;\n");
+    OUT("                long off[%d];   /* pair j0 + j: channel / ntaps, tap %% ntaps (past the last: the last again) */\n",
+        w->J);
+    OUT("                for (int j = 0; j < %d; j++) {\n", w->J);
+    OUT("                    const int pair = j0 + j < last ? j0 + j : last;\n");
+    OUT("                    off[j] = (long)(pair / ntaps) * %zu + %s_dw_shift[p][pair %% ntaps];\n", cstride, n);
+    OUT("                }\n");
+    OUT("                %s_dw_block(sums + (size_t)k * %d + ob, grads + %s_dw_phase[p][2] + ob, planes, off, nb,\n"
+        "                        (int)%s_dw_phase[p][0], (int)%s_dw_phase[p][1]);\n", n, w->mw, n, n, n);
+    OUT("            }\n    }\n");
+    OUT("    for (int p = 0; p < %d; p++)\n", w->phases);
+    OUT("        for (int pair = 0; pair < %d * %s_dw_ntaps[p]; pair++) {\n", C, n);
+    OUT("            const int c = pair / %s_dw_ntaps[p], k = %s_dw_kidx[p][pair %% %s_dw_ntaps[p]];\n", n, n, n);
+    OUT("            const float *sum = sums + ((size_t)p * %d + pair) * %d;\n", w->pairs, w->mw);
+    OUT("            for (int o = 0; o < %d; o++)\n", M);
+    if (l->kind == IR_CONV2D)
+        OUT("                dweight[((size_t)o * %d + c) * %d + k] += sum[o];\n", C, kk);
+    else
+        OUT("                dweight[((size_t)c * %d + o) * %d + k] += sum[o];\n", M, kk);
+    OUT("        }\n");
+}
+
 /* A tile's extent, and where it starts in each CBHW operand (row stride B*GH*GW). */
 typedef struct {
     char n[32], out[48], dout[48], in[48], din[48];
@@ -914,10 +1097,10 @@ static void emit_gemm_pass(sbuf *o, const ir_layer *l, const ir_sched *s, const 
 
 /* conv2d and deconv2d: the same signatures, the same direct kernels, the
  * same bias, activation and tiles; only the gemm products differ by kind.
- * The weight gradient is im2col + GEMM under either lowering (conv2d's
- * backward makes its columns again); the input gradient is col2im after a
- * GEMM (gemm) or the direct kernels of LAYER_din, the transposed
- * convolution (direct). */
+ * A gemm backward pass is im2col + GEMM (conv2d's makes its columns again)
+ * and col2im for the input gradient; a direct or winograd one makes the
+ * weight gradient by the kernels of LAYER_dw and the input gradient by
+ * those of LAYER_din, the transposed convolution. */
 static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
 {
     window g = conv_window(l);
@@ -925,13 +1108,18 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     const char *kind = conv ? "conv2d" : "deconv2d";
     const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
     int fg = fs->lowering == LOWER_GEMM, bg = bs->lowering == LOWER_GEMM || !l->needs_din;
+    int dwd = direct_dweight(l);
     conv_gemm c = conv_gemm_of(l, g);
-    emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->lowering == LOWER_GEMM ? bs->unroll : 0);
+    if ((conv && fg) || !dwd)
+        emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->lowering == LOWER_GEMM ? bs->unroll : 0);
     if (conv ? bg && l->needs_din : fg)
         emit_col2im(o, m, l, conv ? bs->unroll : fs->unroll);
     ir_direct d = ir_direct_of(l, fs, m->batch);
     if (!fg)
         emit_direct_helpers(o, m, l, &d);
+    ir_dweight w = ir_dweight_of(l, bs, m->batch);
+    if (dwd)
+        emit_dweight_helpers(o, m, l, &w);
     ir_layer din = ir_din_layer(l);
     ir_direct dd = ir_direct_of(&din, bs, m->batch);
     if (!bg)
@@ -958,11 +1146,13 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
         "        const float *in, const float *weight, float *dweight, float *dbias, int B)\n{\n", l->name);
     sched_comment(o, bs);
     emit_dbias(o, l);
-    /* direct: the weight gradient in gemm's tiles, then the input gradient */
-    ir_sched ws = { .lowering = LOWER_GEMM, .threads = bs->threads, .tile = ir_dweight_tile(l, bs, m->batch) };
+    /* direct, winograd: the weight gradient by its direct kernels, then the
+     * input gradient by those of LAYER_din */
     c.din = bg && l->needs_din;
-    emit_gemm_pass(o, l, bs->lowering == LOWER_GEMM ? bs : &ws, &c,
-                   conv ? conv2d_gemm_backward : deconv2d_gemm_backward);
+    if (dwd)
+        emit_dweight_pass(o, l, &w, bs);
+    else
+        emit_gemm_pass(o, l, bs, &c, conv ? conv2d_gemm_backward : deconv2d_gemm_backward);
     if (!bg) {
         OUT("    /* din = %s_din(dout): the transposed %s, by the direct kernels */\n", l->name,
             conv ? "convolution" : "deconvolution");
@@ -1703,6 +1893,11 @@ static void emit_source(sbuf *o, const ir_model *m)
         "#else\n#define AEC_FUSED\n#endif\n\n");
     emit_enums(o, m);
     emit_act_helpers(o, m);
+    for (int i = 0; i < m->nlayers; i++)
+        if (direct_dweight(&m->layers[i])) {
+            emit_transpose16(o);
+            break;
+        }
     for (int i = 0; i < m->nlayers; i++)
         emit_layer(o, m, &m->layers[i]);
     emit_loss(o, m);

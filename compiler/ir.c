@@ -250,9 +250,31 @@ int ir_gemm_tile(const ir_layer *l, int batch)
     return cols >= budget ? 1 : (int)(budget / cols);
 }
 
-int ir_dweight_tile(const ir_layer *l, const ir_sched *bwd, int batch)
+/* 32 vector registers: J x ov sums, ov loaded gradient vectors and the
+ * broadcast value. 24 sums either way: 2 x 12 where there are more than
+ * 16 output channels (each broadcast feeds 2 multiply-adds), 1 x 24 for
+ * 16 or fewer; J no more than a phase can have. */
+ir_dweight ir_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch)
 {
-    return bwd->lowering == LOWER_GEMM ? bwd->tile : ir_gemm_tile(l, batch);
+    ir_sched direct = { .lowering = LOWER_DIRECT, .tile = bwd->tile };
+    ir_dweight w = { .d = ir_direct_of(l, &direct, batch) };
+    int deconv = l->kind == IR_DECONV2D, taps = w.d.max_taps * l->in.c;
+    w.S = deconv ? l->conv.stride : 1;
+    w.phases = w.S * w.S;
+    w.ov = l->out.c > 16 ? 2 : 1;
+    w.mw = (int)round_up((size_t)l->out.c, 16 * (size_t)w.ov);
+    w.J = 24 / w.ov < taps ? 24 / w.ov : taps;
+    w.pairs = (int)round_up((size_t)taps, (size_t)w.J);
+    w.grads = (size_t)w.d.tile * l->out.h * l->out.w * w.mw;
+    w.sums = (size_t)w.phases * w.pairs * w.mw;
+    w.work = w.d.src + w.grads + w.sums;
+    return w;
+}
+
+void ir_dweight_extent(const ir_layer *l, const ir_dweight *w, int p, int *rows, int *cols)
+{
+    *rows = (l->out.h - p / w->S + w->S - 1) / w->S;
+    *cols = (l->out.w - p % w->S + w->S - 1) / w->S;
 }
 
 ir_layer ir_din_layer(const ir_layer *l)

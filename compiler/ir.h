@@ -218,9 +218,30 @@ ir_direct ir_direct_of(const ir_layer *l, const ir_sched *s, int batch);
 ir_layer ir_din_layer(const ir_layer *l);
 /* aec's tile for a gemm pass's im2col columns (0: the whole batch). */
 int ir_gemm_tile(const ir_layer *l, int batch);
-/* The tile of the weight gradient's im2col columns in the backward pass
- * bwd: the pass's own under gemm, else aec's gemm tile (emit.c, plan.c). */
-int ir_dweight_tile(const ir_layer *l, const ir_sched *bwd, int batch);
+/* The weight gradient of a conv2d or deconv2d whose backward pass is direct
+ * or winograd
+ * (emit.c, LAYER_dw_*): the forward pass's planes of its input and taps
+ * (ir_direct, in the backward pass's tile), and the output gradient's
+ * pixels laid out channel-innermost, each phase's after the last
+ * (LAYER_dw_grads: grads[p][b][m][n][mw]). Each (channel, tap) pair of a
+ * phase is a dot product over the tile's pixels of its plane, at the tap's
+ * shift, with every output channel's gradient: a block of J pairs x 16 ov
+ * output channels sums J x ov vectors in registers, broadcasting one plane
+ * value per pair and pixel, and adds them into sums[p][pair][mw] once a
+ * tile; LAYER_backward adds those into the weight gradient at the end. */
+typedef struct {
+    ir_direct d;            /* the planes and taps: the layer's forward geometry */
+    int phases, S;          /* output phases (deconv2d S x S; conv2d 1, S 1) */
+    int ov, mw;             /* vectors of 16 output channels a block; channels rounded up to 16 ov */
+    int J;                  /* (channel, tap) pairs a block */
+    int pairs;              /* a phase's rows of sums: in.c x max_taps, rounded up to J */
+    size_t grads, sums;     /* floats of a tile's gathered gradients, and of the sums */
+    size_t work;            /* all of its scratch: planes, grads, sums */
+} ir_dweight;
+
+ir_dweight ir_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch);
+/* The extent of phase p of a weight gradient's pixels: rows, columns. */
+void ir_dweight_extent(const ir_layer *l, const ir_dweight *w, int p, int *rows, int *cols);
 /* The images a direct linear product takes at a time, in 2 vectors of 16
  * (emit.c; plan.c sizes its transposed input). */
 enum { IR_LINEAR_IMAGES = 32 };

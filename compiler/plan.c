@@ -177,9 +177,13 @@ static void plan_scratch(ir_model *m)
             reserve_direct(m, l, f);
         if (!l->runs_backward)
             continue;
-        /* the weight gradient is always im2col + GEMM; a direct backward
-         * pass's input gradient is the direct kernels of LAYER_din after it */
-        reserve_cols(m, l, ir_dweight_tile(l, b, m->batch));
+        /* the weight gradient is direct (LAYER_dw) under a direct backward
+         * pass, else im2col + GEMM; a direct or winograd backward pass's
+         * input gradient is the kernels of LAYER_din after it */
+        if (b->lowering != LOWER_GEMM)
+            reserve(m, ir_dweight_of(l, b, m->batch).work, 0);
+        else
+            reserve_cols(m, l, b->tile);
         if (b->lowering != LOWER_GEMM && l->needs_din) {
             ir_layer din = ir_din_layer(l);
             reserve_direct(m, &din, b);

@@ -173,17 +173,29 @@ static int direct_linear_wins(const ir_layer *l)
     return l->in.c >= 1024 && (double)l->in.c * l->out.c * sizeof(float) > 2.0 * 1048576;
 }
 
-/* A pass is direct where the direct kernels win: the forward pass for the
- * layer's own shapes; the backward pass of a conv2d for those of the layer
+/* The forward lowering that wins for a convolution's shapes. */
+static ir_lowering conv_lowering(const ir_layer *l)
+{
+    return winograd_wins(l) ? LOWER_WINOGRAD : direct_forward_wins(l) ? LOWER_DIRECT : LOWER_GEMM;
+}
+
+/* A pass is direct or winograd where those kernels win. The forward pass:
+ * by the layer's own shapes. The backward pass: by the shapes of the layer
  * that makes its input gradient (LAYER_din, the transposed convolution),
- * which spares a GEMM and col2im (celeba_vae's conv2 backward, 15.7-18.2
- * ms a slice of 32 against 13.4-15.1). Not a deconv2d's: there the
- * input gradient's GEMM reads the columns the weight gradient made, and
- * the direct kernels measured even (up2, 13.4-14.9 against 13.4-15.1). A
- * first layer has no input gradient: its backward pass is the weight
- * gradient, gemm either way. Under split (the default) every kernel runs
- * on its worker's thread: the runtime holds OpenBLAS and OpenMP to one
- * thread each. */
+ * which spares a GEMM and col2im or im2col (celeba_vae's conv2 backward,
+ * 15.7-18.2 ms a slice of 32 against 13.4-15.1); the first layer that
+ * learns has no input gradient, and is direct. Either way its weight
+ * gradient is then the direct kernels of LAYER_dw, which broadcast a plane
+ * value into vectors of 16 output channels: they win where there are 16
+ * or more (a slice on one core, both builds at once: backward passes of
+ * fmnist_cae's conv1 0.32-0.38 ms against im2col + GEMM's 0.44-0.46,
+ * conv2 2.04-2.24 against 2.56-2.80, up1 2.15-2.39 against 2.56-2.71;
+ * celeba_vae's conv1 2.76-2.99 against 3.81-4.03, conv2 8.5-10.6 against
+ * 11.1-13.7, up1 7.8-9.0 against 9.4-11.9, up2 8.1-9.3 against
+ * 11.5-14.5). With fewer (fmnist_cae's up2, celeba_vae's up3) most of
+ * each vector would be padding: gemm. Under split (the default) every
+ * kernel runs on its worker's thread: the runtime holds OpenBLAS and
+ * OpenMP to one thread each. */
 static void set_defaults(const ir_model *m, ir_layer *l)
 {
     l->recompute = l->output_line = 0;      /* kept, unless default_outputs says otherwise */
@@ -199,12 +211,11 @@ static void set_defaults(const ir_model *m, ir_layer *l)
     if (!is_conv(l))
         return;
     ir_layer din = ir_din_layer(l);
-    const ir_layer *shape[2] = { l, &din };
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
-        if (p == PASS_BWD && (!l->needs_din || l->kind != IR_CONV2D))
-            continue;
-        ir_lowering how = winograd_wins(shape[p]) ? LOWER_WINOGRAD : direct_forward_wins(shape[p]) ? LOWER_DIRECT
-                                                                                                  : LOWER_GEMM;
+        ir_lowering how = p == PASS_FWD ? conv_lowering(l)
+                        : l->out.c < 16 ? LOWER_GEMM
+                        : l->needs_din  ? conv_lowering(&din)
+                                        : LOWER_DIRECT;
         if (how == LOWER_GEMM)
             continue;
         ir_sched *s = &l->sched[p];

@@ -295,9 +295,11 @@ static int check_name(const char *name, ast_pos pos, const ir_model *m, int give
             diag_error(pos, "'%s' is reserved in the generated C; choose another layer name", name);
             return -1;
         }
-    /* LAYER_din_* and LAYER_wino_* are a convolution's own kernels: a layer
-     * named X_din or X_wino would define X's functions a second time */
+    /* LAYER_din_*, LAYER_dw_* and LAYER_wino_* are a convolution's own
+     * kernels: a layer named X_din, X_dw or X_wino would define X's
+     * functions a second time */
     static const char *const suffixes[][2] = { { "_din", "input-gradient kernels LAYER_din_*" },
+                                               { "_dw", "weight-gradient kernels LAYER_dw_*" },
                                                { "_wino", "Winograd kernels LAYER_wino_*" } };
     size_t n = strlen(name);
     for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {

@@ -1270,12 +1270,12 @@ static void test_schedule_defaults_from_shapes(void **state)
     /* kernel 4, stride 2 and 8 channels or more: winograd; direct tiles: the
      * fewest outputs computed and dropped per image, in blocks of 16 x 3,
      * within 1 MiB (winograd: 2 MiB); gemm tiles: columns within 2 MiB */
-    expect_lowering(&c, "conv1", D, 1, G, 10);         /* 3 input channels; the first layer: no input gradient */
+    expect_lowering(&c, "conv1", D, 1, D, 2);          /* 3 input channels; the first layer: its weight gradient */
     expect_lowering(&c, "conv2", W, 2, W, 3);
     expect_lowering(&c, "conv3", W, 8, W, 2);          /* din: a deconv2d */
-    expect_lowering(&c, "up1", W, 2, G, 8);            /* a deconv2d's backward: gemm */
-    expect_lowering(&c, "up2", W, 3, G, 4);
-    expect_lowering(&c, "up3", D, 2, G, 10);           /* 3 output channels */
+    expect_lowering(&c, "up1", W, 2, W, 8);            /* din: a conv2d of kernel 4, stride 2 */
+    expect_lowering(&c, "up2", W, 3, W, 2);
+    expect_lowering(&c, "up3", D, 2, G, 10);           /* 3 output channels: the weight gradient's vectors */
     expect_lowering(&c, "fc", G, 0, G, 0);
     const ir_layer *up1 = layer_named(&c.ir, "up1");
     ir_sched direct = { .lowering = LOWER_DIRECT, .tile = 2 };
@@ -1300,9 +1300,9 @@ static void test_schedule_defaults_from_shapes(void **state)
     assert_int_equal(din.out.h, 32);
     compiled_free(&c);
     compile_ok_as(FMNIST, FMNIST, &c);
-    expect_lowering(&c, "conv1", D, 8, G, 0);          /* kernel 3: winograd would compute as much */
+    expect_lowering(&c, "conv1", D, 8, D, 32);         /* kernel 3: winograd would compute as much */
     expect_lowering(&c, "conv2", D, 16, D, 16);        /* 7 x 7 outputs: rows padded to 8, still direct */
-    expect_lowering(&c, "up1", D, 16, G, 37);
+    expect_lowering(&c, "up1", D, 16, D, 16);
     expect_lowering(&c, "up2", G, 0, G, 0);            /* one output channel */
     compiled_free(&c);
 }
@@ -1650,7 +1650,8 @@ static void test_emit_layer_functions_and_comments(void **state)
 }
 
 /* The first layer's backward computes no input gradient: no col2im, and
- * the call passes NULL for din and dcols. */
+ * the call passes NULL for din and dcols. Its weight gradient, like
+ * conv2's, is the direct kernels' (LAYER_dw): no im2col, no GEMM. */
 static void test_emit_first_layer_has_no_input_gradient(void **state)
 {
     compiled c;
@@ -1659,17 +1660,20 @@ static void test_emit_first_layer_has_no_input_gradient(void **state)
     emit(&c, &ct, &ht);
     char *body = function_text(ct, "conv1_backward");
     assert_non_null(strstr(body, "(void)din, (void)weight;   /* the first layer that learns: no input gradient */"));
-    assert_non_null(strstr(body, "conv1_im2col(dcols, in, B, b0, nb);"));   /* the columns, made again */
+    assert_non_null(strstr(body, "conv1_dw_planes(planes, in, B, b0, nb);"));
+    assert_non_null(strstr(body, "dweight[((size_t)o * 1 + c) * 9 + k] += sum[o];"));
     assert_null(strstr(body, "col2im"));
-    int gemms = 0;
-    for (const char *p = body; (p = strstr(p, "cblas_sgemm")); p++)
-        gemms++;
-    assert_int_equal(gemms, 1);     /* dweight only */
+    assert_null(strstr(body, "cblas_sgemm"));
     free(body);
     assert_null(strstr(ct, "conv1_col2im"));
+    assert_null(strstr(ct, "conv1_im2col"));
     assert_null(strstr(ct, "conv1_din"));
     body = function_text(ct, "conv2_backward");     /* conv2's input gradient: direct */
     assert_non_null(strstr(body, "conv2_din_store(din, acc, B, b0, nb);"));
+    assert_non_null(strstr(body, "conv2_dw_grads(grads, dout, B, b0, nb);"));
+    free(body);
+    body = function_text(ct, "up2_backward");       /* one output channel: gemm */
+    assert_non_null(strstr(body, "up2_im2col(dcols, dout, B, b0, nb);"));
     free(body);
     assert_non_null(strstr(ct, "    conv1_backward(NULL, SCRATCH, AT(conv1_dout), AT(conv1_out), AT(input),"));
     free(ct), free(ht);
@@ -1789,15 +1793,19 @@ static void test_plan_layer_buffers(void **state)
         assert_int_equal(m->bufs[l->buf_dout].size, rounded);
         assert_int_equal(l->needs_din, i > 0);
     }
-    /* the columns are scratch after the arena: conv1's and up2's (9 x 196 an
-     * image) whole, those of up1's backward pass and conv2's weight gradient
-     * (288 x 49) in tiles that keep a batch of them under 2 MiB: 37 images */
-    const ir_layer *conv2 = layer_named(m, "conv2");
+    /* the columns are scratch after the arena: up2's (9 x 196 an image),
+     * whole; the direct passes' planes, products and weight-gradient
+     * pixels in tiles, the largest conv1's weight gradient: its 32
+     * images' 196 pixels x 32 channels, and its planes and sums */
+    const ir_layer *conv2 = layer_named(m, "conv2"), *conv1 = layer_named(m, "conv1");
     assert_int_equal(conv2->buf_cols, -1);
-    assert_int_equal(layer_named(m, "up1")->sched[PASS_BWD].tile, 37);
-    assert_int_equal(layer_named(m, "conv1")->sched[PASS_BWD].tile, 0);
+    assert_int_equal(layer_named(m, "up2")->sched[PASS_BWD].tile, 0);
+    ir_dweight w = ir_dweight_of(conv1, &conv1->sched[PASS_BWD], m->batch);
+    assert_int_equal(w.grads, 32 * 196 * 32);
+    assert_int_equal(w.sums, 9 * 32);
     assert_int_equal(m->scratch_per_image, 9 * 14 * 14);
-    assert_int_equal(m->scratch_fixed, 288 * 49 * 37);
+    assert_int_equal(m->scratch_fixed, w.work);
+    assert_true(w.work > ir_dweight_of(conv2, &conv2->sched[PASS_BWD], m->batch).work);
     compiled_free(&c);
 }
 
