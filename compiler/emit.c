@@ -487,11 +487,23 @@ static void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, cons
     free(kidx);
 }
 
+/* The index of weight (output channel out, input channel in) in a
+ * convolution's weight array, as C text, before its kernel offset: conv2d
+ * stores [out][in][K][K], deconv2d [in][out][K][K]. */
+static void emit_weight_at(sbuf *o, const ir_layer *l, const char *out, const char *in)
+{
+    int kk = l->conv.kernel * l->conv.kernel, wrap = strchr(out, ' ') != NULL;
+    if (l->kind == IR_CONV2D)
+        OUT("((size_t)%s%s%s * %d + %s) * %d", wrap ? "(" : "", out, wrap ? ")" : "", l->in.c, in, kk);
+    else
+        OUT("((size_t)%s * %d + %s) * %d", in, l->out.c, out, kk);
+}
+
 /* pack[p][o/R][c][t][o%R]: each phase's weights in the order the block reads
  * them, R output channels a tap; channels past the last are zeros. */
 static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
-    int M = l->out.c, C = l->in.c, kk = l->conv.kernel * l->conv.kernel;
+    int M = l->out.c, C = l->in.c;
     source_comment(o, m, l->line);
     OUT("static void %s_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
     OUT("    for (int p = 0; p < %d; p++)\n        for (int ob = 0; ob < %d; ob += %d) {\n", d->phases, d->mpad, d->R);
@@ -500,10 +512,7 @@ static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, cons
     OUT("                for (int t = 0; t < %s_ntaps[p]; t++)\n", l->name);
     OUT("                    for (int r = 0; r < %d; r++, w++)\n", d->R);
     OUT("                        *w = ob + r < %d ? weight[", M);
-    if (l->kind == IR_CONV2D)
-        OUT("((size_t)(ob + r) * %d + c) * %d", C, kk);
-    else
-        OUT("((size_t)c * %d + ob + r) * %d", M, kk);
+    emit_weight_at(o, l, "ob + r", "c");
     OUT(" + %s_kidx[p][t]] : 0.0f;\n        }\n}\n\n", l->name);
 }
 
@@ -610,7 +619,7 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
  * them. G = [1 0; 1 1; 0 1]. */
 static void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
 {
-    int M = l->out.c, C = l->in.c, kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
+    int M = l->out.c, kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
     long *off = xmalloc(sizeof(long) * (size_t)kk);
     source_comment(o, m, l->line);
     OUT("/* phase p's tap (a, b) on split s: kernel index ky*%d + kx at [p][s][2a + b], or -1 */\n", l->conv.kernel);
@@ -643,10 +652,7 @@ static void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const 
     OUT("                    const int c = k / %d, *tap = %s_wino_taps[p][k %% %d];\n", d->splits, l->name, d->splits);
     OUT("                    float g[4];\n                    for (int t = 0; t < 4; t++)\n");
     OUT("                        g[t] = tap[t] >= 0 && ob + r < %d ? weight[", M);
-    if (l->kind == IR_CONV2D)
-        OUT("((size_t)(ob + r) * %d + c) * %d", C, kk);
-    else
-        OUT("((size_t)c * %d + ob + r) * %d", M, kk);
+    emit_weight_at(o, l, "ob + r", "c");
     OUT(" + tap[t]] : 0.0f;\n");
     OUT("                    const float u[9] = { g[0], g[0] + g[1], g[1],\n"
         "                                         g[0] + g[2], g[0] + g[1] + g[2] + g[3], g[1] + g[3],\n"
@@ -813,14 +819,6 @@ static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, con
 
 /* ---- direct weight gradient (ir.h, ir_dweight) ------------------------------------- */
 
-/* A convolution whose backward pass is direct or winograd makes its
- * weight gradient with these kernels (gemm: im2col + GEMM). */
-static int direct_dweight(const ir_layer *l)
-{
-    return (l->kind == IR_CONV2D || l->kind == IR_DECONV2D) && l->sched[PASS_BWD].lowering != LOWER_GEMM &&
-           l->runs_backward;
-}
-
 /* LAYER_dw: the weight gradient's planes and taps, the forward pass's
  * geometry in the backward pass's tile, under names of its own. */
 static ir_layer dweight_layer(const ir_layer *l)
@@ -928,7 +926,7 @@ static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, co
 static void emit_dweight_phases(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
 {
     sbuf ext = {0};
-    for (int p = 0; p < w->phases; p++) {
+    for (int p = 0; p < w->d.phases; p++) {
         int rows, cols;
         ir_dweight_extent(l, w, p, &rows, &cols);
         size_t at = ((size_t)(p / w->S) * l->out.w + (size_t)(p % w->S)) * w->mw;   /* its first pixel */
@@ -936,7 +934,7 @@ static void emit_dweight_phases(sbuf *o, const ir_model *m, const ir_layer *l, c
     }
     source_comment(o, m, l->line);
     OUT("/* phase p's pixels: rows, columns, and where its first is in an image's grads */\n");
-    OUT("static const long %s_dw_phase[%d][3] = {%s};\n\n", l->name, w->phases, ext.s);
+    OUT("static const long %s_dw_phase[%d][3] = {%s};\n\n", l->name, w->d.phases, ext.s);
     free(ext.s);
 }
 
@@ -957,7 +955,7 @@ static void emit_dweight_helpers(sbuf *o, const ir_model *m, const ir_layer *l, 
 static void emit_dweight_pass(sbuf *o, const ir_layer *l, const ir_dweight *w, const ir_sched *s)
 {
     const char *n = l->name;
-    int C = l->in.c, M = l->out.c, kk = l->conv.kernel * l->conv.kernel;
+    int C = l->in.c, M = l->out.c;
     size_t cstride = (size_t)w->d.splits * w->d.stride;
     OUT("    /* dweight: per tile, the planes of in and the pixels of dout; blocks of %d\n"
         "     * (channel, tap) pairs x %d output channels, summed over the tile's pixels */\n", w->J, 16 * w->ov);
@@ -967,31 +965,28 @@ static void emit_dweight_pass(sbuf *o, const ir_layer *l, const ir_dweight *w, c
     OUT("        const int nb = B - b0 < %d ? B - b0 : %d;\n", w->d.tile, w->d.tile);
     OUT("        %s_dw_planes(planes, in, B, b0, nb);\n        %s_dw_grads(grads, dout, B, b0, nb);\n", n, n);
     omp_for(o, s);
-    OUT("        for (int k = 0; k < %d; k += %d)   /* phase k / %d, its pairs from k %% %d */\n",
-        w->phases * w->pairs, w->J, w->pairs, w->pairs);
-    OUT("            for (int ob = 0; ob < %d; ob += %d) {\n", w->mw, 16 * w->ov);
-    OUT("                const int p = k / %d, j0 = k %% %d, ntaps = %s_dw_ntaps[p], last = %d * ntaps - 1;\n",
+    OUT("        for (int k = 0; k < %d; k += %d) {   /* phase k / %d, its pairs from k %% %d */\n",
+        w->d.phases * w->pairs, w->J, w->pairs, w->pairs);
+    OUT("            const int p = k / %d, j0 = k %% %d, ntaps = %s_dw_ntaps[p], last = %d * ntaps - 1;\n",
         w->pairs, w->pairs, n, C);
-    OUT("                if (j0 > last)\n                    continue;\n");
-    OUT("                long off[%d];   /* pair j0 + j: channel / ntaps, tap %% ntaps (past the last: the last again) */\n",
+    OUT("            if (j0 > last)\n                continue;\n");
+    OUT("            long off[%d];   /* pair j0 + j: channel / ntaps, tap %% ntaps (past the last: the last again) */\n",
         w->J);
-    OUT("                for (int j = 0; j < %d; j++) {\n", w->J);
-    OUT("                    const int pair = j0 + j < last ? j0 + j : last;\n");
-    OUT("                    off[j] = (long)(pair / ntaps) * %zu + %s_dw_shift[p][pair %% ntaps];\n", cstride, n);
-    OUT("                }\n");
+    OUT("            for (int j = 0; j < %d; j++) {\n", w->J);
+    OUT("                const int pair = j0 + j < last ? j0 + j : last;\n");
+    OUT("                off[j] = (long)(pair / ntaps) * %zu + %s_dw_shift[p][pair %% ntaps];\n", cstride, n);
+    OUT("            }\n");
+    OUT("            for (int ob = 0; ob < %d; ob += %d)\n", w->mw, 16 * w->ov);
     OUT("                %s_dw_block(sums + (size_t)k * %d + ob, grads + %s_dw_phase[p][2] + ob, planes, off, nb,\n"
         "                        (int)%s_dw_phase[p][0], (int)%s_dw_phase[p][1]);\n", n, w->mw, n, n, n);
-    OUT("            }\n    }\n");
-    OUT("    for (int p = 0; p < %d; p++)\n", w->phases);
+    OUT("        }\n    }\n");
+    OUT("    for (int p = 0; p < %d; p++)\n", w->d.phases);
     OUT("        for (int pair = 0; pair < %d * %s_dw_ntaps[p]; pair++) {\n", C, n);
     OUT("            const int c = pair / %s_dw_ntaps[p], k = %s_dw_kidx[p][pair %% %s_dw_ntaps[p]];\n", n, n, n);
     OUT("            const float *sum = sums + ((size_t)p * %d + pair) * %d;\n", w->pairs, w->mw);
-    OUT("            for (int o = 0; o < %d; o++)\n", M);
-    if (l->kind == IR_CONV2D)
-        OUT("                dweight[((size_t)o * %d + c) * %d + k] += sum[o];\n", C, kk);
-    else
-        OUT("                dweight[((size_t)c * %d + o) * %d + k] += sum[o];\n", M, kk);
-    OUT("        }\n");
+    OUT("            for (int o = 0; o < %d; o++)\n                dweight[", M);
+    emit_weight_at(o, l, "o", "c");
+    OUT(" + k] += sum[o];\n        }\n");
 }
 
 /* A tile's extent, and where it starts in each CBHW operand (row stride B*GH*GW). */
@@ -1108,10 +1103,10 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     const char *kind = conv ? "conv2d" : "deconv2d";
     const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
     int fg = fs->lowering == LOWER_GEMM, bg = bs->lowering == LOWER_GEMM || !l->needs_din;
-    int dwd = direct_dweight(l);
+    int dwd = ir_dweight_direct(l);
     conv_gemm c = conv_gemm_of(l, g);
     if ((conv && fg) || !dwd)
-        emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->lowering == LOWER_GEMM ? bs->unroll : 0);
+        emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->unroll);   /* else a gemm backward pass's */
     if (conv ? bg && l->needs_din : fg)
         emit_col2im(o, m, l, conv ? bs->unroll : fs->unroll);
     ir_direct d = ir_direct_of(l, fs, m->batch);
@@ -1894,7 +1889,7 @@ static void emit_source(sbuf *o, const ir_model *m)
     emit_enums(o, m);
     emit_act_helpers(o, m);
     for (int i = 0; i < m->nlayers; i++)
-        if (direct_dweight(&m->layers[i])) {
+        if (ir_dweight_direct(&m->layers[i])) {
             emit_transpose16(o);
             break;
         }

@@ -260,15 +260,20 @@ ir_dweight ir_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch)
     ir_dweight w = { .d = ir_direct_of(l, &direct, batch) };
     int deconv = l->kind == IR_DECONV2D, taps = w.d.max_taps * l->in.c;
     w.S = deconv ? l->conv.stride : 1;
-    w.phases = w.S * w.S;
     w.ov = l->out.c > 16 ? 2 : 1;
     w.mw = (int)round_up((size_t)l->out.c, 16 * (size_t)w.ov);
     w.J = 24 / w.ov < taps ? 24 / w.ov : taps;
     w.pairs = (int)round_up((size_t)taps, (size_t)w.J);
     w.grads = (size_t)w.d.tile * l->out.h * l->out.w * w.mw;
-    w.sums = (size_t)w.phases * w.pairs * w.mw;
+    w.sums = (size_t)w.d.phases * w.pairs * w.mw;
     w.work = w.d.src + w.grads + w.sums;
     return w;
+}
+
+int ir_dweight_direct(const ir_layer *l)
+{
+    return (l->kind == IR_CONV2D || l->kind == IR_DECONV2D) && l->sched[PASS_BWD].lowering != LOWER_GEMM &&
+           l->runs_backward;
 }
 
 void ir_dweight_extent(const ir_layer *l, const ir_dweight *w, int p, int *rows, int *cols)

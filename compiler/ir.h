@@ -219,19 +219,19 @@ ir_layer ir_din_layer(const ir_layer *l);
 /* aec's tile for a gemm pass's im2col columns (0: the whole batch). */
 int ir_gemm_tile(const ir_layer *l, int batch);
 /* The weight gradient of a conv2d or deconv2d whose backward pass is direct
- * or winograd
- * (emit.c, LAYER_dw_*): the forward pass's planes of its input and taps
- * (ir_direct, in the backward pass's tile), and the output gradient's
- * pixels laid out channel-innermost, each phase's after the last
- * (LAYER_dw_grads: grads[p][b][m][n][mw]). Each (channel, tap) pair of a
- * phase is a dot product over the tile's pixels of its plane, at the tap's
- * shift, with every output channel's gradient: a block of J pairs x 16 ov
- * output channels sums J x ov vectors in registers, broadcasting one plane
- * value per pair and pixel, and adds them into sums[p][pair][mw] once a
- * tile; LAYER_backward adds those into the weight gradient at the end. */
+ * or winograd (emit.c, LAYER_dw_*): the forward pass's planes of its input
+ * and taps (ir_direct, in the backward pass's tile), and the output
+ * gradient's pixels with every channel side by side (LAYER_dw_grads:
+ * grads[b][y][x][mw]; phase p's pixels start at row p / S, column p % S,
+ * and step by S). Each (channel, tap) pair of a phase is a dot product
+ * over the tile's pixels of its plane, at the tap's shift, with every
+ * output channel's gradient: a block of J pairs x 16 ov output channels
+ * sums J x ov vectors in registers, broadcasting one plane value per pair
+ * and pixel, and adds them into sums[p][pair][mw] once a tile;
+ * LAYER_backward adds those into the weight gradient at the end. */
 typedef struct {
     ir_direct d;            /* the planes and taps: the layer's forward geometry */
-    int phases, S;          /* output phases (deconv2d S x S; conv2d 1, S 1) */
+    int S;                  /* the stride between a phase's pixels (deconv2d's; conv2d 1): d.phases = S x S */
     int ov, mw;             /* vectors of 16 output channels a block; channels rounded up to 16 ov */
     int J;                  /* (channel, tap) pairs a block */
     int pairs;              /* a phase's rows of sums: in.c x max_taps, rounded up to J */
@@ -240,6 +240,9 @@ typedef struct {
 } ir_dweight;
 
 ir_dweight ir_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch);
+/* Whether layer l's weight gradient is made this way: a conv2d or
+ * deconv2d whose backward pass is direct or winograd (emit.c, plan.c). */
+int ir_dweight_direct(const ir_layer *l);
 /* The extent of phase p of a weight gradient's pixels: rows, columns. */
 void ir_dweight_extent(const ir_layer *l, const ir_dweight *w, int p, int *rows, int *cols);
 /* The images a direct linear product takes at a time, in 2 vectors of 16

@@ -180,7 +180,7 @@ static void plan_scratch(ir_model *m)
         /* the weight gradient is direct (LAYER_dw) under a direct backward
          * pass, else im2col + GEMM; a direct or winograd backward pass's
          * input gradient is the kernels of LAYER_din after it */
-        if (b->lowering != LOWER_GEMM)
+        if (ir_dweight_direct(l))
             reserve(m, ir_dweight_of(l, b, m->batch).work, 0);
         else
             reserve_cols(m, l, b->tile);
