@@ -25,7 +25,7 @@
 #include "aec.h"
 #include "runtime_internal.h"
 
-typedef enum { JOB_GRAD, JOB_LOSS, JOB_INFER, JOB_REDUCE, JOB_UPDATE, JOB_EXIT } job_kind;
+typedef enum { JOB_GRAD, JOB_LOSS, JOB_RUN, JOB_REDUCE, JOB_UPDATE, JOB_EXIT } job_kind;
 
 typedef struct {
     int first, n;           /* this worker's slice of the batch */
@@ -45,9 +45,9 @@ struct aec_workers {
     job_kind kind;
     const float *x, *eps;
     const float *weights;   /* the parameters a pass reads */
-    const float *prep;      /* JOB_INFER: their prepared weights, or NULL */
-    aec_run_kind run;       /* JOB_INFER: what x is, and out */
-    float *out;             /* JOB_INFER: outputs (aec_run_batch); JOB_GRAD, JOB_REDUCE: the gradients */
+    const float *prep;      /* JOB_RUN: their prepared weights, or NULL */
+    aec_run_kind run;       /* JOB_RUN: what x is, and out */
+    float *out;             /* JOB_RUN: outputs (aec_run_batch); JOB_GRAD, JOB_REDUCE: the gradients */
     float *params;          /* JOB_UPDATE: the parameters to update ... */
     const float *grads;     /* ... by these gradients */
     aec_optim *opt;         /* JOB_UPDATE */
@@ -110,7 +110,7 @@ static void run_slice(aec_workers *p, worker *w)
     }
     if (w->n == 0)
         return;
-    if (p->kind == JOB_INFER) {
+    if (p->kind == JOB_RUN) {
         size_t in_size, out_size;
         aec_run_sizes(m, p->run, &in_size, &out_size);
         w->bad = NULL;
@@ -314,7 +314,7 @@ float aec_workers_loss(aec_workers *p, const float *params, const float *x, cons
 void aec_workers_run(aec_workers *p, const float *params, const float *prep, aec_run_kind k, const float *in,
                      int B, float *out)
 {
-    p->kind = JOB_INFER, p->weights = params, p->prep = prep, p->run = k, p->x = in, p->eps = NULL, p->out = out;
+    p->kind = JOB_RUN, p->weights = params, p->prep = prep, p->run = k, p->x = in, p->eps = NULL, p->out = out;
     run_job(p, B);
 }
 
