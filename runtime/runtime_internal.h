@@ -81,6 +81,9 @@ int  aec_workers_count(const aec_workers *w);
  * or NULL. */
 float aec_workers_grad(aec_workers *w, const float *params, float *grads, const float *x,
                        const float *eps, int B);
+/* After grad: whether the gradients it wrote are all finite (checked by the
+ * workers as they summed them; with one worker, here). */
+int   aec_workers_grads_finite(const aec_workers *w);
 float aec_workers_loss(aec_workers *w, const float *params, const float *x, const float *eps, int B);
 void  aec_workers_run(aec_workers *w, const float *params, const float *prep, aec_run_kind k, const float *in,
                       int B, float *out);

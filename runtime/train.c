@@ -631,9 +631,9 @@ static int check_forward(const trainer *t, float loss, int epoch, int batch)
 static int check_backward(const trainer *t, int epoch, int batch)
 {
     char what[160];
-    int bad = first_bad_grad(t->m, t->grads);
-    if (bad < 0)
+    if (aec_workers_grads_finite(t->pool))
         return 0;
+    int bad = first_bad_grad(t->m, t->grads);
     snprintf(what, sizeof what, "the gradient of %s has a NaN or Inf", t->m->params[bad].name);
     say_fault(t, what, "such gradient", layer_of_tensor(t->m, bad), epoch, batch);
     return 1;

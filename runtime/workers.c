@@ -31,6 +31,7 @@ typedef struct {
     int first, n;           /* this worker's slice of the batch */
     float *arena, *grads;
     float loss;
+    int finite;             /* JOB_REDUCE: its range of the summed gradients holds no NaN or Inf */
     const aec_layer *bad;   /* after a loss that is not finite: its first output with one */
     pthread_t thread;
     struct aec_workers *pool;
@@ -70,18 +71,30 @@ static void param_range(const aec_workers *p, const worker *w, size_t *lo, size_
 
 /* grads[lo, hi) = the slices' gradients weighted by their sizes, in worker
  * order. Worker 0's gradient is already in grads (its buffer is the
- * caller's), so it is scaled in place and the others added to it. */
-static void reduce_range(aec_workers *p, size_t lo, size_t hi)
+ * caller's), so it is scaled in place and the others added to it. A chunk
+ * at a time, small enough to stay in the L1 cache through its passes and
+ * its check for NaN and Inf (w->finite: the whole range has none), so that
+ * train's check of the summed gradient costs no pass over memory on one
+ * thread. Each sum rounds as it did in whole passes: the same bits. */
+enum { REDUCE_CHUNK = 2048 };
+
+static void reduce_range(aec_workers *p, worker *w, size_t lo, size_t hi)
 {
     float *restrict g = p->out;
     const float share0 = (float)p->w[0].n / (float)p->B;
-    for (size_t j = lo; j < hi; j++)
-        g[j] *= share0;
-    for (int k = 1; k < p->n; k++) {
-        const float *restrict gk = p->w[k].grads, share = (float)p->w[k].n / (float)p->B;
-        for (size_t j = lo; p->w[k].n > 0 && j < hi; j++)
-            g[j] += share * gk[j];
+    int finite = 1;
+    for (size_t j0 = lo; j0 < hi; j0 += REDUCE_CHUNK) {
+        const size_t j1 = hi - j0 < REDUCE_CHUNK ? hi : j0 + REDUCE_CHUNK;
+        for (size_t j = j0; j < j1; j++)
+            g[j] *= share0;
+        for (int k = 1; k < p->n; k++) {
+            const float *restrict gk = p->w[k].grads, share = (float)p->w[k].n / (float)p->B;
+            for (size_t j = j0; p->w[k].n > 0 && j < j1; j++)
+                g[j] += share * gk[j];
+        }
+        finite &= aec_all_finite(g + j0, j1 - j0);
     }
+    w->finite = finite;
 }
 
 /* The first layer (in .ae order) whose output, still in w's arena after a
@@ -103,7 +116,7 @@ static void run_slice(aec_workers *p, worker *w)
     if (p->kind == JOB_REDUCE || p->kind == JOB_UPDATE) {
         param_range(p, w, &lo, &hi);
         if (p->kind == JOB_REDUCE)
-            reduce_range(p, lo, hi);
+            reduce_range(p, w, lo, hi);
         else
             aec_optim_step_part(p->opt, p->params, p->grads, lo, hi);
         return;
@@ -290,6 +303,16 @@ float aec_workers_grad(aec_workers *p, const float *params, float *grads, const 
     p->kind = JOB_REDUCE;
     run_job(p, 0);
     return mean_loss(p, B);
+}
+
+int aec_workers_grads_finite(const aec_workers *p)
+{
+    if (p->n == 1)      /* no sum was made, so nothing was checked */
+        return aec_all_finite(p->out, p->m->n_params);
+    int finite = 1;
+    for (int i = 0; i < p->n; i++)
+        finite &= p->w[i].finite;
+    return finite;
 }
 
 void aec_workers_update(aec_workers *p, aec_optim *o, float *params, const float *grads, double step_start)

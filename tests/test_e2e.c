@@ -593,6 +593,12 @@ static void numerical_faults_stop_naming_layer_and_step(void **state)
     expect_failure(&p, 1, "the gradient of conv1.weight has a NaN or Inf at step 31 (epoch 4, batch 1); "
                           "the first such gradient is layer conv1's (fmnist_cae.ae line 6)");
     proc_free(&p);
+    /* the same with one worker, whose gradient no sum checks: train does */
+    p = run(tp("fmnist_cae"), "train", "--data", DATA, "--out", tp("nan_grad"), "--epochs", "5",
+            "--limit", "300", "--batch", "32", "--resume", "--no-report", "--workers", "1", NULL);
+    expect_failure(&p, 1, "the gradient of conv1.weight has a NaN or Inf at step 31 (epoch 4, batch 1); "
+                          "the first such gradient is layer conv1's (fmnist_cae.ae line 6)");
+    proc_free(&p);
 }
 
 static void eval_prints_the_last_val_loss(void **state)
