@@ -26,6 +26,7 @@
  * under the lock, and read while spinning, atomically. */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,11 +174,14 @@ static double spin_deadline(void)
     return aec_seconds() + SPIN_NS * 1e-9;
 }
 
-/* Wait a little; 1 once the spin's time is up. */
+/* Wait a little; 1 once the spin's time is up. The core goes to any other
+ * thread waiting for it: on a busy host the worker being waited for may be
+ * queued behind the spinning one. */
 static int spin_over(double until)
 {
     for (int i = 0; i < 16; i++)
         cpu_relax();
+    sched_yield();
     return aec_seconds() >= until;
 }
 
