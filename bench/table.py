@@ -3,8 +3,9 @@
 DIR/sgemm.out               build/bench/sgemm_peak's line (sgemm_gflops=...)
 DIR/M.aec-MODE.R.out, .rss  round R of `build/M bench --only MODE`: its line (MODE_img_s,
                             MODE_gflops, ...) and /usr/bin/time's max RSS of the process in KiB
-DIR/M.torch-MODE.R.out, .rss   round R of bench/torch_bench.py --mode MODE (train|infer): its line
-                            (img_s=...) and its max RSS
+DIR/M.torch-MODE.R.out, .rss   round R of bench/torch_bench.py --mode MODE (train|infer), PyTorch as
+                            it comes: its line (img_s=...) and its max RSS
+DIR/M.passive-MODE.R.out    the same with OMP_WAIT_POLICY=PASSIVE
 A measurement that failed has no .out file. Each cell takes the best images/s over the rounds and the
 largest RSS; a cell with no measurement shows "-".
 """
@@ -59,22 +60,25 @@ def ratio(a, b):
 def main():
     d, models = sys.argv[1], sys.argv[2:]
     peak = num(fields(os.path.join(d, "sgemm.out")), "sgemm_gflops")
-    head = ("model", "mode", "batch", "aec img/s", "torch img/s", "aec/torch",
-            "aec GFLOP/s", "% peak", "aec MiB", "torch MiB", "MiB ratio")
+    head = ("model", "mode", "batch", "aec img/s", "torch img/s", "aec/torch", "passive img/s",
+            "aec/passive", "aec GFLOP/s", "% peak", "aec MiB", "torch MiB", "MiB ratio")
     rows = []
     for m in models:
         for mode in ("train", "infer"):
             aec = runs(os.path.join(d, "%s.aec-%s" % (m, mode)))
             torch = runs(os.path.join(d, "%s.torch-%s" % (m, mode)))
+            passive = runs(os.path.join(d, "%s.passive-%s" % (m, mode)))
             ours = best(num(f, mode + "_img_s") for f, _ in aec)
             theirs = best(num(f, "img_s") for f, _ in torch)
+            theirs_p = best(num(f, "img_s") for f, _ in passive)
             gflops = best(num(f, mode + "_gflops") for f, _ in aec)
             aec_kib, torch_kib = best(r for _, r in aec), best(r for _, r in torch)
             share = ratio(gflops, peak)
             batch = next((f["batch"] for f, _ in aec + torch if "batch" in f), "-")
             aec_mib, torch_mib = aec_kib and aec_kib / 1024, torch_kib and torch_kib / 1024
             rows.append((m, mode, batch, cell(ours, "%.0f"), cell(theirs, "%.0f"),
-                         cell(ratio(ours, theirs), "%.2fx"), cell(gflops, "%.1f"),
+                         cell(ratio(ours, theirs), "%.2fx"), cell(theirs_p, "%.0f"),
+                         cell(ratio(ours, theirs_p), "%.2fx"), cell(gflops, "%.1f"),
                          cell(share and 100 * share, "%.0f%%"),
                          cell(aec_mib, "%.0f"),
                          cell(torch_mib, "%.0f"), cell(ratio(aec_mib, torch_mib), "%.2f")))
