@@ -857,10 +857,9 @@ static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, co
     OUT("                    *(aec_v16u *)(g + (size_t)k * %d) = r[k];\n            }\n}\n\n", w->mw);
 }
 
-/* r[k][i] <- r[i][k]: 16 x 16 floats transposed in registers, for the
- * weight gradients' pixels (LAYER_dw_grads). Stage j swaps bit j of the row
- * index with bit j of the column's: rows a and a | 2^j trade the halves
- * where their columns' bit j differs, one two-register shuffle each. */
+/* aec_transpose16, once per file that has a direct weight gradient; the
+ * comment it is emitted with says how it works. Its shuffle masks are made
+ * here from that rule. */
 static void emit_transpose16(sbuf *o)
 {
     OUT("/* r[k][i] <- r[i][k]: 16 x 16 floats transposed in registers (LAYER_dw_grads). Stage j\n"
@@ -1112,7 +1111,7 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     ir_direct d = ir_direct_of(l, fs, m->batch);
     if (!fg)
         emit_direct_helpers(o, m, l, &d);
-    ir_dweight w = ir_dweight_of(l, bs, m->batch);
+    ir_dweight w = dwd ? ir_dweight_of(l, bs, m->batch) : (ir_dweight){ 0 };
     if (dwd)
         emit_dweight_helpers(o, m, l, &w);
     ir_layer din = ir_din_layer(l);

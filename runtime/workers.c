@@ -205,8 +205,7 @@ static void *worker_main(void *arg)
             return NULL;
         run_slice(p, w);
         pthread_mutex_lock(&p->lock);
-        __atomic_store_n(&p->pending, p->pending - 1, __ATOMIC_RELEASE);
-        if (p->pending == 0)
+        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_RELEASE) == 0)
             pthread_cond_signal(&p->done);
         pthread_mutex_unlock(&p->lock);
     }
