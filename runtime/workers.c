@@ -98,8 +98,10 @@ static void reduce_range(aec_workers *p, worker *w, size_t lo, size_t hi)
         for (size_t j = j0; j < j1; j++)
             g[j] *= share0;
         for (int k = 1; k < p->n; k++) {
+            if (p->w[k].n == 0)     /* no images: its buffer holds no gradient of this batch */
+                continue;
             const float *restrict gk = p->w[k].grads, share = (float)p->w[k].n / (float)p->B;
-            for (size_t j = j0; p->w[k].n > 0 && j < j1; j++)
+            for (size_t j = j0; j < j1; j++)
                 g[j] += share * gk[j];
         }
         finite &= aec_all_finite(g + j0, j1 - j0);
