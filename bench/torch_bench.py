@@ -7,7 +7,10 @@ uniformly from the middle 90% of the model's input range with a fixed seed; a wa
 quarter of --seconds, then as many steps as fit in the other three quarters (at least 3).
 train: forward, loss, backward, the model's optimizer step (train mode; a VAE draws fresh
 eps ~ N(0,1) each step). infer: encode and decode under torch.no_grad() in eval mode (a VAE
-decodes mu). Prints one line: model=... mode=... batch=... threads=... img_s=...
+decodes mu). --jit (infer only): the same encode-then-decode as a frozen TorchScript module,
+torch.jit.freeze(torch.jit.script(...)) of eval mode, checked once against eager (largest
+difference at most 1e-5) before the timing. Prints one line: model=... mode=... batch=...
+threads=... img_s=... (and jit=frozen with --jit).
 Peak memory is the caller's to measure (bench/run uses /usr/bin/time on this process),
 so run one mode per process. Run with /usr/bin/python3 (Debian's torch).
 """
@@ -41,6 +44,8 @@ def main():
     ap.add_argument("--model")
     ap.add_argument("--batch", type=int)
     ap.add_argument("--mode", choices=("train", "infer"))
+    ap.add_argument("--jit", action="store_true",
+                    help="infer with a frozen TorchScript module instead of eager (infer only)")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
@@ -52,6 +57,8 @@ def main():
         ap.error("--model, --batch and --mode are required (or --list)")
     if not args.list and (args.batch < 1 or not args.seconds > 0 or args.threads < 1):
         ap.error("--batch and --threads must be positive, --seconds above 0")
+    if args.jit and args.mode != "infer":
+        ap.error("--jit goes with --mode infer")
     try:
         run(args)
     except Exception as e:  # one line for bench/run's message, not a traceback wall
@@ -94,6 +101,12 @@ def run(args):
             opt.zero_grad()
             loss.backward()
             opt.step()
+    elif args.jit:
+        frozen = frozen_infer(model, x, latent is not None)
+
+        def step():
+            with torch.no_grad():
+                frozen(x)
     else:
         model.eval()
 
@@ -103,8 +116,41 @@ def run(args):
                 model.decode(z[0] if latent else z)
 
     img_s = rate(step, args.seconds) * args.batch
-    print("model=%s mode=%s batch=%d threads=%d img_s=%.1f torch=%s"
-          % (args.model, args.mode, args.batch, torch.get_num_threads(), img_s, torch.__version__), flush=True)
+    print("model=%s mode=%s batch=%d threads=%d img_s=%.1f torch=%s%s"
+          % (args.model, args.mode, args.batch, torch.get_num_threads(), img_s, torch.__version__,
+             " jit=frozen" if args.jit else ""), flush=True)
+
+
+def frozen_infer(model, x, vae):
+    """model's inference (encode, then decode; a VAE decodes mu) as a frozen TorchScript module,
+    checked against eager on x. Scripted; traced where scripting fails."""
+    import torch
+
+    class AutoencoderInfer(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m.decode(self.m.encode(x))
+
+    class VaeInfer(AutoencoderInfer):
+        def forward(self, x):
+            return self.m.decode(self.m.encode(x)[0])
+
+    infer = (VaeInfer if vae else AutoencoderInfer)(model).eval()
+    with torch.no_grad():
+        want = infer(x)
+        try:
+            scripted = torch.jit.script(infer)
+        except Exception:  # TorchScript cannot compile it: record the one path x takes
+            scripted = torch.jit.trace(infer, x)
+        frozen = torch.jit.freeze(scripted)
+        got = frozen(x)
+    diff = (got - want).abs().max().item()
+    if not diff <= 1e-5:
+        raise ValueError("frozen TorchScript differs from eager by %g (more than 1e-5)" % diff)
+    return frozen
 
 
 if __name__ == "__main__":
