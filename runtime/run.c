@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 float *aec_alloc_floats(size_t n, const char *what)
 {
@@ -69,13 +68,6 @@ static void from_cbhw(float *dst, const float *src, int B, int C, size_t HW)
         for (int c = 0; c < C; c++)
             memcpy(dst + ((size_t)b * C + c) * HW, src + ((size_t)c * B + b) * HW,
                    HW * sizeof(float));
-}
-
-double aec_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void aec_put_input(const aec_model *m, float *arena, const float *x, int B)

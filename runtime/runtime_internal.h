@@ -15,7 +15,7 @@ uint64_t aec_rng_below(aec_rng *r, uint64_t n);
  * would, and unrelated to the stream aec_rng_seed(seed) itself gives. */
 uint64_t aec_rng_seed_mix(uint64_t seed, uint64_t stream);
 
-/* Seconds on a monotonic clock, for timings and progress lines (run.c). */
+/* Seconds on a monotonic clock, for timings and progress lines (clock.c). */
 double aec_seconds(void);
 
 /* The per-layer profile (profile.c): begin, then aec_profile_step after each
