@@ -1,5 +1,4 @@
-/* error.c: error reporting, and the checked file helpers and header cursor
- * of io_internal.h. */
+/* error.c: error reporting, and the checked file helpers of io_internal.h. */
 #include "aec.h"
 #include "io_internal.h"
 
@@ -133,23 +132,5 @@ int aec_read_whole(const char *path, char **buf, size_t *len)
     b[n] = '\0';
     *buf = b;
     *len = n;
-    return 0;
-}
-
-/* ---- the header cursor ----------------------------------------------------- */
-
-void aec_json_ws(aec_json_cursor *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-int aec_json_eat(aec_json_cursor *j, char c)
-{
-    aec_json_ws(j);
-    if (j->p < j->end && *j->p == c) {
-        j->p++;
-        return 1;
-    }
     return 0;
 }

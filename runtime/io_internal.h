@@ -1,7 +1,8 @@
 /* io_internal.h: checked file helpers shared by the runtime's file formats
  * (safetensors.c, npy.c, png.c), and the cursor their header parsers share.
- * Implemented in error.c, beside aec_error, because every one of them exists
- * to turn a failure into a message that names the file. Not part of the
+ * The file helpers are in error.c, beside aec_error, because every one exists
+ * to turn a failure into a message that names the file; the cursor is in
+ * json.c. Not part of the
  * public interface (aec.h). */
 #ifndef AEC_IO_INTERNAL_H
 #define AEC_IO_INTERNAL_H

@@ -164,7 +164,7 @@ void aec_param_tensors(const aec_model *m, const float *params, aec_tensor *t);
 int aec_save_params(const char *path, const aec_model *m, const float *params,
                     const char *metadata_json);
 
-/* s as the inside of a JSON string (no quotes), cut to fit size. */
+/* json.c: s as the inside of a JSON string (no quotes), cut to fit size. */
 void aec_json_string(char *out, size_t size, const char *s);
 /* The value of string field `key` in a flat JSON object such as safetensors'
  * __metadata__; 0 and the unescaped value in out, or -1 if absent or too long. */
