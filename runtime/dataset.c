@@ -54,15 +54,6 @@ static int ds_check(const char *ipath, const aec_idx_images *img, const char *lp
     return 0;
 }
 
-void aec_pixels_to_range(const aec_model *m, const uint8_t *u8, size_t n, float *x)
-{
-    float lut[256];
-    for (int p = 0; p < 256; p++)
-        lut[p] = m->in_lo + (m->in_hi - m->in_lo) * (float)p / 255.0f;
-    for (size_t i = 0; i < n; i++)
-        x[i] = lut[u8[i]];
-}
-
 static int ds_fill(aec_dataset *d, const aec_idx_images *img, const uint8_t *labels,
                    int limit, const aec_model *m)
 {

@@ -42,7 +42,7 @@ void aec_prior_latents(const aec_model *m, uint64_t seed, int n, float *z);
  * great circle, which keeps a gaussian latent's norm typical. */
 void aec_interpolate_latents(const float *a, const float *b, int Z, int steps, int slerp, float *z);
 
-/* ---- dataset.c ---------------------------------------------------------------- */
+/* ---- pixels.c ----------------------------------------------------------------- */
 
 /* n uint8 pixels p into floats lo + (hi - lo) * p / 255 of the model's input
  * range; for [0, 1] that is p / 255, exactly what torchvision's ToTensor gives. */
