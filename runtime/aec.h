@@ -249,7 +249,7 @@ typedef struct {
  *     centre-cropped to a square and area-resized down to the model's H x W
  *     (an image smaller than that is refused, naming it); no labels. The
  *     decoded images are cached (see images.c). A bad file is an error
- *     naming it; aec_dataset_load_skip (images.h) can skip bad images. */
+ *     naming it; aec_dataset_load_skip (data/dataset.h) can skip bad images. */
 int  aec_dataset_load(const char *dir, const char *split, const aec_model *m,
                       int limit, aec_dataset *d);
 void aec_dataset_free(aec_dataset *d);
