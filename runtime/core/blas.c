@@ -3,11 +3,11 @@
  *
  * Debian 12's OpenBLAS (0.3.21, built for every x86 core type) does not
  * recognise some newer or virtualised Xeons and falls back to its Prescott
- * (SSE3) kernels, 2-3x slower than the AVX-512 or AVX2 ones the CPU runs.
+ * (SSE3) kernels, much slower than the AVX-512 or AVX2 ones the CPU runs.
  * libgomp, which runs the direct kernels' loops, spins while its threads
- * wait, on the cores OpenBLAS's threads need: with one worker (--workers 1,
- * and the commands that run no workers) fmnist_cae trained at 3,796 img/s
- * against 6,104 with OMP_WAIT_POLICY=PASSIVE. Both libraries read their
+ * wait, on the cores OpenBLAS's threads need (with one worker: --workers 1,
+ * and the commands that run no workers); OMP_WAIT_POLICY=PASSIVE makes them
+ * sleep. Both libraries read their
  * settings once, when they load, so the only fix from inside a program is
  * to set them and execute the program again. A value the user set is
  * always kept: some machines set it on purpose. */

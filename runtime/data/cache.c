@@ -17,10 +17,10 @@
 #include <unistd.h>
 #include <dirent.h>
 
-/* Part of the cache's hash: bump it when decoding or fitting changes. v2
- * refuses images smaller than the input, which v1 enlarged and cached. */
+/* Part of the cache's hash: bump its version when decoding or fitting
+ * changes, so that no cache of the old pixels is read. */
 #define IMG_METHOD "aec images v2: centre square, area resampling, ITU-R 601 grey, never enlarged"
-/* ---- the cache's name ---------------------------------------------------------------- */
+
 
 /* 64-bit FNV-1a. */
 static uint64_t img_fnv(uint64_t h, const void *p, size_t n)

@@ -9,8 +9,7 @@
  * decode, or is smaller than H x W (it would have to be enlarged), is a bad
  * image: an error naming it, or with skip_bad a warning, and it is left out.
  *
- * Decoding is the slow part (seconds for 10,000 small JPEGs, minutes for all
- * of CelebA), so the fitted images of the whole folder, both splits, are kept
+ * Decoding is by far the slowest part of loading, so the fitted images of the whole folder, both splits, are kept
  * as one uint8 [n, C, H, W] .npy in the cache folder. Its name carries a hash
  * of all they depend on: the folder's real path, every file's name, size and
  * mtime, C, H, W and the method (IMG_METHOD). Change any of these and the
@@ -173,7 +172,7 @@ static uint8_t *img_decode_folder(const char *dir, const img_list *L, int C, int
 
 /* ---- one split -------------------------------------------------------------------------------- */
 
-/* Floats lo + (hi - lo) * p / 255, as dataset.c makes them for IDX files. */
+/* The split's pixels into d, as floats in the model's input range. */
 static int img_fill(aec_dataset *d, const uint8_t *u8, int n, const aec_model *m)
 {
     size_t per = (size_t)m->in_c * m->in_h * m->in_w, all = (size_t)n * per;

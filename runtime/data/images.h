@@ -42,7 +42,7 @@ int aec_image_decode(const char *path, int C, uint8_t **pix, int *h, int *w);
 
 /* Fit an h x w x C image to C x H x W: crop the largest centred square (when
  * h - w is odd the extra row or column is cut at the bottom or right), then
- * resize it with area resampling (see images.c). 0, or -1 after a message. */
+ * resize it with area resampling (see fit.c). 0, or -1 after a message. */
 int aec_image_fit(const uint8_t *src, int h, int w, int C, uint8_t *dst, int H, int W);
 
 #endif

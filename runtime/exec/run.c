@@ -15,9 +15,8 @@
 /* The data set's images are already contiguous NCHW, so a batch is a slice
  * and needs no gathering. Batch means are weighted by batch size: the result
  * is the mean over every element of the set, as one huge batch would give.
- * A VAE's z is sampled, as in training (and as the seed experiment measured
- * its validation loss), from a fixed stream: the same weights give the same
- * number every time. */
+ * A VAE's z is sampled, as in training, from a fixed stream: the same
+ * weights give the same number every time. */
 double aec_evaluate_with(aec_workers *w, const aec_model *m, const float *params,
                          const aec_dataset *d, int B, float *eps)
 {
@@ -54,8 +53,8 @@ double aec_evaluate(const aec_model *m, const float *params, const aec_dataset *
 }
 
 /* Each batch split over the cores (the model's workers), as training and
- * bench --only infer run it: a whole batch with threads inside each kernel
- * ran celeba_vae's inference 1.7-1.9x slower. */
+ * bench --only infer run it, rather than whole with threads inside each
+ * kernel: the slices meet once a batch, the kernels' threads at every layer. */
 int aec_run(const aec_model *m, const float *params, aec_run_kind k, const float *in, int n, float *out)
 {
     int B = m->defaults.batch > 0 && m->defaults.batch < n ? m->defaults.batch : n;

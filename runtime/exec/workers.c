@@ -16,14 +16,12 @@
  * bit for bit what a single arena gives).
  *
  * The caller's thread is worker 0; workers 1.. wait on a condition variable
- * between jobs. A thread asleep there started its next job 37-59 us after
- * the caller set it (fmnist_cae's bench on 2 cores, the mean per kind of
- * job), and a training step sets three (gradients, their sum, the update):
- * about 1% of fmnist_cae's step. So a waiting thread first spins for up to
- * SPIN_NS, watching generation (or the caller, pending), and sleeps only
- * when the wait is longer: between epochs, or when idle. Spinning, the
- * same jobs started 1-12 us after. generation and pending are written
- * under the lock, and read while spinning, atomically. */
+ * between jobs. Waking from it takes far longer than noticing a flag, and a
+ * training step sets three jobs (gradients, their sum, the update), so a
+ * waiting thread first spins for up to SPIN_NS, watching generation (or the
+ * caller, pending), and sleeps only when the wait is longer: between epochs,
+ * or when idle. generation and pending are written under the lock, and read
+ * while spinning, atomically. */
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>

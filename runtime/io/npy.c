@@ -7,7 +7,7 @@
  * padded with spaces and ended by '\n' so that the data starts at a multiple
  * of 64 bytes, then the data in C order. We write version 1.0 exactly as
  * numpy does, so numpy.load and hexdumps agree; we read float32 and uint8
- * (the decoded-image cache of images.c). */
+ * (the decoded-image cache of data/cache.c). */
 #include "aec.h"
 #include "io/files.h"
 #include "io/json.h"
