@@ -21,7 +21,6 @@ size_t aec_cli_image_floats(const aec_model *m)
     return (size_t)m->in_c * m->in_h * m->in_w;
 }
 
-/* The parameters from FILE into a new array; NULL after a message. */
 float *aec_cli_load_weights(const aec_model *m, const char *path)
 {
     float *params = aec_alloc_floats(m->n_params, "parameters");
@@ -32,7 +31,6 @@ float *aec_cli_load_weights(const aec_model *m, const char *path)
     return params;
 }
 
-/* X.npy as a batch of the model's input: float32 [B, C, H, W]. */
 int aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
 {
     int ndim = 0;
@@ -56,7 +54,6 @@ int aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
     return -1;
 }
 
-/* The commands' common metadata: which model wrote the file. */
 void aec_cli_model_meta(const aec_model *m, const char *extra, char *out, size_t size)
 {
     char name[256];
@@ -64,7 +61,6 @@ void aec_cli_model_meta(const aec_model *m, const char *extra, char *out, size_t
     snprintf(out, size, "{\"model\":\"%s\"%s}", name, extra ? extra : "");
 }
 
-/* mkdir -p: every missing directory on the way to path. */
 int aec_cli_make_dirs(const char *path)
 {
     char *p = strdup(path);
@@ -95,8 +91,7 @@ int aec_cli_make_dirs(const char *path)
     return 0;
 }
 
-/* The command line again, with --resume: what to type after a Ctrl-C.
- * Arguments with characters a shell would act on are single-quoted. */
+/* Arguments with characters a shell would act on are single-quoted. */
 char *aec_cli_resume_command(const cli_opts *o)
 {
     size_t n = 16;
@@ -119,15 +114,12 @@ char *aec_cli_resume_command(const cli_opts *o)
     return s;
 }
 
-/* A split of --data, limit images at most (0: all), honouring --skip-bad. */
 int aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit,
                      aec_dataset *d)
 {
     return aec_dataset_load_skip(o->data, split, m, limit, o->skip_bad, d);
 }
 
-/* The report's settings for a run with these options (train: NULL when
- * the report does not follow training). */
 aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
                                    const aec_dataset *val, const aec_dataset *train)
 {
