@@ -28,7 +28,7 @@ export ASAN_OPTIONS := detect_leaks=0:halt_on_error=1:abort_on_error=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1:abort_on_error=1
 endif
 
-RT_SRC  := $(sort $(wildcard runtime/*.c))
+RT_SRC  := $(sort $(wildcard runtime/*/*.c))
 RT_OBJ  := $(RT_SRC:runtime/%.c=$(B)/rt/%.o)
 CC_SRC  := $(sort $(wildcard compiler/*.c))
 CC_OBJ  := $(CC_SRC:compiler/%.c=$(B)/cc/%.o) $(B)/cc/lexer.o $(B)/cc/parser.o
@@ -37,12 +37,13 @@ MODELS  := $(sort $(basename $(notdir $(wildcard models/*.ae))))
 all: $(B)/aec $(B)/libaecrt.a $(MODELS:%=$(B)/%)
 
 # ---- runtime --------------------------------------------------------------
-$(B)/rt/%.o: runtime/%.c $(wildcard runtime/*.h)
+# Rooms include each other's headers by room: "core/clock.h", "io/json.h".
+$(B)/rt/%.o: runtime/%.c $(wildcard runtime/*.h runtime/*/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -Iruntime -c $< -o $@
 
-# sqrtf without errno, so that the optimizer's loops vectorise (runtime/optim.c)
-$(B)/rt/optim.o: CFLAGS += -fno-math-errno
+# sqrtf without errno, so that the optimizer's loops vectorise (runtime/exec/optim.c)
+$(B)/rt/exec/optim.o: CFLAGS += -fno-math-errno
 
 $(B)/libaecrt.a: $(RT_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -214,7 +214,7 @@ int aec_load_params(const char *path, const aec_model *m, float *params);
 int aec_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape);
 int aec_npy_write_i64(const char *path, const int64_t *data, int64_t n);
 int aec_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[4]);
-/* uint8 ('|u1'), e.g. the decoded images images.c caches as [N, C, H, W]. */
+/* uint8 ('|u1'), e.g. the decoded images data/cache.c caches as [N, C, H, W]. */
 int aec_npy_write_u8(const char *path, const uint8_t *data, int ndim, const int64_t *shape);
 int aec_npy_read_u8(const char *path, uint8_t **data, int *ndim, int64_t shape[4]);
 
@@ -248,8 +248,8 @@ typedef struct {
  *     sorted by name, "train" is the first 90%, "test" the last 10%; each is
  *     centre-cropped to a square and area-resized down to the model's H x W
  *     (an image smaller than that is refused, naming it); no labels. The
- *     decoded images are cached (see images.c). A bad file is an error
- *     naming it; aec_dataset_load_skip (images.h) can skip bad images. */
+ *     decoded images are cached (see data/images.c). A bad file is an error
+ *     naming it; aec_dataset_load_skip (data/dataset.h) can skip bad images. */
 int  aec_dataset_load(const char *dir, const char *split, const aec_model *m,
                       int limit, aec_dataset *d);
 void aec_dataset_free(aec_dataset *d);

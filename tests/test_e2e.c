@@ -29,7 +29,7 @@
 #include <zlib.h>
 
 #include "aec.h"
-#include "runtime_internal.h"
+#include "core/floats.h"
 #include "fmnist_cae.h"
 #include "util.h"
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "aec.h"
-#include "embed.h"
+#include "report/embed.h"
 
 #define UNUSED __attribute__((unused))     /* cmocka's state, which we do not use */
 

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 #include "aec.h"
-#include "runtime_internal.h"
+#include "exec/batch.h"
+#include "exec/synth.h"
 #include "fmnist_cae.h"
 #include "tiny_all.h"
 #include "tiny_direct.h"

@@ -38,7 +38,8 @@
 #include <zlib.h>
 
 #include "aec.h"
-#include "images.h"
+#include "data/dataset.h"
+#include "data/images.h"
 #include "tiny_vae.h"
 #include "util.h"
 

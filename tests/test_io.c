@@ -25,7 +25,7 @@
 #include <zlib.h>
 
 #include "aec.h"
-#include "images.h"
+#include "data/dataset.h"
 #include "util.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"

@@ -15,7 +15,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "aec.h"
-#include "runtime_internal.h"
+#include "core/floats.h"
+#include "exec/batch.h"
+#include "io/params.h"
 #include "celeba_vae.h"
 #include "fmnist_cae.h"
 #include "tiny_all.h"

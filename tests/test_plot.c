@@ -22,7 +22,7 @@
 #include <cairo.h>
 
 #include "aec.h"
-#include "plot.h"
+#include "report/plot.h"
 #include "util.h"
 
 /* ---- helpers: images ------------------------------------------------------------ */

@@ -52,7 +52,8 @@
 #include <unistd.h>
 
 #include "aec.h"
-#include "runtime_internal.h"
+#include "core/floats.h"
+#include "io/json.h"
 #include "fmnist_cae.h"
 #include "util.h"
 

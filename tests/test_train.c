@@ -24,7 +24,12 @@
 
 #include "aec.h"
 #include "fmnist_cae.h"
-#include "runtime_internal.h"
+#include "core/floats.h"
+#include "core/rng.h"
+#include "exec/batch.h"
+#include "exec/workers.h"
+#include "io/json.h"
+#include "train/train.h"
 #include "util.h"
 
 /* ---- the fixture model ------------------------------------------------------ */

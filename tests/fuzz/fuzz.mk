@@ -19,9 +19,9 @@ FUZZ_CC_OBJ  := $(filter-out $(FZ)/cc/main.o,$(CC_SRC:compiler/%.c=$(FZ)/cc/%.o)
                 $(FZ)/cc/lexer.o $(FZ)/cc/parser.o
 FUZZ_AE      := $(wildcard models/*.ae tests/models/*.ae tests/bad/*.ae)
 
-$(FZ)/rt/%.o: runtime/%.c $(wildcard runtime/*.h)
+$(FZ)/rt/%.o: runtime/%.c $(wildcard runtime/*.h runtime/*/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Iruntime -c $< -o $@
 
 $(FZ)/libaecrt.a: $(FUZZ_RT_OBJ)
 	rm -f $@ && ar rcs $@ $^

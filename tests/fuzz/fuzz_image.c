@@ -6,7 +6,7 @@
  * the fuzzer then explores the chunks themselves. */
 #include <zlib.h>
 #include "aec.h"
-#include "images.h"
+#include "data/images.h"
 #include "fuzz.h"
 
 /* Rewrite each complete chunk's CRC (over type and data) after the signature. */

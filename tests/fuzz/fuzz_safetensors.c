@@ -13,7 +13,7 @@
  * whatever sum they have, which exercises the check itself). */
 #include <zlib.h>
 #include "aec.h"
-#include "runtime_internal.h"
+#include "io/json.h"
 #include "fuzz.h"
 
 static const aec_param params[] = {

@@ -1,0 +1,138 @@
+/* common.c: the steps the commands share: loading weights, data and
+ * batches, naming the model in a file's metadata, making the output folder. */
+#include "aec.h"
+#include "cli/cli.h"
+#include "core/floats.h"
+#include "data/dataset.h"
+#include "io/json.h"
+#include "report/embed.h"
+#include "report/report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <stdio.h>
+
+size_t aec_cli_image_floats(const aec_model *m)
+{
+    return (size_t)m->in_c * m->in_h * m->in_w;
+}
+
+float *aec_cli_load_weights(const aec_model *m, const char *path)
+{
+    float *params = aec_alloc_floats(m->n_params, "parameters");
+    if (params && aec_load_params(path, m, params) != 0) {
+        free(params);
+        return NULL;
+    }
+    return params;
+}
+
+int aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
+{
+    int ndim = 0;
+    int64_t s[4] = { 0, 0, 0, 0 };
+    if (aec_npy_read_f32(path, x, &ndim, s) != 0)
+        return -1;
+    if (ndim == 4 && s[1] == m->in_c && s[2] == m->in_h && s[3] == m->in_w
+        && s[0] >= 1 && s[0] <= INT_MAX / 2) {
+        *B = (int)s[0];
+        return 0;
+    }
+    char got[96];
+    int k = snprintf(got, sizeof got, "[");
+    for (int d = 0; d < ndim && d < 4; d++)
+        k += snprintf(got + k, sizeof got - (size_t)k, "%s%" PRId64, d ? ", " : "", s[d]);
+    snprintf(got + k, sizeof got - (size_t)k, "%s]", ndim > 4 ? ", ..." : "");
+    aec_error("%s: the input has shape %s; the model takes float32 [B, %d, %d, %d] with B >= 1",
+              path, got, m->in_c, m->in_h, m->in_w);
+    free(*x);
+    *x = NULL;
+    return -1;
+}
+
+void aec_cli_model_meta(const aec_model *m, const char *extra, char *out, size_t size)
+{
+    char name[256];
+    aec_json_string(name, sizeof name, m->name);
+    snprintf(out, size, "{\"model\":\"%s\"%s}", name, extra ? extra : "");
+}
+
+int aec_cli_make_dirs(const char *path)
+{
+    char *p = strdup(path);
+    struct stat st;
+    if (!p) {
+        aec_error("out of memory");
+        return -1;
+    }
+    for (char *s = p; ; s++) {
+        char c = *s;
+        if (c != '/' && c != '\0')
+            continue;
+        *s = '\0';
+        if (s > p && mkdir(p, 0777) != 0 && errno != EEXIST) {
+            aec_error("%s: cannot create the directory: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        aec_error("%s: not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Arguments with characters a shell would act on are single-quoted. */
+char *aec_cli_resume_command(const cli_opts *o)
+{
+    size_t n = 16;
+    for (int i = 0; i < o->argc; i++)
+        n += 4 * strlen(o->argv[i]) + 3;
+    char *s = malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < o->argc; i++) {
+        const char *a = o->argv[i];
+        int plain = a[0] && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789_./=:,+-") == strlen(a);
+        p += sprintf(p, "%s%s", i ? " " : "", plain ? "" : "'");
+        for (; *a; a++)
+            p += *a == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *a);
+        p += sprintf(p, "%s", plain ? "" : "'");
+    }
+    if (!o->resume)
+        sprintf(p, " --resume");
+    return s;
+}
+
+int aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit,
+                     aec_dataset *d)
+{
+    return aec_dataset_load_skip(o->data, split, m, limit, o->skip_bad, d);
+}
+
+aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
+                                   const aec_dataset *val, const aec_dataset *train)
+{
+    aec_report_opts r = { .out_dir = out_dir, .data = o->data, .train = train, .cfg = m->defaults,
+                          .tsne = AEC_TSNE_DEFAULTS };
+    r.cfg.epochs = o->epochs;
+    r.cfg.batch = o->batch;
+    r.cfg.seed = o->seed;
+    r.cfg.optim.lr = o->lr;
+    r.tsne.seed = o->seed;
+    r.tsne.perplexity = o->perplexity;
+    r.tsne.iterations = o->iterations;
+    r.tsne.progress = 1;
+    r.class_names = aec_report_class_names(o->data, val, &r.n_classes);
+    return r;
+}

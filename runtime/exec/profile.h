@@ -1,0 +1,14 @@
+/* exec/profile.h: the per-layer profile's recording side (profile.c). */
+#ifndef AEC_EXEC_PROFILE_H
+#define AEC_EXEC_PROFILE_H
+
+#include "aec.h"
+
+/* Begin, then aec_profile_step after each training step with its seconds
+ * and the optimizer's, then print. */
+int  aec_profile_begin(const aec_model *m);
+void aec_profile_step(double step_secs, double optim_secs);
+void aec_profile_print(FILE *f, int B, int workers);
+void aec_profile_end(void);
+
+#endif

@@ -1,0 +1,88 @@
+/* params.c: a model's parameters as safetensors tensors: saved with the
+ * names and shapes of its table, loaded with every name and shape checked. */
+#include "aec.h"
+#include "io/params.h"
+#include "io/safetensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One parameter-shaped tensor: the parameter itself, its gradient, or an
+ * optimizer moment, whichever array `base` is. */
+aec_tensor aec_param_tensor(const aec_param *p, const float *base, const char *name)
+{
+    aec_tensor t = { .name = name, .ndim = p->ndim, .data = base + p->offset };
+    for (int d = 0; d < p->ndim && d < 4; d++)
+        t.shape[d] = p->shape[d];
+    return t;
+}
+
+void aec_param_tensors(const aec_model *m, const float *params, aec_tensor *t)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        t[i] = aec_param_tensor(&m->params[i], params, m->params[i].name);
+}
+
+int aec_save_params(const char *path, const aec_model *m, const float *params,
+                    const char *metadata_json)
+{
+    aec_tensor *t = malloc(((size_t)m->n_tensors + 1) * sizeof *t);
+    if (!t) {
+        aec_error("%s: out of memory", path);
+        return -1;
+    }
+    aec_param_tensors(m, params, t);
+    int rc = aec_safetensors_write(path, t, m->n_tensors, metadata_json);
+    free(t);
+    return rc;
+}
+
+static int load_one(const char *path, const aec_tensor_file *f, const aec_param *p,
+                       float *params)
+{
+    int64_t want[4];
+    char have_s[96], want_s[96];
+    int i = aec_tensor_file_index(f, p->name), same;
+    if (i < 0) {
+        aec_error("%s: no tensor '%s'", path, p->name);
+        return -1;
+    }
+    same = f->ndim[i] == p->ndim;
+    for (int d = 0; d < p->ndim && d < 4; d++) {
+        want[d] = p->shape[d];
+        same = same && f->shape[i][d] == want[d];
+    }
+    if (!same) {
+        aec_shape_str(have_s, f->shape[i], f->ndim[i]);
+        aec_shape_str(want_s, want, p->ndim < 4 ? p->ndim : 4);
+        aec_error("%s: tensor '%s' has shape %s, the model expects %s",
+                  path, p->name, have_s, want_s);
+        return -1;
+    }
+    if (aec_shape_numel(f->shape[i], f->ndim[i]) != p->numel) {
+        aec_error("%s: tensor '%s': the model's numel %zu does not match its shape "
+                  "(a compiler bug)", path, p->name, p->numel);
+        return -1;
+    }
+    memcpy(params + p->offset, f->data[i], p->numel * sizeof(float));
+    return 0;
+}
+
+/* Every mismatch is reported, not just the first, so one run shows them all. */
+int aec_params_from_file(const char *path, const aec_tensor_file *f, const aec_model *m, float *params)
+{
+    int bad = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        bad |= load_one(path, f, &m->params[i], params) != 0;
+    return bad ? -1 : 0;
+}
+
+int aec_load_params(const char *path, const aec_model *m, float *params)
+{
+    aec_tensor_file f;
+    if (aec_safetensors_read(path, &f) != 0)
+        return -1;
+    int rc = aec_params_from_file(path, &f, m, params);
+    aec_tensor_file_free(&f);
+    return rc;
+}

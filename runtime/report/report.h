@@ -1,0 +1,35 @@
+/* report.h: the pictures and the page that end a training run (report.c).
+ * Internal to the runtime; the command line reaches it through `train`,
+ * `report` and `latent-map`. */
+#ifndef AEC_REPORT_REPORT_H
+#define AEC_REPORT_REPORT_H
+
+#include "aec.h"
+#include "report/embed.h"
+
+typedef struct {
+    const char *out_dir;            /* the pictures and report.html; loss.csv is read here */
+    const char *data;               /* the data folder, named on the page */
+    const char *const *class_names; /* names of the labels 0..n_classes-1, or NULL */
+    int n_classes;
+    const aec_dataset *train;       /* the images trained on, or NULL (not known) */
+    aec_train_cfg cfg;              /* the run's settings */
+    aec_tsne_opts tsne;
+    int tsne_limit;                 /* the t-SNE map shows at most this many (0: all) */
+} aec_report_opts;
+
+/* Write loss.png (when out_dir has a loss.csv), recon.png, latent_pca.png,
+ * latent_tsne.png, interpolate.png, samples.png (a VAE) and report.html for
+ * the trained params, from the validation set val. 0, or -1 (reported). */
+int aec_report(const aec_model *m, const float *params, const aec_dataset *val,
+               const aec_report_opts *o);
+
+/* One latent map of val's latents: PCA (tsne 0) or t-SNE, as a PNG. */
+int aec_latent_map(const aec_model *m, const float *params, const aec_dataset *val,
+                   const aec_report_opts *o, int tsne, const char *path);
+
+/* Class names for a data folder's labels: Fashion-MNIST's for a folder whose
+ * name says fashion and whose labels run 0..9; NULL otherwise. */
+const char *const *aec_report_class_names(const char *data, const aec_dataset *d, int *n_classes);
+
+#endif
