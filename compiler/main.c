@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "compile.h"
-#include "table.h"
-#include "util.h"
+#include "driver.h"
+#include "ir/table.h"
+#include "base/util.h"
 
 /* The generated C's flags. -O2 with the vectoriser's full cost model (-O3's)
  * compiles celeba_vae's C in 1.3 s against 2.3 s at -O3, and the kernels ran

@@ -2,7 +2,7 @@
 #ifndef PARSE_H
 #define PARSE_H
 #include <stdio.h>
-#include "ast.h"
+#include "front/ast.h"
 
 /* Parse src (len bytes, the contents of path). Errors go to err (stderr
  * when NULL) as FILE:LINE:COL diagnostics. 0 on success; -1 on any error,

@@ -2,7 +2,7 @@
 #ifndef TABLE_H
 #define TABLE_H
 #include <stdio.h>
-#include "ir.h"
+#include "ir/ir.h"
 
 void print_layer_table(FILE *out, const ir_model *m);
 

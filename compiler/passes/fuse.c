@@ -8,7 +8,8 @@
  * with weights and no activation of its own takes one, and never across the
  * encoder/decoder boundary, which would change what the latent is. */
 #include <string.h>
-#include "ir.h"
+#include "ir/ir.h"
+#include "ir/passes.h"
 
 static int can_fuse(const ir_layer *prev, const ir_layer *act)
 {

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "emit.h"
-#include "ir.h"
-#include "table.h"
-#include "util.h"
+#include "emit/emit.h"
+#include "ir/ir.h"
+#include "lower/geometry.h"
+#include "lower/target.h"
+#include "ir/table.h"
+#include "base/util.h"
 
 #define OUT(...) sb_printf(o, __VA_ARGS__)
 
@@ -389,7 +391,7 @@ static void omp_for(sbuf *o, const ir_sched *s)
 
 /* ---- conv2d and deconv2d ------------------------------------------------------------ */
 
-/* ---- direct kernels: polyphase products (ir.h, ir_direct) ----------------------------- */
+/* ---- direct kernels: polyphase products (ir.h, lower_direct) ----------------------------- */
 
 /* " + k", " - k" or nothing, for literal offsets in index expressions */
 static const char *plus(int k, char *buf, size_t size)
@@ -408,7 +410,7 @@ static const char *plus(int k, char *buf, size_t size)
  * by side in each row; zeros to the end of the stride. Each plane's loops
  * have literal bounds (im2col's window geometry, with the plane offsets for
  * the kernel offsets), so that the C compiler vectorises the copies whole. */
-static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     int conv = l->kind == IR_CONV2D, S = conv ? l->conv.stride : 1, H = l->in.h, W = l->in.w;
     int first = conv ? -l->conv.pad : d->lo;    /* the input pixel at plane pixel 0 (py = px = 0) */
@@ -455,7 +457,7 @@ static void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, co
 }
 
 /* The taps of each phase: shifts into a channel's planes and kernel indices. */
-static void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     int kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
     long *off = xmalloc(sizeof(long) * (size_t)kk);
@@ -464,7 +466,7 @@ static void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, cons
     OUT("/* phase p's taps: src shifts, kernel indices ky*%d + kx */\n", l->conv.kernel);
     OUT("static const long %s_shift[%d][%d] = {", l->name, d->phases, d->max_taps);
     for (int p = 0; p < d->phases; p++) {
-        int n = ir_direct_taps(l, d, p, off, kidx);
+        int n = lower_direct_taps(l, d, p, off, kidx);
         OUT("%s{", p ? ", " : "");
         sb_printf(&idx, "%s{", p ? ", " : "");
         for (int t = 0; t < n; t++) {
@@ -501,7 +503,7 @@ static void emit_weight_at(sbuf *o, const ir_layer *l, const char *out, const ch
 
 /* pack[p][o/R][c][t][o%R]: each phase's weights in the order the block reads
  * them, R output channels a tap; channels past the last are zeros. */
-static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     int M = l->out.c, C = l->in.c;
     source_comment(o, m, l->line);
@@ -520,7 +522,7 @@ static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, cons
  * and tap, in registers: the one loop nest where the time goes. Under
  * winograd (LAYER_wino_block) the same block sums one transformed product
  * over the planes: no taps, rows of nvp. */
-static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     source_comment(o, m, l->line);
     if (d->wino) {
@@ -558,7 +560,7 @@ static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, con
 /* out = act(acc + bias) at the output pixels (an input gradient, LAYER_din:
  * acc): conv2d's plane pixels that are outputs, deconv2d's S x S phases
  * interleaved back into the image. */
-static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     int S = l->kind == IR_CONV2D ? 1 : l->conv.stride, H = l->out.h, W = l->out.w;
     source_comment(o, m, l->line);
@@ -611,13 +613,13 @@ static void emit_direct_store(sbuf *o, const ir_model *m, const ir_layer *l, con
     OUT("            }\n}\n\n");
 }
 
-/* ---- winograd: F(2x2, 2x2) on each phase's 2 x 2 taps (ir.h, ir_direct's wino) ------ */
+/* ---- winograd: F(2x2, 2x2) on each phase's 2 x 2 taps (ir.h, lower_direct's wino) ------ */
 
 /* Each phase's 2 x 2 taps on each split of a channel, as kernel indices
  * (-1: no tap there), and pack[p][xi][o/R][k][o%R] = (G g G')[xi] of them,
  * k = c x splits + split: Winograd's weights, in the order the block reads
  * them. G = [1 0; 1 1; 0 1]. */
-static void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     int M = l->out.c, kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
     long *off = xmalloc(sizeof(long) * (size_t)kk);
@@ -625,15 +627,15 @@ static void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const 
     OUT("/* phase p's tap (a, b) on split s: kernel index ky*%d + kx at [p][s][2a + b], or -1 */\n", l->conv.kernel);
     OUT("static const int %s_wino_taps[%d][%d][4] = {", l->name, d->phases, d->splits);
     for (int p = 0; p < d->phases; p++) {
-        int n = ir_direct_taps(l, d, p, off, kidx), (*slot)[4] = xmalloc(sizeof *slot * (size_t)d->splits);
-        long base = ir_direct_base(l, d, p);
+        int n = lower_direct_taps(l, d, p, off, kidx), (*slot)[4] = xmalloc(sizeof *slot * (size_t)d->splits);
+        long base = lower_direct_base(l, d, p);
         for (int sp = 0; sp < d->splits; sp++)
             for (int t = 0; t < 4; t++)
                 slot[sp][t] = -1;
         for (int t = 0; t < n; t++) {
             long sp = l->kind == IR_CONV2D ? off[t] / (long)d->stride : 0, r = off[t] - sp * (long)d->stride - base;
             long a = r / (long)d->row, b = r % (long)d->row;
-            assert(a >= 0 && a <= 1 && b >= 0 && b <= 1);     /* ir_winograd_fits, schedule.c */
+            assert(a >= 0 && a <= 1 && b >= 0 && b <= 1);     /* lower_winograd_fits, schedule.c */
             slot[sp][a * 2 + b] = kidx[t];
         }
         OUT("%s{", p ? ", " : "");
@@ -666,7 +668,7 @@ static void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const 
 
 /* V[xi][k][n] = (B'dB)[xi], d the 3 x 3 plane values from tile n's origin
  * q = 2 ty row + 2 tx (n = ty ntx + tx); B' = [1 -1 0; 0 1 0; 0 -1 1]. */
-static void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     size_t tiles = (size_t)d->nty * d->ntx, kn = (size_t)d->K * d->nvp;
     source_comment(o, m, l->line);
@@ -699,13 +701,13 @@ static void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const ir
  * an odd row, a row's last tile also writes column 0 of the next two flat
  * rows, the same sums as the tiles there up to rounding: the last write
  * stands, the same one every run. */
-static void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     size_t mn = (size_t)d->mpad * d->nvp;
     source_comment(o, m, l->line);
     OUT("static const long %s_wino_base[%d] = {", l->name, d->phases);
     for (int p = 0; p < d->phases; p++)
-        OUT("%s%ld", p ? ", " : "", ir_direct_base(l, d, p));
+        OUT("%s%ld", p ? ", " : "", lower_direct_base(l, d, p));
     OUT("};\n\n");
     OUT("static void %s_wino_out(float *restrict acc, const float *restrict M)\n{\n", l->name);
     OUT("    for (int p = 0; p < %d; p++)\n        for (int o = 0; o < %d; o++) {\n", d->phases, l->out.c);
@@ -728,7 +730,7 @@ static void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const i
 
 /* The helpers of a direct or winograd pass (a forward pass, or LAYER_din's),
  * before the pass itself. */
-static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const ir_direct *d)
+static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     emit_direct_planes(o, m, l, d);
     if (d->wino) {
@@ -746,7 +748,7 @@ static void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, c
 
 /* The products of a winograd pass over one tile's planes: the transform,
  * every phase's 9 products of every block of 16 x V tiles, and back. */
-static void emit_wino_products(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s)
+static void emit_wino_products(sbuf *o, const ir_layer *l, const lower_direct *d, const ir_sched *s)
 {
     OUT("        %s_wino_in(V, src);\n", l->name);
     omp_for(o, s);
@@ -760,7 +762,7 @@ static void emit_wino_products(sbuf *o, const ir_layer *l, const ir_direct *d, c
 }
 
 /* The products of a direct pass over one tile's planes. */
-static void emit_direct_products(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s)
+static void emit_direct_products(sbuf *o, const ir_layer *l, const lower_direct *d, const ir_sched *s)
 {
     omp_for(o, s);
     OUT("        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, 16 * d->V);
@@ -773,7 +775,7 @@ static void emit_direct_products(sbuf *o, const ir_layer *l, const ir_direct *d,
 
 /* The packed weights of a direct or winograd pass, at scratch + at: where
  * the pass is prepared, only when the caller gave none (pack is NULL). */
-static void emit_pack_here(sbuf *o, const ir_layer *l, const ir_direct *d, const char *scratch, size_t at,
+static void emit_pack_here(sbuf *o, const ir_layer *l, const lower_direct *d, const char *scratch, size_t at,
                            int prepared)
 {
     const char *pack = d->wino ? "wino_pack" : "pack";
@@ -790,7 +792,7 @@ static void emit_pack_here(sbuf *o, const ir_layer *l, const ir_direct *d, const
  * an input gradient): out = l(in), with scratch after the arena. The
  * weights are packed once (or prepared: the argument pack), then per tile
  * of images: the planes, the products, and the store. */
-static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, const ir_sched *s, const char *out,
+static void emit_direct_pass(sbuf *o, const ir_layer *l, const lower_direct *d, const ir_sched *s, const char *out,
                              const char *in, const char *scratch, int prepared)
 {
     if (d->wino) {
@@ -817,7 +819,7 @@ static void emit_direct_pass(sbuf *o, const ir_layer *l, const ir_direct *d, con
     OUT("        %s_store(%s, acc,%s B, b0, nb);\n    }\n", l->name, out, l->bias >= 0 ? " bias," : "");
 }
 
-/* ---- direct weight gradient (ir.h, ir_dweight) ------------------------------------- */
+/* ---- direct weight gradient (ir.h, lower_dweight) ------------------------------------- */
 
 /* LAYER_dw: the weight gradient's planes and taps, the forward pass's
  * geometry in the backward pass's tile, under names of its own. */
@@ -833,7 +835,7 @@ static ir_layer dweight_layer(const ir_layer *l)
  * a block reads as ov vectors a pixel. Blocks of 16 channels x 16 pixels,
  * read as 16 rows and transposed in registers (aec_transpose16); a partial
  * block one value at a time. */
-static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     int HW = l->out.h * l->out.w, M = l->out.c;
     source_comment(o, m, l->line);
@@ -890,7 +892,7 @@ static void emit_transpose16(sbuf *o)
 /* J (channel, tap) pairs x 16 ov output channels of one phase, summed over
  * the tile's pixels in registers: each pixel's ov gradient vectors times
  * each pair's plane value at the tap's shift, broadcast. */
-static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     int J = w->J, V = w->ov;
     source_comment(o, m, l->line);
@@ -922,12 +924,12 @@ static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, co
 }
 
 /* Each phase's pixels: rows, columns, and where its grads start. */
-static void emit_dweight_phases(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+static void emit_dweight_phases(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     sbuf ext = {0};
     for (int p = 0; p < w->d.phases; p++) {
         int rows, cols;
-        ir_dweight_extent(l, w, p, &rows, &cols);
+        lower_dweight_extent(l, w, p, &rows, &cols);
         size_t at = ((size_t)(p / w->S) * l->out.w + (size_t)(p % w->S)) * w->mw;   /* its first pixel */
         sb_printf(&ext, "%s{%d, %d, %zu}", p ? ", " : "", rows, cols, at);
     }
@@ -937,7 +939,7 @@ static void emit_dweight_phases(sbuf *o, const ir_model *m, const ir_layer *l, c
     free(ext.s);
 }
 
-static void emit_dweight_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const ir_dweight *w)
+static void emit_dweight_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     ir_layer dw = dweight_layer(l);
     emit_direct_planes(o, m, &dw, &w->d);
@@ -951,7 +953,7 @@ static void emit_dweight_helpers(sbuf *o, const ir_model *m, const ir_layer *l, 
  * input's planes, the output gradient's pixels, and every phase's blocks
  * of pairs and output channels; then the sums into dweight, in its own
  * order ([out][in][K][K] for conv2d, [in][out][K][K] for deconv2d). */
-static void emit_dweight_pass(sbuf *o, const ir_layer *l, const ir_dweight *w, const ir_sched *s)
+static void emit_dweight_pass(sbuf *o, const ir_layer *l, const lower_dweight *w, const ir_sched *s)
 {
     const char *n = l->name;
     int C = l->in.c, M = l->out.c;
@@ -1102,20 +1104,20 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
     const char *kind = conv ? "conv2d" : "deconv2d";
     const ir_sched *fs = &l->sched[PASS_FWD], *bs = &l->sched[PASS_BWD];
     int fg = fs->lowering == LOWER_GEMM, bg = bs->lowering == LOWER_GEMM || !l->needs_din;
-    int dwd = ir_dweight_direct(l);
+    int dwd = lower_dweight_direct(l);
     conv_gemm c = conv_gemm_of(l, g);
     if ((conv && fg) || !dwd)
         emit_im2col(o, m, l, conv && fg ? fs->unroll : bs->unroll);   /* else a gemm backward pass's */
     if (conv ? bg && l->needs_din : fg)
         emit_col2im(o, m, l, conv ? bs->unroll : fs->unroll);
-    ir_direct d = ir_direct_of(l, fs, m->batch);
+    lower_direct d = lower_direct_of(l, fs, m->batch);
     if (!fg)
         emit_direct_helpers(o, m, l, &d);
-    ir_dweight w = dwd ? ir_dweight_of(l, bs, m->batch) : (ir_dweight){ 0 };
+    lower_dweight w = dwd ? lower_dweight_of(l, bs, m->batch) : (lower_dweight){ 0 };
     if (dwd)
         emit_dweight_helpers(o, m, l, &w);
     ir_layer din = ir_din_layer(l);
-    ir_direct dd = ir_direct_of(&din, bs, m->batch);
+    lower_direct dd = lower_direct_of(&din, bs, m->batch);
     if (!bg)
         emit_direct_helpers(o, m, &din, &dd);
 
@@ -1164,7 +1166,8 @@ static void emit_conv_layer(sbuf *o, const ir_model *m, const ir_layer *l)
  * into the vectors, NI (32) a block, transposed into xt; each weight is read
  * once a block and multiplied into 2 vectors of 16 images. LINEAR_R
  * outputs at a time: 2 x LINEAR_R sums in registers. */
-enum { LINEAR_R = 12, NI = IR_LINEAR_IMAGES };
+enum { LINEAR_R = 12 };
+#define NI lower_linear_images()
 
 static int linear_r(const ir_layer *l) { return l->out.c < LINEAR_R ? l->out.c : LINEAR_R; }
 
@@ -1216,25 +1219,25 @@ static void emit_linear_direct_product(sbuf *o, const ir_layer *l, const char *o
 /* ---- linear products from prepared panels (a gemm linear layer's forward pass, inference) -- */
 
 /* With prepared weights, the GEMM's copy of the weights is made once
- * (LAYER_pack: panels of IR_PANEL outputs, input-major, so that a panel's
+ * (LAYER_pack: panels of lower_panel() outputs, input-major, so that a panel's
  * row is 4 vectors) and LAYER_panel multiplies one panel into PI images
  * at a time, 4 x PI sums in registers, each input broadcast. OpenBLAS
  * would copy the weights on every call: 5% of celeba_vae's inference. */
 enum { PI = 6 };
 
-static int panels(const ir_layer *l) { return (l->out.c + IR_PANEL - 1) / IR_PANEL; }
+static int panels(const ir_layer *l) { return (l->out.c + lower_panel() - 1) / lower_panel(); }
 
 static void emit_linear_panel_helpers(sbuf *o, const ir_model *m, const ir_layer *l)
 {
-    int K = l->in.c, N = l->out.c, P = panels(l), V = IR_PANEL / 16;
+    int K = l->in.c, N = l->out.c, P = panels(l), V = lower_panel() / 16;
     source_comment(o, m, l->line);
     OUT("/* pack[%d panels][%d][%d] <- weight[%d][%d]: %d outputs a panel, input-major, zeros past %d */\n", P, K,
-        IR_PANEL, N, K, IR_PANEL, N);
+        lower_panel(), N, K, lower_panel(), N);
     OUT("static void %s_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
     OUT("    for (int p = 0; p < %d; p++)\n        for (int k = 0; k < %d; k++)\n", P, K);
-    OUT("            for (int r = 0; r < %d; r++) {\n                const int o = p * %d + r;\n", IR_PANEL, IR_PANEL);
+    OUT("            for (int r = 0; r < %d; r++) {\n                const int o = p * %d + r;\n", lower_panel(), lower_panel());
     OUT("                pack[((size_t)p * %d + k) * %d + r] = o < %d ? weight[(size_t)o * %d + k] : 0.0f;\n"
-        "            }\n}\n\n", K, IR_PANEL, N, K);
+        "            }\n}\n\n", K, lower_panel(), N, K);
     source_comment(o, m, l->line);
     OUT("/* out[img[i]][0 .. n-1] = in[img[i]] x one panel, for %d images (repeats allowed):\n"
         " * %d images x %d vectors of 16 outputs in registers */\n", PI, PI, V);
@@ -1244,18 +1247,18 @@ static void emit_linear_panel_helpers(sbuf *o, const ir_model *m, const ir_layer
     OUT("    for (int i = 0; i < %d; i++) {\n        x[i] = in + (size_t)img[i] * %d;\n", PI, K);
     OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[i][v] = (aec_v16){0};\n    }\n",
         V, V);
-    OUT("    for (int k = 0; k < %d; k++, pack += %d) {\n        aec_v16 w[%d];\n", K, IR_PANEL, V);
+    OUT("    for (int k = 0; k < %d; k++, pack += %d) {\n        aec_v16 w[%d];\n", K, lower_panel(), V);
     OUT("#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            w[v] = *(const aec_v16u *)(pack + 16 * v);\n",
         V, V);
     OUT("#pragma GCC unroll %d\n        for (int i = 0; i < %d; i++) {\n            const float a = x[i][k];\n", PI, PI);
     OUT("#pragma GCC unroll %d\n            for (int v = 0; v < %d; v++)\n                sum[i][v] += a * w[v];\n"
         "        }\n    }\n", V, V);
-    if (N % IR_PANEL == 0)
+    if (N % lower_panel() == 0)
         OUT("    (void)n;   /* every panel whole */\n");
     OUT("    for (int i = 0; i < %d; i++) {\n        float *y = out + (size_t)img[i] * %d;\n", PI, N);
-    if (N % IR_PANEL) {
-        OUT("        if (n < %d) {   /* the last panel: its first n outputs */\n            float t[%d];\n", IR_PANEL,
-            IR_PANEL);
+    if (N % lower_panel()) {
+        OUT("        if (n < %d) {   /* the last panel: its first n outputs */\n            float t[%d];\n", lower_panel(),
+            lower_panel());
         OUT("            for (int v = 0; v < %d; v++)\n                *(aec_v16u *)(t + 16 * v) = sum[i][v];\n", V);
         OUT("            for (int r = 0; r < n; r++)\n                y[r] = t[r];\n            continue;\n        }\n");
     }
@@ -1270,16 +1273,16 @@ static void emit_linear_panel_products(sbuf *o, const ir_layer *l)
 {
     int K = l->in.c, N = l->out.c;
     char n[64];
-    if (N % IR_PANEL)
-        snprintf(n, sizeof n, "p < %d ? %d : %d", panels(l) - 1, IR_PANEL, N % IR_PANEL);
+    if (N % lower_panel())
+        snprintf(n, sizeof n, "p < %d ? %d : %d", panels(l) - 1, lower_panel(), N % lower_panel());
     else
-        snprintf(n, sizeof n, "%d", IR_PANEL);
+        snprintf(n, sizeof n, "%d", lower_panel());
     omp_for(o, &l->sched[PASS_FWD]);
     OUT("        for (int p = 0; p < %d; p++)\n            for (int b0 = 0; b0 < B; b0 += %d) {\n", panels(l), PI);
     OUT("                int img[%d];\n                for (int i = 0; i < %d; i++)\n", PI, PI);
     OUT("                    img[i] = b0 + i < B ? b0 + i : B - 1;\n");
-    OUT("                %s_panel(out + (size_t)p * %d, in, pack + (size_t)p * %d, img, %s);\n", l->name, IR_PANEL,
-        K * IR_PANEL, n);
+    OUT("                %s_panel(out + (size_t)p * %d, in, pack + (size_t)p * %d, img, %s);\n", l->name, lower_panel(),
+        K * lower_panel(), n);
     OUT("            }\n");
 }
 
@@ -1888,7 +1891,7 @@ static void emit_source(sbuf *o, const ir_model *m)
     emit_enums(o, m);
     emit_act_helpers(o, m);
     for (int i = 0; i < m->nlayers; i++)
-        if (ir_dweight_direct(&m->layers[i])) {
+        if (lower_dweight_direct(&m->layers[i])) {
             emit_transpose16(o);
             break;
         }

@@ -18,16 +18,16 @@
 %locations
 
 %code requires {
-#include "ast.h"
+#include "front/ast.h"
 }
 
 %code {
 #include <stdlib.h>
 #include <string.h>
-#include "diag.h"
-#include "lexer.h"
-#include "parse.h"
-#include "util.h"
+#include "front/diag.h"
+#include "front/lexer.h"
+#include "front/parse.h"
+#include "base/util.h"
 
 static ast_model *M;            /* the tree being built */
 static ast_block *block;        /* the encoder or decoder being filled */

@@ -2,8 +2,8 @@
 #ifndef COMPILE_H
 #define COMPILE_H
 #include <stdio.h>
-#include "ast.h"
-#include "ir.h"
+#include "front/ast.h"
+#include "ir/ir.h"
 
 typedef struct {
     char *path;         /* as given */

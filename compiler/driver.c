@@ -4,11 +4,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "compile.h"
-#include "diag.h"
-#include "emit.h"
-#include "parse.h"
-#include "util.h"
+#include "driver.h"
+#include "front/diag.h"
+#include "emit/emit.h"
+#include "front/parse.h"
+#include "ir/passes.h"
+#include "base/util.h"
 
 enum { MAX_SOURCE = 1 << 24 };
 

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ir.h"
-#include "util.h"
+#include "ir/ir.h"
+#include "ir/passes.h"
+#include "lower/geometry.h"
+#include "base/util.h"
 
 enum { ALIGN = 16 };    /* floats: 64 bytes, a cache line, for any B */
 
@@ -149,7 +151,7 @@ static void reserve_cols(ir_model *m, const ir_layer *l, int tile)
 
 static void reserve_direct(ir_model *m, const ir_layer *l, const ir_sched *s)
 {
-    ir_direct d = ir_direct_of(l, s, m->batch);
+    lower_direct d = lower_direct_of(l, s, m->batch);
     reserve(m, d.work + d.pack, 0);
 }
 
@@ -167,7 +169,7 @@ static void plan_scratch(ir_model *m)
     for (int i = 0; i < m->nlayers; i++) {
         const ir_layer *l = &m->layers[i];
         if ((l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN) && l->sched[PASS_FWD].lowering != LOWER_GEMM)
-            reserve(m, (size_t)l->in.c * IR_LINEAR_IMAGES, 0);    /* the direct product's images, transposed */
+            reserve(m, (size_t)l->in.c * lower_linear_images(), 0);    /* the direct product's images, transposed */
         if (l->kind != IR_CONV2D && l->kind != IR_DECONV2D)
             continue;
         const ir_sched *f = &l->sched[PASS_FWD], *b = &l->sched[PASS_BWD];
@@ -180,8 +182,8 @@ static void plan_scratch(ir_model *m)
         /* the weight gradient is direct (LAYER_dw) under a direct backward
          * pass, else im2col + GEMM; a direct or winograd backward pass's
          * input gradient is the kernels of LAYER_din after it */
-        if (ir_dweight_direct(l))
-            reserve(m, ir_dweight_of(l, b, m->batch).work, 0);
+        if (lower_dweight_direct(l))
+            reserve(m, lower_dweight_of(l, b, m->batch).work, 0);
         else
             reserve_cols(m, l, b->tile);
         if (b->lowering != LOWER_GEMM && l->needs_din) {
@@ -197,9 +199,9 @@ static size_t prepared_floats(const ir_model *m, const ir_layer *l)
 {
     const ir_sched *f = &l->sched[PASS_FWD];
     if ((l->kind == IR_CONV2D || l->kind == IR_DECONV2D) && f->lowering != LOWER_GEMM)
-        return ir_direct_of(l, f, m->batch).pack;
-    if (l->kind == IR_LINEAR && f->lowering == LOWER_GEMM && l->in.c <= IR_PANEL_INPUTS)
-        return (size_t)(l->out.c + IR_PANEL - 1) / IR_PANEL * IR_PANEL * l->in.c;
+        return lower_direct_of(l, f, m->batch).pack;
+    if (l->kind == IR_LINEAR && f->lowering == LOWER_GEMM && l->in.c <= lower_panel_inputs())
+        return (size_t)(l->out.c + lower_panel() - 1) / lower_panel() * lower_panel() * l->in.c;
     return 0;
 }
 

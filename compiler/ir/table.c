@@ -1,7 +1,7 @@
 /* table.c: the layer table that `aec check` prints. */
 #include <stdio.h>
-#include "ir.h"
-#include "table.h"
+#include "ir/ir.h"
+#include "ir/table.h"
 
 /* 442177 -> "442,177" */
 static const char *grouped(size_t v, char *buf, size_t size)

@@ -1,8 +1,8 @@
 /* diag.c: positions, source quotes, carets and did-you-mean. */
 #include <stdarg.h>
 #include <string.h>
-#include "diag.h"
-#include "util.h"
+#include "front/diag.h"
+#include "base/util.h"
 
 static struct {
     const char *path;

@@ -13,7 +13,7 @@
  *           direct (a linear layer's or the latent heads' forward pass):
  *           the weights read as they are, 2 vectors of 16 images a block;
  *           direct (conv2d and deconv2d only): products of shifted planes
- *           summed in registers (ir.h, ir_direct), for the forward pass and
+ *           summed in registers (ir.h, lower_direct), for the forward pass and
  *           for the backward pass's input gradient (the transposed
  *           convolution, ir_din_layer); the weight gradient stays im2col +
  *           GEMM, in aec's tiles;
@@ -52,8 +52,10 @@
  * again is the same, bit for bit. */
 #include <stdlib.h>
 #include <string.h>
-#include "diag.h"
-#include "ir.h"
+#include "front/diag.h"
+#include "ir/ir.h"
+#include "ir/passes.h"
+#include "lower/geometry.h"
 
 /* A setting's value, a whole number from 0 to max, into *out; -1 after a
  * message. Bounds first: (long) of a number out of its range (1e40) is
@@ -93,7 +95,7 @@ static double direct_waste(const ir_model *m, const ir_layer *l, const ir_sched 
 {
     ir_sched t = *s;
     t.tile = tile;
-    ir_direct d = ir_direct_of(l, &t, tile);
+    lower_direct d = lower_direct_of(l, &t, tile);
     *floats = d.work;
     /* and the images a last, partial tile adds: for the batch whole, and
      * split in 2 or 4 slices (one slice per core) */
@@ -132,7 +134,7 @@ static int default_direct_tile(const ir_model *m, const ir_layer *l, int p, cons
 static int default_tile(const ir_model *m, const ir_layer *l, int p, const ir_sched *s)
 {
     if (s->lowering == LOWER_GEMM)
-        return ir_gemm_tile(l, m->batch);
+        return lower_gemm_tile(l, m->batch);
     return is_conv(l) ? default_direct_tile(m, l, p, s) : 0;
 }
 
@@ -393,7 +395,7 @@ static int lowering(const ast_directive *d, const ir_layer *l, ir_lowering *out)
                        "write %s.forward = direct()", ir_kind_name(l->kind), l->name);
             return -1;
         }
-        if (*out == LOWER_WINOGRAD && !ir_winograd_fits(l)) {
+        if (*out == LOWER_WINOGRAD && !lower_winograd_fits(l)) {
             diag_error(c->pos, "winograd lowering needs at most 2 x 2 taps a phase (kernel <= 2 x stride); "
                        "'%s' has kernel %d, stride %d", l->name, l->conv.kernel, l->conv.stride);
             return -1;

@@ -6,7 +6,7 @@
 #ifndef DIAG_H
 #define DIAG_H
 #include <stdio.h>
-#include "ast.h"
+#include "front/ast.h"
 
 /* Start a new source: later messages quote lines of src (len bytes). */
 void diag_begin(const char *path, const char *src, size_t len, FILE *out);
