@@ -1,6 +1,7 @@
 /* util.h: allocation that cannot return NULL, and a growable string. */
 #ifndef UTIL_H
 #define UTIL_H
+#include <stdarg.h>
 #include <stddef.h>
 
 void *xmalloc(size_t n);
@@ -14,6 +15,7 @@ typedef struct {
     size_t len, cap;
 } sbuf;
 void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_vprintf(sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void sb_free(sbuf *b);
 
 /* Line `line` (1-based) of src, without its newline, into buf; bytes that
