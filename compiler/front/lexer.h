@@ -5,6 +5,10 @@
 
 void lexer_begin(const char *src, size_t len);
 void lexer_end(void);
-int aelex(void);
+/* The next token; its value and location go to *val and *loc (the pure
+ * parser's, front/parser.h). */
+union AESTYPE;
+struct AELTYPE;
+int aelex(union AESTYPE *val, struct AELTYPE *loc);
 
 #endif

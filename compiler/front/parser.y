@@ -14,6 +14,7 @@
  *
  * The parser checks only the form; what the words mean is sema.c's job. */
 %define api.prefix {ae}
+%define api.pure full
 %define parse.error custom
 %locations
 
@@ -33,7 +34,7 @@ static ast_model *M;            /* the tree being built */
 static ast_block *block;        /* the encoder or decoder being filled */
 
 static ast_pos P(AELTYPE l) { return (ast_pos){l.first_line, l.first_column}; }
-static void aeerror(const char *msg) { diag_error(P(aelloc), "%s", msg); }
+static void aeerror(AELTYPE *loc, const char *msg) { diag_error(P(*loc), "%s", msg); }
 
 static ast_value number(char *text, AELTYPE l);
 static ast_value ident_value(char *text, AELTYPE l);
