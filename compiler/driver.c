@@ -1,4 +1,5 @@
-/* compile.c: run the passes in order and write their result. */
+/* driver.c: run the passes in order (ir/passes.h), then the emitter, and
+ * write its two files. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

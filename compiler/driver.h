@@ -1,4 +1,4 @@
-/* compile.h: the whole pipeline, .ae file to planned IR, and writing the C. */
+/* driver.h: the whole pipeline, .ae file to planned IR, and writing the C. */
 #ifndef COMPILE_H
 #define COMPILE_H
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* util.c: allocation and strings. Out of memory is the one failure the
+/* base/util.c: allocation and strings. Out of memory is the one failure the
  * compiler does not recover from: it prints and exits 1. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* util.h: allocation that cannot return NULL, and a growable string. */
+/* base/util.h: allocation that cannot return NULL, and a growable string. */
 #ifndef UTIL_H
 #define UTIL_H
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* emit.h: the C emitter. */
+/* emit/emit.h: the C emitter, called by the driver alone. */
 #ifndef EMIT_H
 #define EMIT_H
 #include "ir/ir.h"

@@ -1,4 +1,4 @@
-/* ast.c: building and freeing the syntax tree. */
+/* front/ast.c: building and freeing the syntax tree. */
 #include <stdlib.h>
 #include <string.h>
 #include "front/ast.h"

@@ -1,4 +1,4 @@
-/* ast.h: the syntax tree the parser builds from a .ae file.
+/* front/ast.h: the syntax tree the parser builds from a .ae file.
  *
  * The tree is deliberately generic: every layer, activation, loss, optimizer
  * and train setting is a `call` (an identifier with optional arguments), and

@@ -1,4 +1,4 @@
-/* diag.c: positions, source quotes, carets and did-you-mean. */
+/* front/diag.c: positions, source quotes, carets and did-you-mean. */
 #include <stdarg.h>
 #include <string.h>
 #include "front/diag.h"

@@ -1,4 +1,4 @@
-/* diag.h: compiler diagnostics in the form
+/* front/diag.h: compiler diagnostics in the form
  *     FILE:LINE:COL: error: message
  *       <the source line>
  *       <caret under the column>

@@ -1,4 +1,4 @@
-/* lexer.h: the lexer's entry points, for the parser. */
+/* front/lexer.h: the lexer's entry points, for the parser. */
 #ifndef LEXER_H
 #define LEXER_H
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* parse.h: from .ae source text to the tree in ast.h. */
+/* front/parse.h: from .ae source text to the tree in ast.h. */
 #ifndef PARSE_H
 #define PARSE_H
 #include <stdio.h>

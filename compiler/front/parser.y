@@ -1,4 +1,4 @@
-/* parser.y: the grammar of a .ae file, building the tree in ast.h.
+/* front/parser.y: the grammar of a .ae file, building the tree in ast.h.
  *
  *   model NAME {
  *     input CxHxW range [LO, HI]

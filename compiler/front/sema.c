@@ -1,4 +1,4 @@
-/* sema.c: the semantic pass, from the syntax tree to the IR.
+/* front/sema.c: the semantic pass, from the syntax tree to the IR.
  *
  * It gives every call its meaning: which layer kind, activation, loss or
  * optimizer it names, which arguments it takes and of what type and range

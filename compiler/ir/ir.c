@@ -1,4 +1,4 @@
-/* ir.c: small helpers shared by the passes over the IR. */
+/* ir/ir.c: small helpers shared by the passes over the IR. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "ir/ir.h"

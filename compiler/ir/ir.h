@@ -1,10 +1,13 @@
-/* ir.h: the static graph, from the semantic pass to the emitter.
+/* ir/ir.h: the static graph, from the semantic pass to the emitter: layers,
+ * parameters, arena buffers, names and FLOPs. What a layer computes and how
+ * each pass is scheduled, never how its kernels are shaped (that is
+ * lower/geometry.h).
  *
- * sema.c builds one ir_layer per layer line of the .ae file, with its kind,
- * settings and inferred shapes; fuse.c folds a bare activation line into the
- * layer before it; plan.c lays out the arena; emit.c writes the C. A layer's
- * name is the thread through all of them: `conv1` on a .ae line is the
- * ir_layer named conv1, whose C is conv1_forward and conv1_backward. */
+ * front/sema.c builds one ir_layer per layer line of the .ae file, with its
+ * kind, settings and inferred shapes; the passes (ir/passes.h) fuse, mark
+ * gradients, schedule and plan; emit/ writes the C. A layer's name is the
+ * thread through all of them: `conv1` on a .ae line is the ir_layer named
+ * conv1, whose C is conv1_forward and conv1_backward. */
 #ifndef IR_H
 #define IR_H
 #include <stddef.h>
@@ -31,12 +34,12 @@ typedef struct {
 
 /* How one pass of a layer is computed (schedule.c): never what it computes.
  * gemm: im2col (or col2im) around cblas_sgemm; direct: the direct kernels
- * (lower_direct below) for the forward pass, or for the backward pass's input
+ * (lower/geometry.h, lower_direct) for the forward pass, or for the backward pass's input
  * gradient; winograd: the same planes and stores, with each phase's 2 x 2
  * taps computed by Winograd's F(2x2, 2x2) in between (lower_direct's wino),
  * for conv2d and deconv2d; and direct for the forward pass of a linear
  * layer or the gaussian latent's heads, a product that does not copy the
- * weights (emit.c, LAYER_rows). */
+ * weights (emit/linear.c, LAYER_rows). */
 typedef enum { LOWER_GEMM, LOWER_DIRECT, LOWER_WINOGRAD } ir_lowering;
 /* Their names in a schedule line, by ir_lowering, then NULL. */
 extern const char *const ir_lowering_names[];

@@ -1,4 +1,4 @@
-/* table.c: the layer table that `aec check` prints. */
+/* ir/table.c: the layer table that `aec check` prints. */
 #include <stdio.h>
 #include "ir/ir.h"
 #include "ir/table.h"

@@ -1,4 +1,4 @@
-/* table.h: the layer table of `aec check`. */
+/* ir/table.h: the layer table of `aec check`. */
 #ifndef TABLE_H
 #define TABLE_H
 #include <stdio.h>

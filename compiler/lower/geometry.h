@@ -63,7 +63,7 @@ lower_direct lower_direct_of(const ir_layer *l, const ir_sched *s, int batch);
 /* aec's tile for a gemm pass's im2col columns (0: the whole batch). */
 int lower_gemm_tile(const ir_layer *l, int batch);
 /* The weight gradient of a conv2d or deconv2d whose backward pass is direct
- * or winograd (emit.c, LAYER_dw_*): the forward pass's planes of its input
+ * or winograd (emit/dweight.c, LAYER_dw_*): the forward pass's planes of its input
  * and taps (lower_direct, in the backward pass's tile), and the output
  * gradient's pixels with every channel side by side (LAYER_dw_grads:
  * grads[b][y][x][mw]; phase p's pixels start at row p / S, column p % S,
@@ -85,7 +85,7 @@ typedef struct {
 
 lower_dweight lower_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch);
 /* Whether layer l's weight gradient is made this way: a conv2d or
- * deconv2d whose backward pass is direct or winograd (emit.c, plan.c). */
+ * deconv2d whose backward pass is direct or winograd (emit/, plan.c). */
 int lower_dweight_direct(const ir_layer *l);
 /* The extent of phase p of a weight gradient's pixels: rows, columns. */
 void lower_dweight_extent(const ir_layer *l, const lower_dweight *w, int p, int *rows, int *cols);

@@ -1,4 +1,4 @@
-/* fuse.c: fold a bare activation line into the layer before it.
+/* passes/fuse.c: fold a bare activation line into the layer before it.
  *
  *     up2 = deconv2d(1, kernel=3)       up2 = deconv2d(1, kernel=3) sigmoid
  *     sigmoid                      =>
@@ -32,9 +32,9 @@ void fuse_activations(ir_model *m)
                 n_encoder--;
             continue;
         }
-        /* The latent moves down with the layers: an activation line fused in
-         * the encoder used to leave m->gaussian on the layer after it, and the
-         * emitter read buffer -1 (found by tests/fuzz; tiny_vae_fused.ae). */
+        /* The latent moves down with the layers: an activation line fused
+         * in the encoder moves the gaussian layer's index down by one
+         * (tests/models/tiny_vae_fused.ae). */
         if (i == m->gaussian)
             gaussian = kept;
         m->layers[kept++] = *l;

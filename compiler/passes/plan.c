@@ -1,4 +1,4 @@
-/* plan.c: lay out the arena that holds every activation, gradient and
+/* passes/plan.c: lay out the arena that holds every activation, gradient and
  * scratch buffer of one training step.
  *
  * A step runs in numbered stages: 0 writes the input; stage 1+i runs layer
@@ -15,9 +15,8 @@
 #include "ir/ir.h"
 #include "ir/passes.h"
 #include "lower/geometry.h"
+#include "lower/target.h"
 #include "base/util.h"
-
-enum { ALIGN = 16 };    /* floats: 64 bytes, a cache line, for any B */
 
 static int fwd_stage(int i) { return 1 + i; }
 static int dloss_stage(const ir_model *m) { return m->nlayers + 2; }
@@ -29,7 +28,8 @@ static int add_buf(ir_model *m, const char *layer, const char *what, size_t size
     ir_buf *b = &m->bufs[m->nbufs];
     memset(b, 0, sizeof *b);
     snprintf(b->name, sizeof b->name, "%s%s%s", layer, *layer ? "_" : "", what);
-    b->size = (size + ALIGN - 1) / ALIGN * ALIGN;
+    size_t line = (size_t)aec_target_now()->line;   /* each buffer on a cache line of its own, for any B */
+    b->size = (size + line - 1) / line * line;
     b->first = first;
     b->last = last;
     return m->nbufs++;

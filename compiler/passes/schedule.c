@@ -1,4 +1,4 @@
-/* schedule.c: how each layer's kernels are computed, never what.
+/* passes/schedule.c: how each layer's kernels are computed, never what.
  *
  * Like Halide's split of algorithm and schedule: the encoder and decoder
  * blocks say what a model computes; the optional schedule block says how,
@@ -11,20 +11,22 @@
  *
  * lowering  gemm: im2col/col2im around one cblas_sgemm per product;
  *           direct (a linear layer's or the latent heads' forward pass):
- *           the weights read as they are, 2 vectors of 16 images a block;
+ *           the weights read as they are, 2 vectors of images a block;
  *           direct (conv2d and deconv2d only): products of shifted planes
- *           summed in registers (ir.h, lower_direct), for the forward pass and
+ *           summed in registers (lower/geometry.h, lower_direct), for the forward pass and
  *           for the backward pass's input gradient (the transposed
- *           convolution, ir_din_layer); the weight gradient stays im2col +
- *           GEMM, in aec's tiles;
+ *           convolution, ir_din_layer); the weight gradient by the direct
+ *           kernels LAYER_dw_* (lower/geometry.h, lower_dweight) where
+ *           there are a vector's worth of output channels, else im2col +
+ *           GEMM;
  *           winograd (the same, where kernel <= 2 x stride): direct's planes
  *           and stores, with each phase's 2 x 2 taps as Winograd's F(2x2,
- *           2x2) in between: 9 multiply-adds for every 16 (ir.h)
+ *           2x2) in between: 9 multiply-adds for every 16 (lower/geometry.h)
  * threads=N 0: every core (OpenBLAS's threads for gemm, OpenMP's for
  *           direct); 1: none; N: N threads. Under split, each slice's
  *           thread keeps its kernels to itself (the runtime)
  * unroll=N  gemm: #pragma GCC unroll N on the innermost loops of im2col and
- *           col2im; direct, winograd: N vectors of 16 outputs (winograd:
+ *           col2im; direct, winograd: N vectors of outputs (winograd:
  *           tiles) in a register block;
  *           0: the C compiler's choice, or aec's block
  * tile=N    the batch in tiles of N images: a gemm pass's im2col columns, or
@@ -56,6 +58,7 @@
 #include "ir/ir.h"
 #include "ir/passes.h"
 #include "lower/geometry.h"
+#include "lower/target.h"
 
 /* A setting's value, a whole number from 0 to max, into *out; -1 after a
  * message. Bounds first: (long) of a number out of its range (1e40) is
@@ -78,17 +81,17 @@ static int is_conv(const ir_layer *l)
 /* A direct pass's tile: of the tiles whose planes and products fit in
  * DIRECT_KIB (winograd: WINOGRAD_KIB), so that they stay in the core's
  * cache, the one that computes the fewest outputs it then drops, per image: a tile's products
- * run in whole blocks of 16 x V outputs, so a small plane can waste most of
+ * run in whole blocks of V vectors of outputs, so a small plane can waste most of
  * its last block (celeba_vae's conv3: 8 x 9 outputs a plane, a third of a
  * block lost at tiles of 1 to 3 images, an eighth at 4), and a last tile
  * with fewer images computes the missing ones too. The smallest tile
  * where it is a tie. */
 enum { DIRECT_KIB = 1024 };
 /* Winograd's tiles hold more: the transformed planes are 9/4 of the
- * planes, and the products 9 a tile (ir.h; the stages share their floats
- * where one's input is dead). Of 1, 2 and 3 MiB, 2 gave the tiles that
- * measured best on celeba_vae (README.md), and more would raise the peak
- * memory of training by the scratch of each worker. */
+ * planes, and the products 9 a tile (lower/geometry.h; the stages share
+ * their floats where one's input is dead). Of 1, 2 and 3 MiB, 2 gave the
+ * tiles that measured best on celeba_vae (bench/README.md), and more would
+ * raise the peak memory of training by the scratch of each worker. */
 enum { WINOGRAD_KIB = 2048 };
 
 static double direct_waste(const ir_model *m, const ir_layer *l, const ir_sched *s, int tile, size_t *floats)
@@ -139,14 +142,9 @@ static int default_tile(const ir_model *m, const ir_layer *l, int p, const ir_sc
 }
 
 /* Where the direct forward pass beats im2col + GEMM: everywhere in the seed
- * models (measured a layer at a time on one core, README.md), except for
- * one output channel (a register block of one row loads a vector for every
- * multiply-add: fmnist_cae's up2, 0.34-0.37 ms against 0.26-0.29).
- * fmnist_cae's conv2, whose 7 x 7 planes pad every row to 8, was the one
- * exception among wider layers until the direct kernels got their 8 x 3
- * register blocks: a slice of 64 on one core now takes 1.07-1.22 ms to
- * train's forward pass against im2col + GEMM's 1.27-1.33, and 1.31-1.33
- * to infer against 1.42-1.57. */
+ * models (a layer at a time on one core, bench/README.md), except for one
+ * output channel, where a register block of one row loads a vector for
+ * every multiply-add (fmnist_cae's up2). */
 static int direct_forward_wins(const ir_layer *l)
 {
     return l->out.c != 1;
@@ -165,11 +163,10 @@ static int winograd_wins(const ir_layer *l)
 
 /* Where the direct product of a linear layer (or the latent heads) beats
  * the GEMM, which copies the weights on every call: long inputs and more
- * than 2 MiB of weights (celeba_vae's heads, 8192 x 128 each: 1.32-1.90 ms
- * against 2.29-2.57 a slice of 32). Not for short inputs, where the
- * products' stores cost as much as their sums (celeba_vae's fc, 128 x
- * 8192: 1.85-2.18 against 1.38-1.50), nor for smaller weights (fmnist_cae's
- * code, 3136 x 64: 0.42-0.51 against 0.31-0.35 a slice of 64). */
+ * than 2 MiB of weights (celeba_vae's heads, 8192 x 128 each). Not for
+ * short inputs, where the products' stores cost as much as their sums
+ * (celeba_vae's fc, 128 x 8192), nor for smaller weights (fmnist_cae's
+ * code, 3136 x 64). Measurements: bench/README.md. */
 static int direct_linear_wins(const ir_layer *l)
 {
     return l->in.c >= 1024 && (double)l->in.c * l->out.c * sizeof(float) > 2.0 * 1048576;
@@ -184,20 +181,14 @@ static ir_lowering conv_lowering(const ir_layer *l)
 /* A pass is direct or winograd where those kernels win. The forward pass:
  * by the layer's own shapes. The backward pass: by the shapes of the layer
  * that makes its input gradient (LAYER_din, the transposed convolution),
- * which spares a GEMM and col2im or im2col (celeba_vae's conv2 backward,
- * 15.7-18.2 ms a slice of 32 against 13.4-15.1); the first layer that
- * learns has no input gradient, and is direct. Either way its weight
- * gradient is then the direct kernels of LAYER_dw, which broadcast a plane
- * value into vectors of 16 output channels: they win where there are 16
- * or more (a slice on one core, both builds at once: backward passes of
- * fmnist_cae's conv1 0.32-0.38 ms against im2col + GEMM's 0.44-0.46,
- * conv2 2.04-2.24 against 2.56-2.80, up1 2.15-2.39 against 2.56-2.71;
- * celeba_vae's conv1 2.76-2.99 against 3.81-4.03, conv2 8.5-10.6 against
- * 11.1-13.7, up1 7.8-9.0 against 9.4-11.9, up2 8.1-9.3 against
- * 11.5-14.5). With fewer (fmnist_cae's up2, celeba_vae's up3) most of
- * each vector would be padding: gemm. Under split (the default) every
- * kernel runs on its worker's thread: the runtime holds OpenBLAS and
- * OpenMP to one thread each. */
+ * which spares a GEMM and col2im or im2col; the first layer that learns has
+ * no input gradient, and is direct. Either way its weight gradient is then
+ * the direct kernels of LAYER_dw, which broadcast a plane value into
+ * vectors of output channels: they win where a vector's worth of output
+ * channels or more fills them (bench/README.md). With fewer (fmnist_cae's
+ * up2, celeba_vae's up3) most of each vector would be padding: gemm. Under
+ * split (the default) every kernel runs on its worker's thread: the
+ * runtime holds OpenBLAS and OpenMP to one thread each. */
 static void set_defaults(const ir_model *m, ir_layer *l)
 {
     l->recompute = l->output_line = 0;      /* kept, unless default_outputs says otherwise */
@@ -215,7 +206,7 @@ static void set_defaults(const ir_model *m, ir_layer *l)
     ir_layer din = ir_din_layer(l);
     for (int p = PASS_FWD; p <= PASS_BWD; p++) {
         ir_lowering how = p == PASS_FWD ? conv_lowering(l)
-                        : l->out.c < 16 ? LOWER_GEMM
+                        : l->out.c < aec_target_now()->vec ? LOWER_GEMM
                         : l->needs_din  ? conv_lowering(&din)
                                         : LOWER_DIRECT;
         if (how == LOWER_GEMM)
@@ -308,9 +299,9 @@ static const char *cannot_recompute(const ir_model *m, int i, char *why, size_t 
  * model's batch is 4 MiB or more. Every output kept from the forward pass
  * is in the arena when the backward pass starts, where training's memory
  * peaks. celeba_vae's conv1 (48 multiply-adds an output, 8 MiB at batch 64)
- * is made again for about 1.3 ms of a slice's step of 80 or more, and its
- * training peak drops from 132 to 124 MiB (README.md). Not fmnist_cae's
- * conv1 (3.1 MiB): that model is short of time, not of memory. */
+ * costs little to make again and lowers training's peak (bench/README.md).
+ * Not fmnist_cae's conv1 (3.1 MiB): that model is short of time, not of
+ * memory. */
 static int recompute_wins(const ir_model *m, const ir_layer *l)
 {
     double out = (double)ir_numel(l->out);
@@ -487,12 +478,10 @@ int schedule_layers(const ast_model *ast, ir_model *m)
 {
     for (int i = 0; i < m->nlayers; i++)
         set_defaults(m, &m->layers[i]);
-    /* one slice of the batch per core (workers 0). Measured on 2 cores
-     * (README.md), both seed models train and infer faster split than whole
-     * with two threads in each kernel: fmnist_cae (4.6 MFLOP an image)
-     * 1.3-1.6x training and 1.6x inferring, celeba_vae (80 MFLOP) 1.3-1.4x
-     * and 1.7-1.9x. The slices meet once a step; two threads meet in every
-     * kernel, and leave the loops between them to one. */
+    /* one slice of the batch per core (workers 0): both seed models train
+     * and infer faster split than whole with threads in each kernel
+     * (bench/README.md). The slices meet once a step; threads in a kernel
+     * meet in every kernel, and leave the loops between them to one. */
     m->workers = m->workers_line = 0;
     int *line_of = calloc((size_t)m->nlayers * 2 + 1, sizeof *line_of);
     int rc = line_of ? 0 : -1;
