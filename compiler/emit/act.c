@@ -104,7 +104,7 @@ void emit_bias_act(sbuf *o, const ir_layer *l)
 
 /* dout <- dout * act'(out) in place, and dbias[o] += its sum over B and pixels.
  * The sums are what keeps this loop from being a plain elementwise pass, so
- * they are laid out for vectors: 16 running sums per channel of a CBHW
+ * they are laid out for vectors: a vector of running sums per channel of a CBHW
  * tensor (one per lane; the tail and the lanes then summed in double), and
  * for [B][F] a row at a time into dbias. Fixed orders: the same bits run to run. */
 void emit_dbias(sbuf *o, const ir_layer *l)
@@ -124,14 +124,14 @@ void emit_dbias(sbuf *o, const ir_layer *l)
     put(o, "        float *restrict d = dout + (size_t)o * n;\n");
     if (l->act != ACT_NONE)
         put(o, "        const float *restrict y = out + (size_t)o * n;\n");
-    put(o, "        float lane[16] = {0};\n        size_t i = 0;\n");
-    put(o, "        for (; i + 16 <= n; i += 16)\n            for (int k = 0; k < 16; k++) {\n");
+    put(o, "        float lane[%d] = {0};\n        size_t i = 0;\n", vec());
+    put(o, "        for (; i + %d <= n; i += %d)\n            for (int k = 0; k < %d; k++) {\n", vec(), vec(), vec());
     put(o, "                d[i + k] = ");
     dact_call(o, l, "y[i + k]", "d[i + k]");
     put(o, ";\n                lane[k] += d[i + k];\n            }\n");
     put(o, "        double sum = 0.0;\n        for (; i < n; i++) {\n            d[i] = ");
     dact_call(o, l, "y[i]", "d[i]");
     put(o, ";\n            sum += d[i];\n        }\n");
-    put(o, "        for (int k = 0; k < 16; k++)\n            sum += lane[k];\n");
+    put(o, "        for (int k = 0; k < %d; k++)\n            sum += lane[k];\n", vec());
     put(o, "        dbias[o] += (float)sum;\n    }\n");
 }

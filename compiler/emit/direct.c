@@ -24,7 +24,7 @@ static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, cons
     put(o, " + %s_kidx[p][t]] : 0.0f;\n        }\n}\n\n", l->name);
 }
 
-/* R output channels x 16*V outputs of one phase, summed over every channel
+/* R output channels x V vectors of outputs of one phase, summed over every channel
  * and tap, in registers: the one loop nest where the time goes. Under
  * winograd (LAYER_wino_block) the same block sums one transformed product
  * over the planes: no taps, rows of nvp. */
@@ -32,35 +32,36 @@ static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, con
 {
     source_comment(o, m, l->line);
     if (d->wino) {
-        put(o, "/* acc[%d][16*%d] (rows of M) = pack x V: %d channels x %d vectors of 16 tiles in registers */\n",
-            d->R, d->V, d->R, d->V);
+        put(o, "/* acc[%d][%d*%d] (rows of M) = pack x V: %d channels x %d vectors of %d tiles in registers */\n",
+            d->R, vec(), d->V, d->R, d->V, vec());
         put(o, "static inline AEC_FUSED void %s_wino_block(float *restrict acc, const float *restrict pack,\n"
             "        const float *restrict src)\n{\n", l->name);
     } else {
-        put(o, "/* acc[%d][16*%d] = pack x src: %d channels x %d vectors of 16 in registers */\n", d->R, d->V, d->R,
-            d->V);
+        put(o, "/* acc[%d][%d*%d] = pack x src: %d channels x %d vectors of %d in registers */\n",
+            d->R, vec(), d->V, d->R, d->V, vec());
         put(o, "static inline AEC_FUSED void %s_block(float *restrict acc, const float *restrict pack, const float *restrict src,\n"
             "        const long *restrict shift, int ntaps)\n{\n", l->name);
     }
-    put(o, "    aec_v16 sum[%d][%d];\n", d->R, d->V);
+    put(o, "    aec_v%d sum[%d][%d];\n", vec(), d->R, d->V);
     put(o, "#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++)\n", d->R, d->R);
-    put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[r][v] = (aec_v16){0};\n",
-        d->V, d->V);
+    put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[r][v] = (aec_v%d){0};\n",
+        d->V, d->V, vec());
     if (d->wino) {
         put(o, "    for (int k = 0; k < %d; k++, src += %zu, pack += %d) {\n", d->K, d->nvp, d->R);
     } else {
         put(o, "    for (int c = 0; c < %d; c++, src += %zu)\n", l->in.c, (size_t)d->splits * d->stride);
         put(o, "        for (int t = 0; t < ntaps; t++, pack += %d) {\n", d->R);
     }
-    put(o, "            aec_v16 x[%d];\n#pragma GCC unroll %d\n            for (int v = 0; v < %d; v++)\n", d->V, d->V,
-        d->V);
-    put(o, "                x[v] = *(const aec_v16u *)(src%s + 16 * v);\n", d->wino ? "" : " + shift[t]");
+    put(o, "            aec_v%d x[%d];\n#pragma GCC unroll %d\n            for (int v = 0; v < %d; v++)\n",
+        vec(), d->V, d->V, d->V);
+    put(o, "                x[v] = *(const aec_v%du *)(src%s + %d * v);\n", vec(), d->wino ? "" : " + shift[t]", vec());
     put(o, "#pragma GCC unroll %d\n            for (int r = 0; r < %d; r++)\n", d->R, d->R);
     put(o, "#pragma GCC unroll %d\n                for (int v = 0; v < %d; v++)\n", d->V, d->V);
     put(o, "                    sum[r][v] += pack[r] * x[v];\n        }\n");
     put(o, "#pragma GCC unroll %d\n    for (int r = 0; r < %d; r++)\n", d->R, d->R);
     put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n", d->V, d->V);
-    put(o, "            *(aec_v16u *)(acc + (size_t)r * %zu + 16 * v) = sum[r][v];\n}\n\n", d->wino ? d->nvp : d->nqp);
+    put(o, "            *(aec_v%du *)(acc + (size_t)r * %zu + %d * v) = sum[r][v];\n}\n\n",
+        vec(), d->wino ? d->nvp : d->nqp, vec());
 }
 
 /* out = act(acc + bias) at the output pixels (an input gradient, LAYER_din:
@@ -141,7 +142,7 @@ void emit_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const lo
 static void emit_direct_products(sbuf *o, const ir_layer *l, const lower_direct *d, const ir_sched *s)
 {
     omp_for(o, s);
-    put(o, "        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, 16 * d->V);
+    put(o, "        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, vec() * d->V);
     put(o, "            for (int p = 0; p < %d; p++)\n", d->phases);
     put(o, "                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
     put(o, "                    %s_block(acc + ((size_t)p * %d + ob) * %zu + q,\n", l->name, d->mpad, d->nqp);
@@ -174,14 +175,14 @@ void emit_direct_pass(sbuf *o, const ir_layer *l, const lower_direct *d, const i
     if (d->wino) {
         put(o, "    /* Winograd's weights once; per tile of images: the planes, their\n"
             "     * transforms, 9 products a phase in blocks of %d output channels x %d\n"
-            "     * tiles, the outputs from them, the store */\n", d->R, 16 * d->V);
+            "     * tiles, the outputs from them, the store */\n", d->R, vec() * d->V);
         put(o, "    /* each stage's input is dead once it has run: M over the planes, acc over V */\n");
         put(o, "    float *src = %s, *M = %s, *V = %s + %zu, *acc = V + %zu;\n", scratch, scratch, scratch, d->at_v,
             d->guard);
         emit_pack_here(o, l, d, scratch, d->work, prepared);
     } else {
         put(o, "    /* the weights packed once; per tile of images: the planes, every\n"
-            "     * phase's blocks of %d output channels x %d outputs, the store */\n", d->R, 16 * d->V);
+            "     * phase's blocks of %d output channels x %d outputs, the store */\n", d->R, vec() * d->V);
         put(o, "    float *src = %s, *acc = %s + %zu;\n", scratch, scratch, d->src);
         emit_pack_here(o, l, d, scratch, d->src + d->acc, prepared);
     }

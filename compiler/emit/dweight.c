@@ -18,9 +18,9 @@ static ir_layer dweight_layer(const ir_layer *l)
 
 /* grads[b][y][x][mw] <- the output gradient of each image of the tile,
  * every output channel of a pixel side by side (zeros past the last): what
- * a block reads as ov vectors a pixel. Blocks of 16 channels x 16 pixels,
- * read as 16 rows and transposed in registers (aec_transpose16); a partial
- * block one value at a time. */
+ * a block reads as ov vectors a pixel. Square blocks of a vector's channels
+ * x as many pixels, read as rows and transposed in registers
+ * (aec_transpose16 on x86-64-v4); a partial block one value at a time. */
 static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     int HW = l->out.h * l->out.w, M = l->out.c;
@@ -29,20 +29,22 @@ static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, co
         l->out.h, l->out.w);
     put(o, "static void %s_dw_grads(float *restrict grads, const float *restrict dout, int B, int b0, int nb)\n{\n",
         l->name);
-    put(o, "    for (int b = 0; b < nb; b++)\n        for (int o0 = 0; o0 < %d; o0 += 16)\n", w->mw);
-    put(o, "            for (int i0 = 0; i0 < %d; i0 += 16) {\n", HW);
+    put(o, "    for (int b = 0; b < nb; b++)\n        for (int o0 = 0; o0 < %d; o0 += %d)\n", w->mw, vec());
+    put(o, "            for (int i0 = 0; i0 < %d; i0 += %d) {\n", HW, vec());
     put(o, "                float *g = grads + ((size_t)b * %d + i0) * %d + o0;\n", HW, w->mw);
     put(o, "                const float *d = dout + ((size_t)o0 * B + b0 + b) * %d + i0;\n", HW);
-    put(o, "                if (i0 + 16 > %d || o0 + 16 > %d) {   /* a partial block */\n", HW, M);
-    put(o, "                    for (int k = 0; k < 16 && i0 + k < %d; k++)\n", HW);
-    put(o, "                        for (int r = 0; r < 16; r++)\n");
+    put(o, "                if (i0 + %d > %d || o0 + %d > %d) {   /* a partial block */\n", vec(), HW, vec(), M);
+    put(o, "                    for (int k = 0; k < %d && i0 + k < %d; k++)\n", vec(), HW);
+    put(o, "                        for (int r = 0; r < %d; r++)\n", vec());
     put(o, "                            g[(size_t)k * %d + r] = o0 + r < %d ? d[(size_t)r * B * %d + k] : 0.0f;\n", w->mw,
         M, HW);
     put(o, "                    continue;\n                }\n");
-    put(o, "                aec_v16 r[16];\n#pragma GCC unroll 16\n                for (int k = 0; k < 16; k++)\n");
-    put(o, "                    r[k] = *(const aec_v16u *)(d + (size_t)k * B * %d);\n", HW);
-    put(o, "                aec_transpose16(r);\n#pragma GCC unroll 16\n                for (int k = 0; k < 16; k++)\n");
-    put(o, "                    *(aec_v16u *)(g + (size_t)k * %d) = r[k];\n            }\n}\n\n", w->mw);
+    put(o, "                aec_v%d r[%d];\n#pragma GCC unroll %d\n                for (int k = 0; k < %d; k++)\n",
+        vec(), vec(), vec(), vec());
+    put(o, "                    r[k] = *(const aec_v%du *)(d + (size_t)k * B * %d);\n", vec(), HW);
+    put(o, "                aec_transpose%d(r);\n#pragma GCC unroll %d\n                for (int k = 0; k < %d; k++)\n",
+        vec(), vec(), vec());
+    put(o, "                    *(aec_v%du *)(g + (size_t)k * %d) = r[k];\n            }\n}\n\n", vec(), w->mw);
 }
 
 /* aec_transpose16, once per file that has a direct weight gradient; the
@@ -50,46 +52,51 @@ static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, co
  * here from that rule. */
 void emit_transpose16(sbuf *o)
 {
-    put(o, "/* r[k][i] <- r[i][k]: 16 x 16 floats transposed in registers (LAYER_dw_grads). Stage j\n"
+    put(o, "/* r[k][i] <- r[i][k]: %d x %d floats transposed in registers (LAYER_dw_grads). Stage j\n"
         " * swaps bit j of the row index with bit j of the column's: rows a and a | 2^j trade\n"
-        " * the values where their columns' bit j differs, one two-register shuffle each. */\n");
-    put(o, "typedef int aec_i16 __attribute__((vector_size(64)));\n");
-    put(o, "static inline void aec_transpose16(aec_v16 r[16])\n{\n");
+        " * the values where their columns' bit j differs, one two-register shuffle each. */\n",
+        vec(), vec());
+    put(o, "typedef int aec_i%d __attribute__((vector_size(%d)));\n", vec(), vec_bytes());
+    put(o, "static inline void aec_transpose%d(aec_v%d r[%d])\n{\n", vec(), vec(), vec());
+    int stages = 0;     /* log2 of the vector's floats */
+    while (1 << stages < vec())
+        stages++;
     for (int half = 0; half < 2; half++) {
-        put(o, "    static const aec_i16 %s[4] = {", half ? "hi" : "lo");
-        for (int j = 0; j < 4; j++) {
+        put(o, "    static const aec_i%d %s[%d] = {", vec(), half ? "hi" : "lo", stages);
+        for (int j = 0; j < stages; j++) {
             int bit = 1 << j;
             put(o, "%s{", j ? ",\n        " : "\n        ");
-            for (int c = 0; c < 16; c++) {
-                int v = half ? (c & bit ? 16 + c : c | bit) : (c & bit ? 16 + (c ^ bit) : c);
+            for (int c = 0; c < vec(); c++) {
+                int v = half ? (c & bit ? vec() + c : c | bit) : (c & bit ? vec() + (c ^ bit) : c);
                 put(o, "%s%d", c ? ", " : "", v);
             }
             put(o, "}");
         }
         put(o, "};\n");
     }
-    put(o, "#pragma GCC unroll 4\n    for (int j = 0; j < 4; j++)\n#pragma GCC unroll 16\n");
-    put(o, "        for (int a = 0; a < 16; a++)\n            if (!(a & 1 << j)) {\n");
-    put(o, "                const aec_v16 x = r[a], y = r[a | 1 << j];\n");
+    put(o, "#pragma GCC unroll %d\n    for (int j = 0; j < %d; j++)\n#pragma GCC unroll %d\n", stages, stages, vec());
+    put(o, "        for (int a = 0; a < %d; a++)\n            if (!(a & 1 << j)) {\n", vec());
+    put(o, "                const aec_v%d x = r[a], y = r[a | 1 << j];\n", vec());
     put(o, "                r[a] = __builtin_shuffle(x, y, lo[j]);\n");
     put(o, "                r[a | 1 << j] = __builtin_shuffle(x, y, hi[j]);\n            }\n}\n\n");
 }
 
-/* J (channel, tap) pairs x 16 ov output channels of one phase, summed over
+/* J (channel, tap) pairs x ov vectors of output channels of one phase, summed over
  * the tile's pixels in registers: each pixel's ov gradient vectors times
  * each pair's plane value at the tap's shift, broadcast. */
 static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     int J = w->J, V = w->ov;
     source_comment(o, m, l->line);
-    put(o, "/* sums[%d][%d] += grads x the planes at %d shifts: %d pairs x %d vectors of 16 channels in registers */\n",
-        J, w->mw, J, J, V);
+    put(o, "/* sums[%d][%d] += grads x the planes at %d shifts: %d pairs x %d vectors of %d channels in registers */\n",
+        J, w->mw, J, J, V, vec());
     put(o, "static inline AEC_FUSED void %s_dw_block(float *restrict sums, const float *restrict grads,\n"
         "        const float *restrict src, const long *restrict off, int nb, int rows, int cols)\n{\n", l->name);
-    put(o, "    aec_v16 sum[%d][%d];\n    const float *s[%d];\n", J, V, J);
+    put(o, "    aec_v%d sum[%d][%d];\n    const float *s[%d];\n", vec(), J, V, J);
     put(o, "#pragma GCC unroll %d\n    for (int j = 0; j < %d; j++) {\n", J, J);
     put(o, "        s[j] = src + off[j];\n");
-    put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[j][v] = (aec_v16){0};\n    }\n", V, V);
+    put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            sum[j][v] = (aec_v%d){0};\n    }\n",
+        V, V, vec());
     put(o, "    for (int b = 0; b < nb; b++)\n        for (int y = 0; y < rows; y++) {\n");
     put(o, "            const size_t q = (size_t)y * %zu + (size_t)b * %d;\n", w->d.row, w->d.cols);
     if (w->S > 1)
@@ -98,15 +105,16 @@ static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, co
     else
         put(o, "            const float *gp = grads + ((size_t)b * %d + y) * %d;\n", l->out.h, l->out.w * w->mw);
     put(o, "            for (int x = 0; x < cols; x++, gp += %d) {\n", w->S * w->mw);
-    put(o, "                aec_v16 g[%d];\n#pragma GCC unroll %d\n                for (int v = 0; v < %d; v++)\n", V, V, V);
-    put(o, "                    g[v] = *(const aec_v16u *)(gp + 16 * v);\n");
+    put(o, "                aec_v%d g[%d];\n#pragma GCC unroll %d\n                for (int v = 0; v < %d; v++)\n",
+        vec(), V, V, V);
+    put(o, "                    g[v] = *(const aec_v%du *)(gp + %d * v);\n", vec(), vec());
     put(o, "#pragma GCC unroll %d\n                for (int j = 0; j < %d; j++) {\n", J, J);
     put(o, "                    const float a = s[j][q + x];\n");
     put(o, "#pragma GCC unroll %d\n                    for (int v = 0; v < %d; v++)\n", V, V);
     put(o, "                        sum[j][v] += a * g[v];\n                }\n            }\n        }\n");
     put(o, "#pragma GCC unroll %d\n    for (int j = 0; j < %d; j++)\n", J, J);
     put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n", V, V);
-    put(o, "            *(aec_v16u *)(sums + (size_t)j * %d + 16 * v) += sum[j][v];\n}\n\n", w->mw);
+    put(o, "            *(aec_v%du *)(sums + (size_t)j * %d + %d * v) += sum[j][v];\n}\n\n", vec(), w->mw, vec());
 }
 
 /* Each phase's pixels: rows, columns, and where its grads start. */
@@ -145,7 +153,7 @@ void emit_dweight_pass(sbuf *o, const ir_layer *l, const lower_dweight *w, const
     int C = l->in.c, M = l->out.c;
     size_t cstride = (size_t)w->d.splits * w->d.stride;
     put(o, "    /* dweight: per tile, the planes of in and the pixels of dout; blocks of %d\n"
-        "     * (channel, tap) pairs x %d output channels, summed over the tile's pixels */\n", w->J, 16 * w->ov);
+        "     * (channel, tap) pairs x %d output channels, summed over the tile's pixels */\n", w->J, vec() * w->ov);
     put(o, "    float *planes = dcols, *grads = dcols + %zu, *sums = grads + %zu;\n", w->d.src, w->grads);
     put(o, "    memset(sums, 0, sizeof(float) * %zu);\n", w->sums);
     put(o, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", w->d.tile);
@@ -163,7 +171,7 @@ void emit_dweight_pass(sbuf *o, const ir_layer *l, const lower_dweight *w, const
     put(o, "                const int pair = j0 + j < last ? j0 + j : last;\n");
     put(o, "                off[j] = (long)(pair / ntaps) * %zu + %s_dw_shift[p][pair %% ntaps];\n", cstride, n);
     put(o, "            }\n");
-    put(o, "            for (int ob = 0; ob < %d; ob += %d)\n", w->mw, 16 * w->ov);
+    put(o, "            for (int ob = 0; ob < %d; ob += %d)\n", w->mw, vec() * w->ov);
     put(o, "                %s_dw_block(sums + (size_t)k * %d + ob, grads + %s_dw_phase[p][2] + ob, planes, off, nb,\n"
         "                        (int)%s_dw_phase[p][0], (int)%s_dw_phase[p][1]);\n", n, w->mw, n, n, n);
     put(o, "        }\n    }\n");

@@ -38,6 +38,10 @@ void tile_close(sbuf *o, const ir_sched *s);
 void omp_for(sbuf *o, const ir_sched *s);
 const char *plus(int k, char *buf, size_t size);
 void emit_weight_at(sbuf *o, const ir_layer *l, const char *out, const char *in);
+/* The target's vector (lower/target.h) in the emitted C: floats and bytes.
+ * Its types are aec_vN and aec_vNu, N = vec(). */
+int vec(void);
+int vec_bytes(void);
 
 /* act.c */
 void act_call(sbuf *o, const ir_layer *l, const char *v);

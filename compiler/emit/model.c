@@ -269,15 +269,16 @@ static void emit_source(sbuf *o, const ir_model *m)
         " * flat tensors are [B][F]. Backward functions ADD into weight gradients.\n */\n");
     put(o, "#include <math.h>\n#include <stddef.h>\n#include <string.h>\n#include <cblas.h>\n#include \"%s.h\"\n\n",
         m->name);
-    put(o, "/* 16 floats: one AVX-512 register (or two AVX, four SSE), for the direct\n"
+    put(o, "/* %d floats: one AVX-512 register (or two AVX, four SSE), for the direct\n"
         " * kernels; the u type loads and stores at any float's address. */\n"
-        "typedef float aec_v16 __attribute__((vector_size(64)));\n"
-        "typedef float aec_v16u __attribute__((vector_size(64), aligned(4)));\n"
+        "typedef float aec_v%d __attribute__((vector_size(%d)));\n"
+        "typedef float aec_v%du __attribute__((vector_size(%d), aligned(4)));\n"
         "/* Their sums are fused multiply-adds: ISO C mode (-std=c11) turns off\n"
         " * GCC's contraction of a * b + c, and FMA does both in one instruction. */\n"
         "#if defined(__GNUC__) && !defined(__clang__)\n"
         "#define AEC_FUSED __attribute__((optimize(\"fp-contract=fast\")))\n"
-        "#else\n#define AEC_FUSED\n#endif\n\n");
+        "#else\n#define AEC_FUSED\n#endif\n\n",
+        vec(), vec(), vec_bytes(), vec(), vec_bytes());
     emit_enums(o, m);
     emit_act_helpers(o, m);
     for (int i = 0; i < m->nlayers; i++)

@@ -141,3 +141,13 @@ void emit_weight_at(sbuf *o, const ir_layer *l, const char *out, const char *in)
     else
         put(o, "((size_t)%s * %d + %s) * %d", in, l->out.c, out, kk);
 }
+
+int vec(void)
+{
+    return aec_target_now()->vec;
+}
+
+int vec_bytes(void)
+{
+    return aec_target_now()->vec * (int)sizeof(float);
+}

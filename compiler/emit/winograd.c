@@ -121,12 +121,12 @@ void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const lower_di
 }
 
 /* The products of a winograd pass over one tile's planes: the transform,
- * every phase's 9 products of every block of 16 x V tiles, and back. */
+ * every phase's 9 products of every block of V vectors of tiles, and back. */
 void emit_wino_products(sbuf *o, const ir_layer *l, const lower_direct *d, const ir_sched *s)
 {
     put(o, "        %s_wino_in(V, src);\n", l->name);
     omp_for(o, s);
-    put(o, "        for (size_t n = 0; n < %zu; n += %d)\n", d->nvp, 16 * d->V);
+    put(o, "        for (size_t n = 0; n < %zu; n += %d)\n", d->nvp, vec() * d->V);
     put(o, "            for (int x = 0; x < %d; x++)   /* phase x / 9, product x %% 9 */\n", 9 * d->phases);
     put(o, "                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
     put(o, "                    %s_wino_block(M + ((size_t)x * %d + ob) * %zu + n, pack + ((size_t)x * %d + ob) * %d,\n",
