@@ -33,8 +33,8 @@ typedef struct {
     int tile;               /* images per tile */
     size_t row;             /* floats in a plane's row: tile x cols */
     size_t reach;           /* the largest shift a product reads within a plane */
-    size_t nqp;             /* out_rows rows, rounded up to whole blocks of 16 x V
-                             * (winograd: 2 nty rows and one, in whole 16s) */
+    size_t nqp;             /* out_rows rows, rounded up to whole blocks of V vectors
+                             * (winograd: 2 nty rows and one, in whole vectors) */
     size_t stride;          /* floats between planes: the rows, or nqp plus the reach
                              * (winograd: 2 nty + 1 rows and two, at least) */
     size_t src, acc, pack;  /* floats of the planes, the products and the packed weights */
@@ -54,7 +54,7 @@ typedef struct {
     int wino;               /* 1 under winograd lowering */
     int ntx, nty;           /* tiles along a plane's row, and rows of tiles */
     int K;                  /* the planes summed over: channels x splits */
-    size_t nvp;             /* tiles, rounded up to whole blocks of 16 x V */
+    size_t nvp;             /* tiles, rounded up to whole blocks of V vectors */
     size_t wv, wm, guard;   /* floats of the transformed planes and products; acc's guard */
     size_t at_v;            /* where V, and acc's guard, start: max(src, wm) */
 } lower_direct;
@@ -69,14 +69,14 @@ int lower_gemm_tile(const ir_layer *l, int batch);
  * grads[b][y][x][mw]; phase p's pixels start at row p / S, column p % S,
  * and step by S). Each (channel, tap) pair of a phase is a dot product
  * over the tile's pixels of its plane, at the tap's shift, with every
- * output channel's gradient: a block of J pairs x 16 ov output channels
+ * output channel's gradient: a block of J pairs x ov vectors of output channels
  * sums J x ov vectors in registers, broadcasting one plane value per pair
  * and pixel, and adds them into sums[p][pair][mw] once a tile;
  * LAYER_backward adds those into the weight gradient at the end. */
 typedef struct {
     lower_direct d;            /* the planes and taps: the layer's forward geometry */
     int S;                  /* the stride between a phase's pixels (deconv2d's; conv2d 1): d.phases = S x S */
-    int ov, mw;             /* vectors of 16 output channels a block; channels rounded up to 16 ov */
+    int ov, mw;             /* vectors of output channels a block; channels rounded up to ov vectors */
     int J;                  /* (channel, tap) pairs a block */
     int pairs;              /* a phase's rows of sums: in.c x max_taps, rounded up to J */
     size_t grads, sums;     /* floats of a tile's gathered gradients, and of the sums */
