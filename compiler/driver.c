@@ -5,12 +5,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "base/util.h"
 #include "driver.h"
-#include "front/diag.h"
 #include "emit/emit.h"
+#include "front/diag.h"
 #include "front/parse.h"
 #include "ir/passes.h"
-#include "base/util.h"
 
 enum { MAX_SOURCE = 1 << 24 };
 

@@ -1,6 +1,6 @@
 /* driver.h: the whole pipeline, .ae file to planned IR, and writing the C. */
-#ifndef COMPILE_H
-#define COMPILE_H
+#ifndef DRIVER_H
+#define DRIVER_H
 #include <stdio.h>
 #include "front/ast.h"
 #include "ir/ir.h"

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "base/util.h"
 #include "driver.h"
 #include "ir/table.h"
-#include "base/util.h"
 
 /* The generated C's flags. -O2 with the vectoriser's full cost model (-O3's)
  * compiles faster than -O3, with kernels as fast or faster. -flto=auto with

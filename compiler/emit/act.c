@@ -1,8 +1,5 @@
 /* emit/act.c: activations and their gradients: the inline helpers, the
  * bias + activation after a product, and the bias gradient. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* act(v): the expression applied to a pre-activation v. */

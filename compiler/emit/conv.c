@@ -2,8 +2,6 @@
  * LAYER_backward, each pass by the lowering its schedule names (gemm.c,
  * direct.c, winograd.c, dweight.c). */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* conv2d and deconv2d: the same signatures, the same direct kernels, the

@@ -3,8 +3,6 @@
  * blocks of R channels x V vectors over shifted planes, the store; and the
  * pass itself, direct or winograd (lower/geometry.h, lower_direct). */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* pack[p][o/R][c][t][o%R]: each phase's weights in the order the block reads

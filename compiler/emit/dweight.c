@@ -4,7 +4,6 @@
  * (lower/geometry.h, lower_dweight). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* LAYER_dw: the weight gradient's planes and taps, the forward pass's

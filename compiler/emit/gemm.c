@@ -1,8 +1,6 @@
 /* emit/gemm.c: the gemm lowering of conv2d and deconv2d: im2col and col2im
  * and the cblas_sgemm products around them, in tiles of the batch. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* The rows i of the GH x GW grid whose window row kh lies inside the

@@ -2,8 +2,6 @@
  * unflatten, a named activation), the gaussian latent, and emit_layer,
  * which picks a layer kind's emitter. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* flatten: in[C][B][HW] -> out[B][C*HW] (PyTorch's per-image order);

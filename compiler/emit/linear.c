@@ -2,8 +2,6 @@
  * shares with the latent heads: gemm, gemm from prepared panels
  * (inference), or direct. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* out[b][o] = in[b] . weight[o] with no packing of the weights, which the

@@ -9,10 +9,8 @@
  * .ae text and the file's base name, so the same .ae always gives the same
  * bytes. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "emit/internal.h"
 #include "emit/emit.h"
+#include "emit/internal.h"
 
 /* The reconstruction term: its mean over B x N values, or (reduction=sum)
  * its sum over each image's N values, averaged over the B images. */

@@ -2,9 +2,7 @@
  * winograd and direct weight-gradient kernels read (LAYER_planes), with
  * each phase's taps into them (LAYER_shift, LAYER_ntaps). Geometry:
  * lower/geometry.h. */
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 window conv_window(const ir_layer *l)

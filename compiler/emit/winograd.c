@@ -2,9 +2,7 @@
  * transformed weights, the planes' transform, the products and the
  * transform back (lower/geometry.h, lower_direct's wino). */
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include "emit/internal.h"
 
 /* Each phase's 2 x 2 taps on each split of a channel, as kernel indices

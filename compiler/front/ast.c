@@ -1,8 +1,8 @@
 /* front/ast.c: building and freeing the syntax tree. */
 #include <stdlib.h>
 #include <string.h>
-#include "front/ast.h"
 #include "base/util.h"
+#include "front/ast.h"
 
 void ast_push_arg(ast_call *c, ast_arg a)
 {

@@ -1,8 +1,8 @@
 /* front/diag.c: positions, source quotes, carets and did-you-mean. */
 #include <stdarg.h>
 #include <string.h>
-#include "front/diag.h"
 #include "base/util.h"
+#include "front/diag.h"
 
 static struct {
     const char *path;

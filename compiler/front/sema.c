@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/util.h"
 #include "front/diag.h"
 #include "ir/ir.h"
 #include "ir/passes.h"
-#include "base/util.h"
 
 /* ---- what every call may say ---------------------------------------------- */
 

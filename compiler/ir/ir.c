@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "ir/ir.h"
-#include "base/util.h"
 
 size_t ir_numel(ir_shape s)
 {

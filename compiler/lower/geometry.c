@@ -1,7 +1,6 @@
 /* lower/geometry.c: the direct, winograd and direct weight-gradient
  * kernels' geometry for the target (lower/geometry.h), and aec's tile for
  * im2col columns. */
-#include <stdio.h>
 #include <stdlib.h>
 #include "base/util.h"
 #include "lower/geometry.h"

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/util.h"
 #include "ir/ir.h"
 #include "ir/passes.h"
 #include "lower/geometry.h"
 #include "lower/target.h"
-#include "base/util.h"
 
 static int fwd_stage(int i) { return 1 + i; }
 static int dloss_stage(const ir_model *m) { return m->nlayers + 2; }
