@@ -30,8 +30,9 @@ endif
 
 RT_SRC  := $(sort $(wildcard runtime/*/*.c))
 RT_OBJ  := $(RT_SRC:runtime/%.c=$(B)/rt/%.o)
-CC_SRC  := $(sort $(wildcard compiler/*.c))
-CC_OBJ  := $(CC_SRC:compiler/%.c=$(B)/cc/%.o) $(B)/cc/lexer.o $(B)/cc/parser.o
+CC_SRC  := $(sort $(wildcard compiler/*.c compiler/*/*.c))
+CC_HDR  := $(wildcard compiler/*.h compiler/*/*.h)
+CC_OBJ  := $(CC_SRC:compiler/%.c=$(B)/cc/%.o) $(B)/cc/front/lexer.o $(B)/cc/front/parser.o
 MODELS  := $(sort $(basename $(notdir $(wildcard models/*.ae))))
 
 all: $(B)/aec $(B)/libaecrt.a $(MODELS:%=$(B)/%)
@@ -49,18 +50,21 @@ $(B)/libaecrt.a: $(RT_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # ---- compiler -------------------------------------------------------------
-$(B)/cc/parser.c $(B)/cc/parser.h: compiler/parser.y
+# Sources include headers by room, "front/ast.h", from compiler/ (and the
+# grammar's generated parser.h from $(B)/cc/). ARCHITECTURE.md: the rooms.
+# One bison run writes both files (&:), so make -j never runs it twice.
+$(B)/cc/front/parser.c $(B)/cc/front/parser.h &: compiler/front/parser.y
 	@mkdir -p $(@D)
-	bison -Wall -Werror --defines=$(B)/cc/parser.h -o $(B)/cc/parser.c $<
+	bison -Wall -Werror --defines=$(B)/cc/front/parser.h -o $(B)/cc/front/parser.c $<
 
-$(B)/cc/lexer.c: compiler/lexer.l $(B)/cc/parser.h
+$(B)/cc/front/lexer.c: compiler/front/lexer.l $(B)/cc/front/parser.h
 	@mkdir -p $(@D)
 	flex -o $@ $<
 
-$(B)/cc/lexer.o $(B)/cc/parser.o: $(B)/cc/%.o: $(B)/cc/%.c $(wildcard compiler/*.h)
+$(B)/cc/front/lexer.o $(B)/cc/front/parser.o: $(B)/cc/%.o: $(B)/cc/%.c $(CC_HDR)
 	$(CC) $(OPT) -std=c11 -D_POSIX_C_SOURCE=200809L -Icompiler -I$(B)/cc -c $< -o $@
 
-$(B)/cc/%.o: compiler/%.c $(wildcard compiler/*.h) $(B)/cc/parser.h
+$(B)/cc/%.o: compiler/%.c $(CC_HDR) $(B)/cc/front/parser.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icompiler -I$(B)/cc -DAEC_HOME='"$(CURDIR)"' -c $< -o $@
 

@@ -9,19 +9,15 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "compile.h"
-#include "table.h"
-#include "util.h"
+#include "base/util.h"
+#include "driver.h"
+#include "ir/table.h"
 
 /* The generated C's flags. -O2 with the vectoriser's full cost model (-O3's)
- * compiles celeba_vae's C in 1.3 s against 2.3 s at -O3, and the kernels ran
- * as fast or faster (single core, one after the other: fmnist_cae 3,084-3,318
- * against 3,104-3,297 img/s training; celeba_vae 263-282 against 198-218).
- * -flto=auto with 8 partitions lets GCC generate code for the one file on
- * every core: `aec build` of celeba_vae took 1.15-1.29 s against 1.66-1.92
- * without, of fmnist_cae 0.63-0.70 against 0.75-0.87 (interleaved, README.md),
- * with the kernels as fast (two builds at once, one a core). GCC's default
- * minimum partition is larger than our whole file, hence the last flag. */
+ * compiles faster than -O3, with kernels as fast or faster. -flto=auto with
+ * 8 partitions lets GCC generate code for the one file on every core.
+ * GCC's default minimum partition is larger than our whole file, hence the
+ * last flag. Build and run times: bench/README.md. */
 #define DEFAULT_CFLAGS                                                                             \
     "-O2 -fvect-cost-model=dynamic -march=native -flto=auto --param lto-partitions=8 "             \
     "--param lto-min-partition=100"

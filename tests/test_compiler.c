@@ -21,10 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "compile.h"
-#include "emit.h"
-#include "ir.h"
-#include "table.h"
+#include "driver.h"
+#include "emit/emit.h"
+#include "ir/ir.h"
+#include "lower/geometry.h"
+#include "ir/table.h"
 #include "util.h"
 
 #define FMNIST AEC_ROOT "/models/fmnist_cae.ae"
@@ -1279,14 +1280,14 @@ static void test_schedule_defaults_from_shapes(void **state)
     expect_lowering(&c, "fc", G, 0, G, 0);
     const ir_layer *up1 = layer_named(&c.ir, "up1");
     ir_sched direct = { .lowering = LOWER_DIRECT, .tile = 2 };
-    ir_direct d = ir_direct_of(up1, &direct, 64);
+    lower_direct d = lower_direct_of(up1, &direct, 64);
     assert_int_equal(d.phases, 4);                     /* stride 2: four output phases */
     assert_int_equal(d.R, 8);
     assert_int_equal(d.V, 3);
     assert_int_equal(d.cols, 9);                       /* 8 input columns, one zero between images */
     assert_int_equal(d.nqp, 144);                      /* 8 rows of 2 images x 9: three blocks of 48 */
     assert_int_equal(d.wino, 0);
-    d = ir_direct_of(up1, &up1->sched[PASS_FWD], 64);
+    d = lower_direct_of(up1, &up1->sched[PASS_FWD], 64);
     assert_int_equal(d.wino, 1);
     assert_int_equal(d.K, 128);                        /* every input channel's one plane */
     assert_int_equal(d.ntx, 9);                        /* a row of 2 x 9 columns */
@@ -1800,12 +1801,12 @@ static void test_plan_layer_buffers(void **state)
     const ir_layer *conv2 = layer_named(m, "conv2"), *conv1 = layer_named(m, "conv1");
     assert_int_equal(conv2->buf_cols, -1);
     assert_int_equal(layer_named(m, "up2")->sched[PASS_BWD].tile, 0);
-    ir_dweight w = ir_dweight_of(conv1, &conv1->sched[PASS_BWD], m->batch);
+    lower_dweight w = lower_dweight_of(conv1, &conv1->sched[PASS_BWD], m->batch);
     assert_int_equal(w.grads, 32 * 196 * 32);
     assert_int_equal(w.sums, 9 * 32);
     assert_int_equal(m->scratch_per_image, 9 * 14 * 14);
     assert_int_equal(m->scratch_fixed, w.work);
-    assert_true(w.work > ir_dweight_of(conv2, &conv2->sched[PASS_BWD], m->batch).work);
+    assert_true(w.work > lower_dweight_of(conv2, &conv2->sched[PASS_BWD], m->batch).work);
     compiled_free(&c);
 }
 

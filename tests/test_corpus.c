@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compile.h"
+#include "driver.h"
 #include "util.h"
 
 #define BAD AEC_ROOT "/tests/bad"

@@ -16,7 +16,7 @@ FUZZ_CFLAGS  := $(FUZZ_BASE) $(WARN) -Wno-unknown-attributes $(shell pkg-config 
 FUZZ_TARGETS := $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 FUZZ_RT_OBJ  := $(RT_SRC:runtime/%.c=$(FZ)/rt/%.o)
 FUZZ_CC_OBJ  := $(filter-out $(FZ)/cc/main.o,$(CC_SRC:compiler/%.c=$(FZ)/cc/%.o)) \
-                $(FZ)/cc/lexer.o $(FZ)/cc/parser.o
+                $(FZ)/cc/front/lexer.o $(FZ)/cc/front/parser.o
 FUZZ_AE      := $(wildcard models/*.ae tests/models/*.ae tests/bad/*.ae)
 
 $(FZ)/rt/%.o: runtime/%.c $(wildcard runtime/*.h runtime/*/*.h)
@@ -27,11 +27,11 @@ $(FZ)/libaecrt.a: $(FUZZ_RT_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # flex's and bison's C comes from the normal build's rules ($(B)/cc/).
-$(FZ)/cc/lexer.o $(FZ)/cc/parser.o: $(FZ)/cc/%.o: $(B)/cc/%.c $(wildcard compiler/*.h)
+$(FZ)/cc/front/lexer.o $(FZ)/cc/front/parser.o: $(FZ)/cc/%.o: $(B)/cc/%.c $(CC_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_BASE) -fsanitize=fuzzer-no-link -Icompiler -I$(B)/cc -c $< -o $@
 
-$(FZ)/cc/%.o: compiler/%.c $(wildcard compiler/*.h) $(B)/cc/parser.h
+$(FZ)/cc/%.o: compiler/%.c $(CC_HDR) $(B)/cc/front/parser.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Icompiler -I$(B)/cc -c $< -o $@
 

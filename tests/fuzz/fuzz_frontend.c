@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "compile.h"
-#include "emit.h"
-#include "table.h"
+#include "driver.h"
+#include "emit/emit.h"
+#include "ir/table.h"
 
 static FILE *devnull;
 

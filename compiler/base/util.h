@@ -1,0 +1,28 @@
+/* base/util.h: allocation that cannot return NULL, and a growable string. */
+#ifndef UTIL_H
+#define UTIL_H
+#include <stdarg.h>
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* A string builder for the emitter and the layer table. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} sbuf;
+void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_vprintf(sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void sb_free(sbuf *b);
+
+/* Line `line` (1-based) of src, without its newline, into buf; bytes that
+ * would garble a terminal or a C comment become '?'. */
+void source_line(const char *src, size_t len, int line, char *buf, size_t size);
+
+/* Read a whole file; NULL (with errno set) on failure. */
+char *read_file(const char *path, size_t *len);
+
+#endif

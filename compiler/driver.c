@@ -1,0 +1,126 @@
+/* driver.c: run the passes in order (ir/passes.h), then the emitter, and
+ * write its two files. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "base/util.h"
+#include "driver.h"
+#include "emit/emit.h"
+#include "front/diag.h"
+#include "front/parse.h"
+#include "ir/passes.h"
+
+enum { MAX_SOURCE = 1 << 24 };
+
+int compile_source(const char *path, const char *src, size_t len, FILE *err, compiled *c)
+{
+    memset(c, 0, sizeof *c);
+    c->path = xstrdup(path);
+    const char *slash = strrchr(path, '/');
+    c->base = xstrdup(slash ? slash + 1 : path);
+    c->source = xmalloc(len + 1);
+    memcpy(c->source, src, len);
+    c->source[len] = '\0';
+    c->len = len;
+    /* diagnostics name the file as given; generated comments, its base name */
+    if (parse_source(c->path, c->source, len, &c->ast, err) < 0)
+        return -1;
+    if (sema_check(&c->ast, &c->ir) < 0)
+        return -1;
+    c->ir.path = c->base;
+    c->ir.source = c->source;
+    fuse_activations(&c->ir);
+    ir_mark_gradients(&c->ir);
+    if (schedule_layers(&c->ast, &c->ir) < 0)
+        return -1;
+    plan_arena(&c->ir);
+    return 0;
+}
+
+int compile_file(const char *path, FILE *err, compiled *c)
+{
+    size_t len = 0;
+    char *src = read_file(path, &len);
+    if (!src) {
+        memset(c, 0, sizeof *c);
+        fprintf(err ? err : stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (len > MAX_SOURCE || memchr(src, '\0', len)) {
+        memset(c, 0, sizeof *c);
+        fprintf(err ? err : stderr, "%s: error: not a .ae text file (%s)\n", path,
+                len > MAX_SOURCE ? "larger than 16 MiB" : "it contains NUL bytes");
+        free(src);
+        return -1;
+    }
+    int rc = compile_source(path, src, len, err, c);
+    free(src);
+    return rc;
+}
+
+void compiled_free(compiled *c)
+{
+    ast_free_model(&c->ast);
+    ir_free(&c->ir);
+    free(c->path);
+    free(c->base);
+    free(c->source);
+    memset(c, 0, sizeof *c);
+}
+
+/* tmp file, then rename: a reader never sees half a file. */
+static int write_atomic(const char *dir, const char *name, const char *ext, const char *text)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, ext);
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "aec: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    int ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "aec: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* mkdir -p: every missing folder on the way. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++) {
+        char saved = *p;
+        if (saved != '/' && saved != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "aec: cannot create %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
+}
+
+int write_emitted(const compiled *c, const char *dir)
+{
+    if (make_dirs(dir) < 0)
+        return -1;
+    char *ctext, *htext;
+    emit_model(&c->ir, &ctext, &htext);
+    int rc = write_atomic(dir, c->ir.name, ".c", ctext);
+    if (rc == 0)
+        rc = write_atomic(dir, c->ir.name, ".h", htext);
+    free(ctext);
+    free(htext);
+    return rc;
+}

@@ -1,0 +1,15 @@
+/* ir/passes.h: the passes from the tree to the planned IR, in the order
+ * the driver runs them (driver.c). Each returns 0, or -1 after reporting
+ * through diag. */
+#ifndef PASSES_H
+#define PASSES_H
+#include "front/ast.h"
+#include "ir/ir.h"
+
+int  sema_check(const ast_model *ast, ir_model *m);     /* front/sema.c */
+void fuse_activations(ir_model *m);                      /* passes/fuse.c */
+void ir_mark_gradients(ir_model *m);                     /* passes/grads.c: needs_din, runs_backward */
+int  schedule_layers(const ast_model *ast, ir_model *m); /* passes/schedule.c */
+void plan_arena(ir_model *m);                            /* passes/plan.c */
+
+#endif

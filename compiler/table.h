@@ -1,9 +1,0 @@
-/* table.h: the layer table of `aec check`. */
-#ifndef TABLE_H
-#define TABLE_H
-#include <stdio.h>
-#include "ir.h"
-
-void print_layer_table(FILE *out, const ir_model *m);
-
-#endif
