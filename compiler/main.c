@@ -1,7 +1,9 @@
 /* main.c: the aec command.
  *   aec check FILE.ae            validate, print the layer table
  *   aec emit FILE.ae -o DIR      write DIR/MODEL.c and DIR/MODEL.h
- *   aec build FILE.ae -o EXE     emit, compile, link with the runtime and OpenBLAS */
+ *   aec build FILE.ae -o EXE     emit, compile, link with the runtime and OpenBLAS
+ *   aec targets                  the CPU targets, and which this CPU runs
+ * emit and build take --target NAME (default: the host's, lower/target.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,26 +14,30 @@
 #include "base/util.h"
 #include "driver.h"
 #include "ir/table.h"
+#include "lower/target.h"
 
-/* The generated C's flags. -O2 with the vectoriser's full cost model (-O3's)
- * compiles faster than -O3, with kernels as fast or faster. -flto=auto with
- * 8 partitions lets GCC generate code for the one file on every core.
- * GCC's default minimum partition is larger than our whole file, hence the
- * last flag. Build and run times: bench/README.md. */
+/* The generated C's flags, after the target's own (-march=...). -O2 with
+ * the vectoriser's full cost model (-O3's) compiles faster than -O3, with
+ * kernels as fast or faster. -flto=auto with 8 partitions lets GCC
+ * generate code for the one file on every core. GCC's default minimum
+ * partition is larger than our whole file, hence the last flag. Build and
+ * run times: bench/README.md. */
 #define DEFAULT_CFLAGS                                                                             \
-    "-O2 -fvect-cost-model=dynamic -march=native -flto=auto --param lto-partitions=8 "             \
-    "--param lto-min-partition=100"
+    "-O2 -fvect-cost-model=dynamic -flto=auto --param lto-partitions=8 --param lto-min-partition=100"
 
 #ifndef AEC_HOME
 #define AEC_HOME "."
 #endif
 
 static const char usage[] =
-    "usage: aec check FILE.ae           validate the model and print its layer table\n"
-    "       aec emit FILE.ae -o DIR     write the generated C: DIR/MODEL.c and DIR/MODEL.h\n"
-    "       aec build FILE.ae -o EXE    emit, compile and link one executable for the model\n"
+    "usage: aec check FILE.ae                     validate the model and print its layer table\n"
+    "       aec emit FILE.ae -o DIR [--target T]  write the generated C: DIR/MODEL.c and DIR/MODEL.h\n"
+    "       aec build FILE.ae -o EXE [--target T] emit, compile and link one executable for the model\n"
+    "       aec targets [--cflags T]              list the targets (T) and which this CPU runs,\n"
+    "                                             or print one target's C compiler flags\n"
     "\n"
-    "environment: CC (default cc), AEC_CFLAGS (default " DEFAULT_CFLAGS "),\n"
+    "--target: x86-64-v4, x86-64-v3, generic or aarch64; default: this CPU's (aec targets)\n"
+    "environment: CC (default cc), AEC_CFLAGS (after the target's -march; default " DEFAULT_CFLAGS "),\n"
     "             AEC_HOME (where runtime/ and build/libaecrt.a are; default " AEC_HOME ")\n";
 
 static const char *home(void)
@@ -87,6 +93,11 @@ static int compile_exe(const compiled *c, const char *exe)
 {
     if (check_out_dir(exe) < 0)
         return -1;
+    if (aec_target_now()->cc[0]) {   /* the runtime library here is this host's */
+        fprintf(stderr, "aec: cannot build a %s executable on this host: `aec emit --target %s` writes the C "
+                "to build on such a machine\n", aec_target_now()->name, aec_target_now()->name);
+        return -1;
+    }
     char dir[] = "/tmp/aec-build-XXXXXX", src[4200], inc_rt[4200], inc_gen[4200], lib[4200], tmp_exe[4200];
     if (!mkdtemp(dir)) {
         fprintf(stderr, "aec: cannot make a temporary directory: %s\n", strerror(errno));
@@ -104,11 +115,16 @@ static int compile_exe(const compiled *c, const char *exe)
     snprintf(inc_rt, sizeof inc_rt, "-I%s/runtime", home());
     snprintf(inc_gen, sizeof inc_gen, "-I%s", dir);
     snprintf(tmp_exe, sizeof tmp_exe, "%s.tmp%ld", exe, (long)getpid());
-    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    const aec_target *t = aec_target_now();
+    const char *cc = t->cc[0] ? t->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     const char *cf = getenv("AEC_CFLAGS") ? getenv("AEC_CFLAGS") : DEFAULT_CFLAGS;
-    char *flags = xstrdup(cf), *argv[80];
+    char *tflags = xstrdup(t->cflags), *flags = xstrdup(cf), *argv[80];
     int n = 0;
     argv[n++] = (char *)cc;
+    n = add_flags(argv, n, tflags);
+    /* the host's own target: tuned for this very CPU, as -march=native would */
+    if (t == aec_target_host() && t->cflags[0])
+        argv[n++] = "-mtune=native";
     n = add_flags(argv, n, flags);
     /* -fopenmp: a schedule's threads=N on direct loops (schedule.c) */
     char *rest[] = {"-std=c11", "-fopenmp", "-Wall", "-Wextra", inc_rt, inc_gen, src, "-o", tmp_exe, lib,
@@ -128,21 +144,76 @@ static int compile_exe(const compiled *c, const char *exe)
     unlink(path);
     unlink(src);
     rmdir(dir);
+    free(tflags);
     free(flags);
     return rc;
 }
 
-/* aec CMD FILE [-o OUT] */
+/* --target NAME: the target kernels are shaped for from now on. */
+static int use_target(const char *name)
+{
+    const aec_target *t = aec_target_named(name);
+    if (!t) {
+        fprintf(stderr, "aec: unknown target '%s' (known:", name);
+        for (int i = 0; aec_targets[i]; i++)
+            fprintf(stderr, " %s", aec_targets[i]->name);
+        fprintf(stderr, ")\n");
+        return -1;
+    }
+    aec_target_use(t);
+    return 0;
+}
+
+/* aec targets: one line each, and whether this CPU runs it. */
+static int list_targets(void)
+{
+    printf("target      vector    registers  FMA  C flags           this CPU\n");
+    for (int i = 0; aec_targets[i]; i++) {
+        const aec_target *t = aec_targets[i];
+        char vec[32];
+        snprintf(vec, sizeof vec, "%d x f32", t->vec);
+        printf("%-11s %-9s %9d  %-3s  %-17s %s\n", t->name, vec, t->regs, t->fma ? "yes" : "no",
+               t->cflags[0] ? t->cflags : "(none)",
+               t == aec_target_host() ? "runs it (the default)" : aec_target_runs_here(t) ? "runs it" : "-");
+    }
+    return 0;
+}
+
+/* aec targets --cflags NAME: the C compiler's flags for a target, for
+ * makefiles that compile emitted C themselves (tests/tests.mk). */
+static int print_cflags(const char *name)
+{
+    const aec_target *t = aec_target_named(name);
+    if (!t) {
+        use_target(name);   /* says it is unknown, naming the known ones */
+        return 2;
+    }
+    printf("%s\n", t->cflags);
+    return 0;
+}
+
+/* An option's value, or NULL after a message. */
+static const char *value_of(int argc, char **argv, int i)
+{
+    if (i + 1 >= argc) {
+        fprintf(stderr, "aec: %s needs a value\n", argv[i]);
+        return NULL;
+    }
+    return argv[i + 1];
+}
+
+/* aec CMD FILE [-o OUT] [--target NAME] */
 static int parse_args(int argc, char **argv, const char **file, const char **out, int need_out)
 {
     *file = *out = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "aec: -o needs a value\n");
+            if (!(*out = value_of(argc, argv, i++)))
                 return -1;
-            }
-            *out = argv[++i];
+        } else if (strcmp(argv[i], "--target") == 0 && need_out) {
+            const char *name = value_of(argc, argv, i++);
+            if (!name || use_target(name) < 0)
+                return -1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "aec: unknown option '%s'\n%s", argv[i], usage);
             return -1;
@@ -168,6 +239,10 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1], *file, *out;
+    if (strcmp(cmd, "targets") == 0 && argc == 2)
+        return list_targets();
+    if (strcmp(cmd, "targets") == 0 && argc == 4 && strcmp(argv[2], "--cflags") == 0)
+        return print_cflags(argv[3]);
     int is_check = strcmp(cmd, "check") == 0;
     if (!is_check && strcmp(cmd, "emit") != 0 && strcmp(cmd, "build") != 0) {
         fprintf(stderr, "aec: unknown command '%s'\n%s", cmd, usage);

@@ -65,6 +65,8 @@ typedef struct aec_model {
     const char *name;           /* the .ae model name */
     const char *source;         /* the .ae text the code came from */
     const char *layer_table;    /* what `aec check` printed for it */
+    const char *target;         /* the CPU target its kernels were shaped for, e.g. "x86-64-v3" */
+    int (*cpu_runs)(void);      /* whether this CPU runs the target's code; NULL: any CPU does */
     int in_c, in_h, in_w;       /* one input image */
     float in_lo, in_hi;         /* the value range of input (and target) */
     int out_c, out_h, out_w;    /* one reconstruction (same shape as input) */
@@ -303,6 +305,13 @@ typedef struct {
 int aec_gradcheck(const aec_model *m, const float *params, const float *x, int B,
                   int n_probe, float h, double floor, uint64_t seed,
                   aec_gradcheck_result *per_tensor, aec_gradcheck_result *all);
+
+/* Exit with status 1 and a message naming the target and this CPU when
+ * the CPU lacks the instructions of the model's target; else return.
+ * Generated main() calls it before anything else. aec_cpu_fits is the
+ * test behind it: 0, or -1 after the message to err. */
+void aec_require_cpu(const aec_model *m);
+int  aec_cpu_fits(const aec_model *m, FILE *err);
 
 /* When OpenBLAS fell back to its generic kernels on a CPU with AVX2 or
  * AVX-512, set OPENBLAS_CORETYPE; when OMP_WAIT_POLICY is unset, set it to

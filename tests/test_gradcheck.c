@@ -282,7 +282,7 @@ static void check_catches_wrong_gradient(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    struct CMUnitTest tests[] = {
         cmocka_unit_test(every_layer_kind_tiny_all),
         cmocka_unit_test(linear_layers_tiny_panels),
         cmocka_unit_test(gemm_schedule_tiny_gemm),
@@ -299,5 +299,7 @@ int main(void)
         cmocka_unit_test(prepared_weights),
         cmocka_unit_test(check_catches_wrong_gradient),
     };
-    return cmocka_run_group_tests_name("gradcheck", tests, NULL, NULL);
+    set_cpu_setup(tests, sizeof tests / sizeof tests[0], &tiny_all_model);
+    return _cmocka_run_group_tests(target_group_name("gradcheck", &tiny_all_model), tests,
+                                   sizeof tests / sizeof tests[0], NULL, NULL);
 }

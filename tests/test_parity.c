@@ -136,10 +136,12 @@ int main(void)
 {
     if (!torch_available())
         printf("test_parity: %s has no torch (apt-get install python3-torch): skipping\n", PYTHON);
-    const struct CMUnitTest tests[] = {
+    struct CMUnitTest tests[] = {
         cmocka_unit_test(fmnist_cae_matches_torch),
         cmocka_unit_test(tiny_all_matches_torch),
         cmocka_unit_test(celeba_vae_matches_torch),
     };
-    return cmocka_run_group_tests_name("parity with PyTorch", tests, NULL, NULL);
+    set_cpu_setup(tests, sizeof tests / sizeof tests[0], &tiny_all_model);
+    return _cmocka_run_group_tests(target_group_name("parity with PyTorch", &tiny_all_model), tests,
+                                   sizeof tests / sizeof tests[0], NULL, NULL);
 }

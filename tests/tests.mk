@@ -28,8 +28,37 @@ $(B)/tests/%: tests/%.c $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a $(w
 	    -DAEC_BUILD='"$(CURDIR)/$(B)"' \
 	    $< $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a -lcmocka $(LIBS) -fopenmp -o $@
 
-test: all $(TEST_BIN) $(B)/latent_walk
-	bash tests/run $(TEST_BIN)
+# Every target this CPU can run (lower/target.c) passes the gradient checks
+# and the PyTorch parity test: both programs again for each x86 target, with
+# the test models emitted for it (aec emit --target T) and compiled with its
+# flags (aec targets --cflags T). A target the CPU does not run skips its
+# tests, saying so (tests/util.c, skip_unless_cpu_runs). test_targets
+# compiles every model for every target, aarch64 too.
+TARGET_TESTS := test_gradcheck test_parity
+X86_TARGETS  := $(if $(filter x86_64,$(shell uname -m)),x86-64-v4 x86-64-v3 generic)
+TARGET_BIN   := $(foreach t,$(X86_TARGETS),$(TARGET_TESTS:%=$(B)/tests/$(t)/%))
+
+define target_tests
+$(B)/tests/$(1)/gen/%.c: tests/models/%.ae $(B)/aec
+	$(B)/aec emit --target $(1) $$< -o $$(@D)
+$(B)/tests/$(1)/gen/%.c: models/%.ae $(B)/aec
+	$(B)/aec emit --target $(1) $$< -o $$(@D)
+$(B)/tests/$(1)/gen/%.o: $(B)/tests/$(1)/gen/%.c
+	$(CC) $(CFLAGS) $$$$($(B)/aec targets --cflags $(1)) -fopenmp -Werror -DAEC_NO_MAIN -Iruntime -c $$< -o $$@
+$(B)/tests/$(1)/%: tests/%.c $(TEST_UTIL) $(GEN_OBJ:$(B)/tests/gen/%=$(B)/tests/$(1)/gen/%) $(CC_PASSES) \
+                   $(B)/libaecrt.a $(wildcard tests/*.h)
+	$(CC) $(CFLAGS) -Iruntime -Icompiler -I$(B)/cc -I$(B)/tests/$(1)/gen -DAEC_ROOT='"$(CURDIR)"' \
+	    -DAEC_BUILD='"$(CURDIR)/$(B)"' \
+	    $$< $(TEST_UTIL) $(GEN_OBJ:$(B)/tests/gen/%=$(B)/tests/$(1)/gen/%) $(CC_PASSES) $(B)/libaecrt.a \
+	    -lcmocka $(LIBS) -fopenmp -o $$@
+endef
+$(foreach t,$(X86_TARGETS),$(eval $(call target_tests,$(t))))
+
+# The host's build of the two is replaced by the per-target ones, where there are any.
+RUN_BIN := $(if $(X86_TARGETS),$(filter-out $(TARGET_TESTS:%=$(B)/tests/%),$(TEST_BIN)) $(TARGET_BIN),$(TEST_BIN))
+
+test: all $(RUN_BIN) $(B)/latent_walk
+	bash tests/run $(RUN_BIN)
 
 # SAN=1 (see the Makefile): AEC_HOME for `aec build`, a folder with runtime/
 # and build/ in it, as links to the sources and to build-san/.

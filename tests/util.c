@@ -118,6 +118,32 @@ void need_fashion_mnist(const char *dir)
     }
 }
 
+static const aec_model *cpu_model;
+
+static int cpu_setup(void **state)
+{
+    (void)state;
+    if (aec_cpu_fits(cpu_model, stdout) != 0) {
+        print_message("this CPU does not run target %s: skipping\n", cpu_model->target);
+        skip();
+    }
+    return 0;
+}
+
+void set_cpu_setup(struct CMUnitTest *tests, size_t n, const aec_model *m)
+{
+    cpu_model = m;
+    for (size_t i = 0; i < n; i++)
+        tests[i].setup_func = cpu_setup;
+}
+
+const char *target_group_name(const char *name, const aec_model *m)
+{
+    static char buf[128];
+    snprintf(buf, sizeof buf, "%s (%s)", name, m->target ? m->target : "unknown target");
+    return buf;
+}
+
 void copy_file(const char *from, const char *to)
 {
     size_t n = 0;

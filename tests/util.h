@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "aec.h"
 
 #define UNUSED __attribute__((unused))     /* cmocka's state, which we do not use */
 
@@ -40,6 +41,13 @@ void assert_same_safetensors(const char *path, const char *want);
 
 /* Skip the running test, saying why, when Fashion-MNIST's IDX files are not in dir. */
 void need_fashion_mnist(const char *dir);
+
+/* Run the tests of a program built for one target (tests/tests.mk) only
+ * where this CPU runs it: each test's setup skips, saying so, where it does
+ * not. set_cpu_setup gives every test of tests[] that setup, for m's target;
+ * target_group_name is "NAME (TARGET)" for cmocka's group. */
+void set_cpu_setup(struct CMUnitTest *tests, size_t n, const aec_model *m);
+const char *target_group_name(const char *name, const aec_model *m);
 
 /* ---- running a program ----------------------------------------------------------- */
 

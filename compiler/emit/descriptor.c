@@ -112,6 +112,8 @@ void emit_descriptor(sbuf *o, const ir_model *m)
     const ir_optim *op = &m->optim;
     put(o, "const aec_model %s_model = {\n", m->name);
     put(o, "    .name = \"%s\",\n    .source = source_text,\n    .layer_table = layer_table,\n", m->name);
+    const aec_target *target = aec_target_now();
+    put(o, "    .target = \"%s\",%s\n", target->name, target->level[0] ? " .cpu_runs = cpu_runs_target," : "");
     char f[7][32];
     put(o, "    .in_c = %d, .in_h = %d, .in_w = %d, .in_lo = %s, .in_hi = %s,\n", m->input.c, m->input.h,
         m->input.w, flit(m->lo, f[0], 32), flit(m->hi, f[1], 32));
@@ -145,6 +147,6 @@ void emit_descriptor(sbuf *o, const ir_model *m)
     put(o, "    .prep_floats = PREP_TOTAL, .prepare = %s_prepare,\n", m->name);
     put(o, "    .encode = %s_encode, .decode = %s_decode,\n", m->name, m->name);
     put(o, "    .loss_fn = %s_loss, .backward = %s_backward,\n};\n\n", m->name, m->name);
-    put(o, "#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_setup_libraries(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",
-        m->name);
+    put(o, "#ifndef AEC_NO_MAIN\nint main(int argc, char **argv)\n{\n    aec_require_cpu(&%s_model);\n    aec_setup_libraries(argv);\n    return aec_main(argc, argv, &%s_model);\n}\n#endif\n",
+        m->name, m->name);
 }

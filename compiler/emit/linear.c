@@ -8,14 +8,10 @@
  * GEMM copies on every call (8 MB for celeba_vae's heads): the images go
  * into the vectors, ni() (2 vectors) a block, transposed into xt; each
  * weight is read once a block and multiplied into both vectors. R outputs
- * at a time: 2 x R sums in three quarters of the registers (R = 12 of 32). */
+ * at a time (lower_linear_rows): 2 x R sums in registers. */
 static int ni(void) { return lower_linear_images(); }
 
-static int linear_r(const ir_layer *l)
-{
-    int r = aec_target_now()->regs * 3 / 8;
-    return l->out.c < r ? l->out.c : r;
-}
+static int linear_r(const ir_layer *l) { return lower_linear_rows(l); }
 
 void emit_linear_direct_helpers(sbuf *o, const ir_model *m, const ir_layer *l)
 {
@@ -68,10 +64,9 @@ static void emit_linear_direct_product(sbuf *o, const ir_layer *l, const char *o
 /* With prepared weights, the GEMM's copy of the weights is made once
  * (LAYER_pack: panels of lower_panel() outputs, input-major, so that a
  * panel's row is 4 vectors) and LAYER_panel multiplies one panel into pi()
- * images at a time, 4 x pi() sums in three quarters of the registers (6 on
- * x86-64-v4), each input broadcast. OpenBLAS would copy the weights on
- * every call. */
-static int pi(void) { return aec_target_now()->regs * 3 / 4 / (lower_panel() / vec()); }
+ * images at a time (lower_panel_images): 4 x pi() sums in registers.
+ * OpenBLAS would copy the weights on every call. */
+static int pi(void) { return lower_panel_images(); }
 
 static int panels(const ir_layer *l) { return (l->out.c + lower_panel() - 1) / lower_panel(); }
 

@@ -18,9 +18,15 @@ static int deconv_shift(const ir_conv *c, int k)
     return (deconv_phase(c, k) + c->pad - k) / c->stride;
 }
 
-/* The direct kernels' register block at most: R output channels x V
- * vectors. */
-enum { DIRECT_R = 8, DIRECT_MAX_V = 12 };
+/* The most vectors of outputs in a direct kernel's register block. */
+enum { DIRECT_MAX_V = 12 };
+
+/* The registers n broadcast values of a register block hold while it runs
+ * (lower/target.h, bcast_held): n, or one for them all. */
+int lower_held(int n)
+{
+    return aec_target_now()->bcast_held ? n : 1;
+}
 
 static size_t round_up(size_t n, size_t to)
 {
@@ -119,14 +125,15 @@ lower_direct lower_direct_of(const ir_layer *l, const ir_sched *s, int batch)
         d.cols = l->in.w - lo > d.out_cols + hi ? l->in.w - lo : d.out_cols + hi;
         span = hi - lo;
     }
-    /* The register block: R x V sums and V loaded vectors, leaving two
-     * registers spare. R = 8 output channels, so each vector read from the
-     * planes feeds 8 multiply-adds: a block's planes outgrow the L1 cache
-     * (celeba_vae's up1: 128 channels x 11 lines), and with fewer the
-     * reads from L2 are the limit. */
+    /* The register block: R x V sums, V loaded vectors and the broadcast
+     * weights (lower_held), leaving one register for the compiler. R = a
+     * quarter of the registers in output channels (8 of 32, 4 of 16), so
+     * that each vector read from the planes feeds R multiply-adds: a
+     * block's planes outgrow the L1 cache (celeba_vae's up1: 128 channels
+     * x 11 lines), and with fewer the reads from L2 are the limit. */
     const aec_target *t = aec_target_now();
-    d.R = l->out.c < DIRECT_R ? l->out.c : DIRECT_R;
-    int fit = (t->regs - 2) / (d.R + 1);
+    d.R = l->out.c < t->regs / 4 ? l->out.c : t->regs / 4;
+    int fit = (t->regs - 1 - lower_held(d.R)) / (d.R + 1);
     d.V = s->unroll ? s->unroll : (fit < DIRECT_MAX_V ? fit : DIRECT_MAX_V);
     d.mpad = (int)round_up((size_t)l->out.c, (size_t)d.R);
     d.tile = s->tile ? s->tile : batch;
@@ -176,10 +183,11 @@ int lower_gemm_tile(const ir_layer *l, int batch)
 }
 
 /* The register block: J x ov sums, ov loaded gradient vectors and the
- * broadcast value, in three quarters of the registers (24 of 32) either
- * way: 2 x 12 where there are more output channels than a vector holds
- * (each broadcast feeds 2 multiply-adds), 1 x 24 for a vector or fewer; J
- * no more than a phase can have. */
+ * broadcast values. The sums take three quarters of the registers (24 of
+ * 32, 12 of 16) either way: J x 2 where there are more output channels
+ * than a vector holds (each broadcast feeds 2 multiply-adds), J x 1 for a
+ * vector or fewer; fewer where each broadcast value holds a register of its
+ * own (lower_held); J no more than a phase can have. */
 lower_dweight lower_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch)
 {
     ir_sched direct = { .lowering = LOWER_DIRECT, .tile = bwd->tile };
@@ -189,7 +197,10 @@ lower_dweight lower_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch
     w.S = deconv ? l->conv.stride : 1;
     w.ov = l->out.c > t->vec ? 2 : 1;
     w.mw = (int)round_up((size_t)l->out.c, (size_t)t->vec * (size_t)w.ov);
-    w.J = sums / w.ov < taps ? sums / w.ov : taps;
+    int J = sums / w.ov;
+    while (J > 1 && J * w.ov + w.ov + lower_held(J) > t->regs - 1)
+        J--;
+    w.J = J < taps ? J : taps;
     w.pairs = (int)round_up((size_t)taps, (size_t)w.J);
     w.grads = (size_t)w.d.tile * l->out.h * l->out.w * w.mw;
     w.sums = (size_t)w.d.phases * w.pairs * w.mw;
@@ -212,6 +223,30 @@ void lower_dweight_extent(const ir_layer *l, const lower_dweight *w, int p, int 
 int lower_linear_images(void)
 {
     return 2 * aec_target_now()->vec;
+}
+
+/* R outputs x 2 vectors of images: 2R sums in three quarters of the
+ * registers (R = 12 of 32, 6 of 16), with the 2 image vectors and the
+ * broadcast weights beside them. */
+int lower_linear_rows(const ir_layer *l)
+{
+    const aec_target *t = aec_target_now();
+    int r = t->regs * 3 / 8;
+    while (r > 1 && 2 * r + 2 + lower_held(r) > t->regs - 1)
+        r--;
+    return l->out.c < r ? l->out.c : r;
+}
+
+/* Images a panel is multiplied into at a time: 4 x images sums, the panel
+ * row's 4 vectors and the broadcast inputs, with one register to spare
+ * (6 images of 32 registers, 2 of 16). */
+int lower_panel_images(void)
+{
+    const aec_target *t = aec_target_now();
+    int v = lower_panel() / t->vec, n = (t->regs - 1 - v) / v;
+    while (n > 1 && n * v + v + lower_held(n) > t->regs - 1)
+        n--;
+    return n;
 }
 
 int lower_panel(void)

@@ -98,6 +98,13 @@ int lower_linear_images(void);
  * cache: lower_panel_inputs() inputs or fewer (emit/linear.c, LAYER_panel). */
 int lower_panel(void);
 int lower_panel_inputs(void);
+/* The register blocks of the linear products: outputs a direct product
+ * sums at a time, and images a panel is multiplied into at a time. */
+int lower_linear_rows(const ir_layer *l);
+int lower_panel_images(void);
+/* The registers n broadcast values of a register block hold while it runs:
+ * n where the target keeps each in a register of its own, else 1. */
+int lower_held(int n);
 /* The taps of one phase, as shifts into a channel's planes (conv2d: plane
  * index x stride + shift) and kernel indices ky*K + kx; returns how many.
  * off and kidx hold K*K each. */

@@ -138,6 +138,7 @@ int aec_cmd_info(const aec_model *m, const cli_opts *o)
     printf("parameters: %zu in %d tensors\n", m->n_params, m->n_tensors);
     printf("arena: %zu floats per image (%.1f MiB at batch %d)\n", m->arena_per_image,
            m->arena_per_image * 4.0 * m->defaults.batch / 1048576.0, m->defaults.batch);
+    printf("target: %s\n", m->target ? m->target : "unknown");
     printf("blas: OpenBLAS %s, %d threads\n", openblas_get_corename(), openblas_get_num_threads());
     return 0;
 }
