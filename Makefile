@@ -3,6 +3,7 @@
 #   make test     build and run the test suite (cmocka)
 #   make bench    aec against PyTorch on the same cores (see bench/README.md)
 #   make test SAN=1   the same, all of it under AddressSanitizer and UBSan, in build-san/
+#   make install [PREFIX=/usr/local] [DESTDIR=...]   and make uninstall (install.mk)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -66,7 +67,15 @@ $(B)/cc/front/lexer.o $(B)/cc/front/parser.o: $(B)/cc/%.o: $(B)/cc/%.c $(CC_HDR)
 
 $(B)/cc/%.o: compiler/%.c $(CC_HDR) $(B)/cc/front/parser.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Icompiler -I$(B)/cc -DAEC_HOME='"$(CURDIR)"' -c $< -o $@
+	$(CC) $(CFLAGS) -Icompiler -I$(B)/cc -c $< -o $@
+
+# aec --version: the version and the commit; home.o is rebuilt when either changes.
+VERSION := 0.1.0
+COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+VERSION_DEFS := -DAEC_VERSION='"$(VERSION)"' -DAEC_COMMIT='"$(COMMIT)"'
+$(shell mkdir -p $(B)/cc && echo '$(VERSION_DEFS)' | cmp -s - $(B)/cc/version.stamp || echo '$(VERSION_DEFS)' > $(B)/cc/version.stamp)
+$(B)/cc/home.o: CFLAGS += $(VERSION_DEFS)
+$(B)/cc/home.o: $(B)/cc/version.stamp
 
 $(B)/aec: $(CC_OBJ)
 	$(CC) $(OPT) -o $@ $^ -lm
@@ -77,6 +86,7 @@ $(B)/%: models/%.ae $(B)/aec $(B)/libaecrt.a
 
 # ---- tests ----------------------------------------------------------------
 include tests/tests.mk
+include install.mk
 include tests/fuzz/fuzz.mk
 
 # make bench: never part of make test. bench/README.md says what it runs and prints.

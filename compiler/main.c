@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include "base/util.h"
 #include "driver.h"
+#include "fmt.h"
+#include "home.h"
 #include "ir/table.h"
 #include "lower/target.h"
 
@@ -25,26 +27,19 @@
 #define DEFAULT_CFLAGS                                                                             \
     "-O2 -fvect-cost-model=dynamic -flto=auto --param lto-partitions=8 --param lto-min-partition=100"
 
-#ifndef AEC_HOME
-#define AEC_HOME "."
-#endif
-
 static const char usage[] =
     "usage: aec check FILE.ae                     validate the model and print its layer table\n"
     "       aec emit FILE.ae -o DIR [--target T]  write the generated C: DIR/MODEL.c and DIR/MODEL.h\n"
     "       aec build FILE.ae -o EXE [--target T] emit, compile and link one executable for the model\n"
     "       aec targets [--cflags T]              list the targets (T) and which this CPU runs,\n"
     "                                             or print one target's C compiler flags\n"
+    "       aec fmt [--check] [--diff] FILE.ae... rewrite the files in the canonical layout\n"
+    "       aec --version                         the version and the commit aec was built from\n"
     "\n"
     "--target: x86-64-v4, x86-64-v3, generic or aarch64; default: this CPU's (aec targets)\n"
     "environment: CC (default cc), AEC_CFLAGS (after the target's -march; default " DEFAULT_CFLAGS "),\n"
-    "             AEC_HOME (where runtime/ and build/libaecrt.a are; default " AEC_HOME ")\n";
-
-static const char *home(void)
-{
-    const char *h = getenv("AEC_HOME");
-    return h && *h ? h : AEC_HOME;
-}
+    "             AEC_HOME (a checkout with runtime/ and build/libaecrt.a; default: beside aec)\n"
+    "see man aec, man aec-language\n";
 
 /* Run argv, wait, 0 if it exited 0. */
 static int run(char *const argv[])
@@ -98,21 +93,17 @@ static int compile_exe(const compiled *c, const char *exe)
                 "to build on such a machine\n", aec_target_now()->name, aec_target_now()->name);
         return -1;
     }
-    char dir[] = "/tmp/aec-build-XXXXXX", src[4200], inc_rt[4200], inc_gen[4200], lib[4200], tmp_exe[4200];
+    aec_runtime rt;
+    if (aec_find_runtime(&rt) < 0)
+        return -1;
+    char dir[] = "/tmp/aec-build-XXXXXX", src[4200], inc_rt[4200], inc_gen[4200], *lib = rt.lib, tmp_exe[4200];
     if (!mkdtemp(dir)) {
         fprintf(stderr, "aec: cannot make a temporary directory: %s\n", strerror(errno));
         return -1;
     }
-    snprintf(lib, sizeof lib, "%s/build/libaecrt.a", home());
-    struct stat st;
-    if (stat(lib, &st) != 0) {
-        fprintf(stderr, "aec: the runtime library %s is missing: run make in %s, or set AEC_HOME\n", lib, home());
-        rmdir(dir);
-        return -1;
-    }
     int rc = write_emitted(c, dir);
     snprintf(src, sizeof src, "%s/%s.c", dir, c->ir.name);
-    snprintf(inc_rt, sizeof inc_rt, "-I%s/runtime", home());
+    snprintf(inc_rt, sizeof inc_rt, "-I%s", rt.include);
     snprintf(inc_gen, sizeof inc_gen, "-I%s", dir);
     snprintf(tmp_exe, sizeof tmp_exe, "%s.tmp%ld", exe, (long)getpid());
     const aec_target *t = aec_target_now();
@@ -238,6 +229,12 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        puts(aec_version());
+        return 0;
+    }
+    if (strcmp(argv[1], "fmt") == 0)
+        return fmt_main(argc - 2, argv + 2);
     const char *cmd = argv[1], *file, *out;
     if (strcmp(cmd, "targets") == 0 && argc == 2)
         return list_targets();

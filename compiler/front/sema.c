@@ -136,6 +136,18 @@ static const call_spec *find_spec(const ast_call *c, call_role role)
     return NULL;
 }
 
+/* Where key stands in the documented order of call's arguments (the table's
+ * order above), or -1: aec fmt puts keyed arguments in this order. */
+int sema_arg_rank(const char *call, const char *key)
+{
+    for (int i = 0; i < NSPECS; i++)
+        if (strcmp(specs[i].name, call) == 0)
+            for (int k = 0; k < MAX_ARGS && specs[i].args[k].key; k++)
+                if (strcmp(specs[i].args[k].key, key) == 0)
+                    return k;
+    return -1;
+}
+
 /* ---- binding arguments ------------------------------------------------------ */
 
 typedef struct {

@@ -7,6 +7,8 @@
 #include "ir/ir.h"
 
 int  sema_check(const ast_model *ast, ir_model *m);     /* front/sema.c */
+/* the documented position of a call's key (conv2d: out, kernel, stride, pad), or -1 */
+int  sema_arg_rank(const char *call, const char *key);  /* front/sema.c */
 void fuse_activations(ir_model *m);                      /* passes/fuse.c */
 void ir_mark_gradients(ir_model *m);                     /* passes/grads.c: needs_din, runs_backward */
 int  schedule_layers(const ast_model *ast, ir_model *m); /* passes/schedule.c */
