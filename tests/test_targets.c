@@ -60,16 +60,6 @@ static void base_of(const char *path, char *name, size_t size)
     name[strlen(name) - 3] = '\0';
 }
 
-static int shell(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 /* The C compiler for target t: Debian's cross compiler for aarch64 on an x86 host. */
 static const char *cc_for(const char *t)
 {

@@ -220,6 +220,16 @@ proc reap(pid_t pid)
     return p;
 }
 
+int shell(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
 proc run_argv(char *const argv[])
 {
     return reap(spawn(argv));

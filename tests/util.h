@@ -67,6 +67,9 @@ proc  run_argv(char *const argv[]);
 proc  run_va(const char *prog, va_list ap);
 proc  run(const char *prog, ...);
 
+/* A shell command, formatted (4 KiB at most); its exit status as system() gives it. */
+int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* ---- stderr ------------------------------------------------------------------------ */
 
 /* Send stderr to TMPDIR/stderr.txt until capture_end, which returns what was
