@@ -10,16 +10,19 @@
 static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     int M = l->out.c, C = l->in.c;
+    char ntaps[64], kidx[64];
+    kernel_ref(ntaps, sizeof ntaps, l->name, "_ntaps");
+    kernel_ref(kidx, sizeof kidx, l->name, "_kidx");
     source_comment(o, m, l->line);
     put(o, "static void %s_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
     put(o, "    for (int p = 0; p < %d; p++)\n        for (int ob = 0; ob < %d; ob += %d) {\n", d->phases, d->mpad, d->R);
     put(o, "            float *w = pack + ((size_t)p * %d + ob) * %d;\n", d->mpad, C * d->max_taps);
     put(o, "            for (int c = 0; c < %d; c++)\n", C);
-    put(o, "                for (int t = 0; t < %s_ntaps[p]; t++)\n", l->name);
+    put(o, "                for (int t = 0; t < %s[p]; t++)\n", ntaps);
     put(o, "                    for (int r = 0; r < %d; r++, w++)\n", d->R);
     put(o, "                        *w = ob + r < %d ? weight[", M);
     emit_weight_at(o, l, "ob + r", "c");
-    put(o, " + %s_kidx[p][t]] : 0.0f;\n        }\n}\n\n", l->name);
+    put(o, " + %s[p][t]] : 0.0f;\n        }\n}\n\n", kidx);
 }
 
 /* R output channels x V vectors of outputs of one phase, summed over every channel
@@ -28,7 +31,8 @@ static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, cons
  * over the planes: no taps, rows of nvp. */
 static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
-    source_comment(o, m, l->line);
+    sbuf t = {0}, *out = o;
+    o = &t;
     if (d->wino) {
         put(o, "/* acc[%d][%d*%d] (rows of M) = pack x V: %d channels x %d vectors of %d tiles in registers */\n",
             d->R, vec(), d->V, d->R, d->V, vec());
@@ -60,6 +64,11 @@ static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, con
     put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n", d->V, d->V);
     put(o, "            *(aec_v%du *)(acc + (size_t)r * %zu + %d * v) = sum[r][v];\n}\n\n",
         vec(), d->wino ? d->nvp : d->nqp, vec());
+    char stem[128], name[96];
+    snprintf(stem, sizeof stem, "%s_%s", l->name, d->wino ? "wino_block" : "block");
+    snprintf(name, sizeof name, "%s_%dx%d_c%d_n%zu", d->wino ? "wino_block" : "block", d->R, d->V,
+             d->wino ? d->K : l->in.c, d->wino ? d->nvp : d->nqp);
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* out = act(acc + bias) at the output pixels (an input gradient, LAYER_din:
@@ -143,9 +152,12 @@ static void emit_direct_products(sbuf *o, const ir_layer *l, const lower_direct 
     put(o, "        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, vec() * d->V);
     put(o, "            for (int p = 0; p < %d; p++)\n", d->phases);
     put(o, "                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
-    put(o, "                    %s_block(acc + ((size_t)p * %d + ob) * %zu + q,\n", l->name, d->mpad, d->nqp);
-    put(o, "                            pack + ((size_t)p * %d + ob) * %d, src + q, %s_shift[p], %s_ntaps[p]);\n",
-        d->mpad, l->in.c * d->max_taps, l->name, l->name);
+    char block[64], shift[64], ntaps[64];
+    put(o, "                    %s(acc + ((size_t)p * %d + ob) * %zu + q,\n",
+        kernel_ref(block, sizeof block, l->name, "_block"), d->mpad, d->nqp);
+    put(o, "                            pack + ((size_t)p * %d + ob) * %d, src + q, %s[p], %s[p]);\n",
+        d->mpad, l->in.c * d->max_taps, kernel_ref(shift, sizeof shift, l->name, "_shift"),
+        kernel_ref(ntaps, sizeof ntaps, l->name, "_ntaps"));
 }
 
 /* The packed weights of a direct or winograd pass, at scratch + at: where
@@ -186,7 +198,8 @@ void emit_direct_pass(sbuf *o, const ir_layer *l, const lower_direct *d, const i
     }
     put(o, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
     put(o, "        const int nb = B - b0 < %d ? B - b0 : %d;\n", d->tile, d->tile);
-    put(o, "        %s_planes(src, %s, B, b0, nb);\n", l->name, in);
+    char planes[64];
+    put(o, "        %s(src, %s, B, b0, nb);\n", kernel_ref(planes, sizeof planes, l->name, "_planes"), in);
     if (d->wino)
         emit_wino_products(o, l, d, s);
     else

@@ -151,32 +151,38 @@ void emit_dweight_pass(sbuf *o, const ir_layer *l, const lower_dweight *w, const
     const char *n = l->name;
     int C = l->in.c, M = l->out.c;
     size_t cstride = (size_t)w->d.splits * w->d.stride;
+    char dw[64], planes[64], shift[64], ntaps[64], kidx[64];
+    snprintf(dw, sizeof dw, "%.40s_dw", n);
+    kernel_ref(planes, sizeof planes, dw, "_planes");
+    kernel_ref(shift, sizeof shift, dw, "_shift");
+    kernel_ref(ntaps, sizeof ntaps, dw, "_ntaps");
+    kernel_ref(kidx, sizeof kidx, dw, "_kidx");
     put(o, "    /* dweight: per tile, the planes of in and the pixels of dout; blocks of %d\n"
         "     * (channel, tap) pairs x %d output channels, summed over the tile's pixels */\n", w->J, vec() * w->ov);
     put(o, "    float *planes = dcols, *grads = dcols + %zu, *sums = grads + %zu;\n", w->d.src, w->grads);
     put(o, "    memset(sums, 0, sizeof(float) * %zu);\n", w->sums);
     put(o, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", w->d.tile);
     put(o, "        const int nb = B - b0 < %d ? B - b0 : %d;\n", w->d.tile, w->d.tile);
-    put(o, "        %s_dw_planes(planes, in, B, b0, nb);\n        %s_dw_grads(grads, dout, B, b0, nb);\n", n, n);
+    put(o, "        %s(planes, in, B, b0, nb);\n        %s_dw_grads(grads, dout, B, b0, nb);\n", planes, n);
     omp_for(o, s);
     put(o, "        for (int k = 0; k < %d; k += %d) {   /* phase k / %d, its pairs from k %% %d */\n",
         w->d.phases * w->pairs, w->J, w->pairs, w->pairs);
-    put(o, "            const int p = k / %d, j0 = k %% %d, ntaps = %s_dw_ntaps[p], last = %d * ntaps - 1;\n",
-        w->pairs, w->pairs, n, C);
+    put(o, "            const int p = k / %d, j0 = k %% %d, ntaps = %s[p], last = %d * ntaps - 1;\n",
+        w->pairs, w->pairs, ntaps, C);
     put(o, "            if (j0 > last)\n                continue;\n");
     put(o, "            long off[%d];   /* pair j0 + j: channel / ntaps, tap %% ntaps (past the last: the last again) */\n",
         w->J);
     put(o, "            for (int j = 0; j < %d; j++) {\n", w->J);
     put(o, "                const int pair = j0 + j < last ? j0 + j : last;\n");
-    put(o, "                off[j] = (long)(pair / ntaps) * %zu + %s_dw_shift[p][pair %% ntaps];\n", cstride, n);
+    put(o, "                off[j] = (long)(pair / ntaps) * %zu + %s[p][pair %% ntaps];\n", cstride, shift);
     put(o, "            }\n");
     put(o, "            for (int ob = 0; ob < %d; ob += %d)\n", w->mw, vec() * w->ov);
     put(o, "                %s_dw_block(sums + (size_t)k * %d + ob, grads + %s_dw_phase[p][2] + ob, planes, off, nb,\n"
         "                        (int)%s_dw_phase[p][0], (int)%s_dw_phase[p][1]);\n", n, w->mw, n, n, n);
     put(o, "        }\n    }\n");
     put(o, "    for (int p = 0; p < %d; p++)\n", w->d.phases);
-    put(o, "        for (int pair = 0; pair < %d * %s_dw_ntaps[p]; pair++) {\n", C, n);
-    put(o, "            const int c = pair / %s_dw_ntaps[p], k = %s_dw_kidx[p][pair %% %s_dw_ntaps[p]];\n", n, n, n);
+    put(o, "        for (int pair = 0; pair < %d * %s[p]; pair++) {\n", C, ntaps);
+    put(o, "            const int c = pair / %s[p], k = %s[p][pair %% %s[p]];\n", ntaps, kidx, ntaps);
     put(o, "            const float *sum = sums + ((size_t)p * %d + pair) * %d;\n", w->pairs, w->mw);
     put(o, "            for (int o = 0; o < %d; o++)\n                dweight[", M);
     emit_weight_at(o, l, "o", "c");

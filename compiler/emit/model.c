@@ -294,8 +294,9 @@ static void emit_source(sbuf *o, const ir_model *m)
 void emit_model(const ir_model *m, char **c_text, char **h_text)
 {
     sbuf c = {0}, h = {0};
+    kernels_reset();
     emit_source(&c, m);
     emit_header(&h, m);
-    *c_text = c.s;
+    *c_text = kernels_finish(m, c.s);
     *h_text = h.s;
 }

@@ -2,6 +2,7 @@
  * winograd and direct weight-gradient kernels read (LAYER_planes), with
  * each phase's taps into them (LAYER_shift, LAYER_ntaps). Geometry:
  * lower/geometry.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include "emit/internal.h"
 
@@ -40,8 +41,9 @@ void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, const low
     int first = conv ? -l->conv.pad : d->lo;    /* the input pixel at plane pixel 0 (py = px = 0) */
     window g = { l->in.c, H, W, S, S, -first, d->rows, d->cols };
     size_t tail = d->stride - (size_t)d->rows * d->row;
-    char f[32];
-    source_comment(o, m, l->line);
+    char f[32], stem[128], name[96];
+    sbuf t = {0}, *out = o;
+    o = &t;
     put(o, "/* src[%d][%d][%d rows][%d images][%d] <- images b0 .. b0+nb-1 of in[%d][B][%d][%d] */\n",
         l->in.c, d->splits, d->rows, d->tile, d->cols, l->in.c, H, W);
     put(o, "static void %s_planes(float *restrict src, const float *restrict in, int B, int b0, int nb)\n{\n",
@@ -78,6 +80,9 @@ void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, const low
             put(o, "        p += %zu;\n", tail);
         }
     put(o, "    }\n}\n\n");
+    snprintf(stem, sizeof stem, "%s_planes", l->name);
+    snprintf(name, sizeof name, "planes_%dx%dx%d_s%d", l->in.c, H, W, S);
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* The taps of each phase: shifts into a channel's planes and kernel indices. */
@@ -85,8 +90,8 @@ void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, const lower
 {
     int kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
     long *off = xmalloc(sizeof(long) * (size_t)kk);
-    sbuf counts = {0}, idx = {0};
-    source_comment(o, m, l->line);
+    sbuf counts = {0}, idx = {0}, t = {0}, *out = o;
+    o = &t;
     put(o, "/* phase p's taps: src shifts, kernel indices ky*%d + kx */\n", l->conv.kernel);
     put(o, "static const long %s_shift[%d][%d] = {", l->name, d->phases, d->max_taps);
     for (int p = 0; p < d->phases; p++) {
@@ -111,4 +116,9 @@ void emit_direct_taps(sbuf *o, const ir_model *m, const ir_layer *l, const lower
     free(idx.s);
     free(off);
     free(kidx);
+    static const char *const tables[] = { "_shift", "_kidx", "_ntaps", NULL };
+    char name[96];
+    snprintf(name, sizeof name, "taps_k%d_s%d_%dphase%s", l->conv.kernel, l->conv.stride, d->phases,
+             d->phases > 1 ? "s" : "");
+    kernel_close(out, &t, l, "forward", l->name, tables, name);
 }

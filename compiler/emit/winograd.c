@@ -2,6 +2,7 @@
  * transformed weights, the planes' transform, the products and the
  * transform back (lower/geometry.h, lower_direct's wino). */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "emit/internal.h"
 
@@ -61,7 +62,8 @@ void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_d
 void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     size_t tiles = (size_t)d->nty * d->ntx, kn = (size_t)d->K * d->nvp;
-    source_comment(o, m, l->line);
+    sbuf t = {0}, *out = o;
+    o = &t;
     put(o, "static void %s_wino_in(float *restrict V, const float *restrict src)\n{\n", l->name);
     put(o, "    for (int k = 0; k < %d; k++) {\n", d->K);
     put(o, "        const float *s = src + (size_t)k * %zu;\n        float *v = V + (size_t)k * %zu;\n", d->stride, d->nvp);
@@ -84,6 +86,10 @@ void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dir
         put(o, "        for (int x = 0; x < 9; x++)   /* the last block's tiles past the plane */\n"
             "            memset(v + (size_t)x * %zu + %zu, 0, sizeof(float) * %zu);\n", kn, tiles, d->nvp - tiles);
     put(o, "    }\n}\n\n");
+    char stem[128], name[96];
+    snprintf(stem, sizeof stem, "%s_wino_in", l->name);
+    snprintf(name, sizeof name, "wino_in_%dx%dx%d", d->K, d->nty, d->ntx);
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* acc[p][o][q - base] = (A'MA) of tile n's 9 sums: its 2 x 2 outputs at q,
@@ -122,13 +128,14 @@ void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const lower_di
  * every phase's 9 products of every block of V vectors of tiles, and back. */
 void emit_wino_products(sbuf *o, const ir_layer *l, const lower_direct *d, const ir_sched *s)
 {
-    put(o, "        %s_wino_in(V, src);\n", l->name);
+    char in[64], block[64];
+    put(o, "        %s(V, src);\n", kernel_ref(in, sizeof in, l->name, "_wino_in"));
     omp_for(o, s);
     put(o, "        for (size_t n = 0; n < %zu; n += %d)\n", d->nvp, vec() * d->V);
     put(o, "            for (int x = 0; x < %d; x++)   /* phase x / 9, product x %% 9 */\n", 9 * d->phases);
     put(o, "                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
-    put(o, "                    %s_wino_block(M + ((size_t)x * %d + ob) * %zu + n, pack + ((size_t)x * %d + ob) * %d,\n",
-        l->name, d->mpad, d->nvp, d->mpad, d->K);
+    put(o, "                    %s(M + ((size_t)x * %d + ob) * %zu + n, pack + ((size_t)x * %d + ob) * %d,\n",
+        kernel_ref(block, sizeof block, l->name, "_wino_block"), d->mpad, d->nvp, d->mpad, d->K);
     put(o, "                            V + (size_t)(x %% 9) * %zu + n);\n", (size_t)d->K * d->nvp);
     put(o, "        %s_wino_out(acc, M);\n", l->name);
 }
