@@ -195,8 +195,9 @@ static void emit_prepare(sbuf *o, const ir_model *m)
         if (l->prep < 0)
             continue;
         int wino = l->sched[PASS_FWD].lowering == LOWER_WINOGRAD;
-        put(o, "    %s_%s(prep + PREP_%s, params + P_%s_weight);\n", l->name, wino ? "wino_pack" : "pack", l->name,
-            l->name);
+        char pack[128];
+        kernel_ref(pack, sizeof pack, l->name, wino ? "_wino_pack" : "_pack");   /* linear's: its own name */
+        put(o, "    %s(prep + PREP_%s, params + P_%s_weight);\n", pack, l->name, l->name);
     }
     put(o, "}\n\n");
 }

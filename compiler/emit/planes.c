@@ -4,6 +4,7 @@
  * lower/geometry.h. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "emit/internal.h"
 
 window conv_window(const ir_layer *l)
@@ -26,6 +27,26 @@ void window_range(window g, int axis, int k, int *lo, int *hi)
     *hi = b < G ? b : G;
     if (*hi < *lo)
         *hi = *lo;
+}
+
+/* p[j] for lo <= j < hi: input pixel xr[S*j] (S = 0: zeros), a loop
+ * unless there are fewer than two. */
+static void put_run(sbuf *o, int lo, int hi, int S)
+{
+    char v[32];
+    if (S > 1)
+        snprintf(v, sizeof v, "xr[%d * j]", S);
+    else
+        snprintf(v, sizeof v, S ? "xr[j]" : "0.0f");
+    if (hi - lo == 1) {
+        if (S > 1)
+            snprintf(v, sizeof v, "xr[%d]", S * lo);
+        else if (S)
+            snprintf(v, sizeof v, "xr[%d]", lo);
+        put(o, "                p[%d] = %s;\n", lo, v);
+    } else if (hi > lo) {
+        put(o, "                for (int j = %d; j < %d; j++)\n                    p[j] = %s;\n", lo, hi, v);
+    }
 }
 
 /* The planes a tile of images is read through: conv2d's S x S planes of
@@ -61,23 +82,26 @@ void emit_direct_planes(sbuf *o, const ir_model *m, const ir_layer *l, const low
                     j1 - 1);
             put(o, "        for (int i = 0; i < %d; i++)\n", d->rows);
             put(o, "            for (int b = 0; b < %d; b++, p += %d) {\n", d->tile, d->cols);
-            put(o, "                if (b >= nb || i < %d || i >= %d) {\n", i0, i1);
+            char inside[64] = "";
+            if (i0 > 0)
+                snprintf(inside, sizeof inside, " || i < %d", i0);
+            if (i1 < d->rows)
+                snprintf(inside + strlen(inside), sizeof inside - strlen(inside), " || i >= %d", i1);
+            put(o, "                if (b >= nb%s) {\n", inside);
             put(o, "                    memset(p, 0, sizeof(float) * %d);\n                    continue;\n"
                 "                }\n", d->cols);
-            put(o, "                const float *xr = x + ((size_t)b * %d + %d * i%s) * %d%s;\n", H, S,
-                plus(py + first, f, 16), W, plus(px + first, f + 16, sizeof f - 16));
-            if (j0 > 0)
-                put(o, "                for (int j = 0; j < %d; j++)\n                    p[j] = 0.0f;\n", j0);
             if (S > 1)
-                put(o, "                for (int j = %d; j < %d; j++)\n                    p[j] = xr[%d * j];\n", j0, j1, S);
+                put(o, "                const float *xr = x + ((size_t)b * %d + %d * i%s) * %d%s;\n", H, S,
+                    plus(py + first, f, 16), W, plus(px + first, f + 16, sizeof f - 16));
             else
-                put(o, "                for (int j = %d; j < %d; j++)\n                    p[j] = xr[j];\n", j0, j1);
-            if (j1 < d->cols)
-                put(o, "                for (int j = %d; j < %d; j++)\n                    p[j] = 0.0f;\n", j1, d->cols);
+                put(o, "                const float *xr = x + ((size_t)b * %d + i%s) * %d%s;\n", H,
+                    plus(py + first, f, 16), W, plus(px + first, f + 16, sizeof f - 16));
+            put_run(o, 0, j0, 0);
+            put_run(o, j0, j1, S);
+            put_run(o, j1, d->cols, 0);
             put(o, "            }\n");
             if (tail)
-                put(o, "        memset(p, 0, sizeof(float) * %zu);\n", tail);
-            put(o, "        p += %zu;\n", tail);
+                put(o, "        memset(p, 0, sizeof(float) * %zu);\n        p += %zu;\n", tail, tail);
         }
     put(o, "    }\n}\n\n");
     snprintf(stem, sizeof stem, "%s_planes", l->name);
