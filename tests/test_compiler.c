@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ctype.h>
+#include <glob.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1650,6 +1652,122 @@ static void test_emit_layer_functions_and_comments(void **state)
     compiled_free(&c);
 }
 
+/* A top-level definition of emitted C: a function up to its closing brace,
+ * or a run of table lines; its text with the names it defines as @. */
+typedef struct {
+    char name[96];
+    char *text;
+} emitted_unit;
+
+static int ident_at(const char *s, const char *line)
+{
+    return s > line && (isalnum((unsigned char)s[-1]) || s[-1] == '_');
+}
+
+/* The units of ctext, at most max; returns how many. */
+static int emitted_units(const char *ctext, emitted_unit *u, int max)
+{
+    int n = 0;
+    for (const char *s = ctext; *s && n < max;) {
+        const char *eol = strchr(s, '\n');
+        if (!eol)
+            break;
+        if (strncmp(s, "static ", 7) != 0 || strstr(s, "static inline float") == s) {
+            s = eol + 1;
+            continue;
+        }
+        const char *end = eol + 1, *names[8];
+        int nnames = 0;
+        if (strncmp(s, "static const ", 13) == 0 && memchr(s, '{', (size_t)(eol - s)) && eol[-1] == ';') {
+            while (strncmp(end, "static const ", 13) == 0)   /* a table's siblings: shift, kidx, ntaps */
+                end = strchr(end, '\n') + 1;
+        } else {
+            const char *close = strstr(s, "\n}\n");
+            assert_non_null(close);
+            end = close + 3;
+        }
+        /* the names: the identifier before each line's first ( or [ */
+        for (const char *l = s; l < end && nnames < 8; l = strchr(l, '\n') + 1) {
+            if (strncmp(l, "static ", 7) != 0)
+                continue;
+            const char *b = strpbrk(l, "([");
+            const char *a = b;
+            while (a > l && (isalnum((unsigned char)a[-1]) || a[-1] == '_'))
+                a--;
+            names[nnames++] = a;
+            if (nnames == 1)
+                snprintf(u[n].name, sizeof u[n].name, "%.*s", (int)(b - a), a);
+        }
+        size_t len = (size_t)(end - s);
+        char *t = malloc(len + 1), *w = t;
+        for (const char *c = s; c < end;) {
+            int hit = 0;
+            for (int k = 0; k < nnames && !hit; k++) {
+                size_t m = strcspn(names[k], "([");
+                if (strncmp(c, names[k], m) == 0 && !ident_at(c, s) && !(isalnum((unsigned char)c[m]) || c[m] == '_')) {
+                    *w++ = '@';
+                    c += m;
+                    hit = 1;
+                }
+            }
+            if (!hit)
+                *w++ = *c++;
+        }
+        *w = '\0';
+        u[n++].text = t;
+        s = end;
+    }
+    return n;
+}
+
+/* Every model's emitted C: no two helpers with the same text but for their
+ * names (one per geometry, emit/kernels.c), and no loop of one pass, no
+ * always-false bound test, no product by 1 (the emitter prints the simpler
+ * form). */
+static void test_emit_no_repeats_no_degenerate_code(void **state)
+{
+    (void)state;
+    glob_t g;
+    assert_int_equal(glob(AEC_ROOT "/models/*.ae", 0, NULL, &g), 0);
+    assert_int_equal(glob(AEC_ROOT "/tests/models/*.ae", GLOB_APPEND, NULL, &g), 0);
+    assert_true(g.gl_pathc >= 14);
+    static const char *const degenerate[] = {
+        "for (int j = 0; j < 1; j++)", " i < 0 ||", "* 1 + c)", "(size_t)o * 1 ", " 1 * i", "p += 0;",
+    };
+    for (size_t f = 0; f < g.gl_pathc; f++) {
+        compiled c;
+        compile_ok_as(g.gl_pathv[f], g.gl_pathv[f], &c);
+        char *ct, *ht;
+        emit(&c, &ct, &ht);
+        for (size_t k = 0; k < sizeof degenerate / sizeof *degenerate; k++)
+            if (strstr(ct, degenerate[k]))
+                fail_msg("%s: emitted \"%s\"", g.gl_pathv[f], degenerate[k]);
+        /* one phase: no loop over phases (but Winograd's pack and out, still to do) */
+        for (const char *p = strstr(ct, "for (int p = 0; p < 1; p++)"); p; p = strstr(p + 1, "for (int p = 0; p < 1; p++)")) {
+            const char *fn = p;
+            while (fn > ct && strncmp(fn, "\nstatic ", 8) != 0)
+                fn--;
+            char head[200];
+            snprintf(head, sizeof head, "%.*s", (int)strcspn(fn + 1, "\n"), fn + 1);
+            if (!strstr(head, "wino_"))
+                fail_msg("%s: a loop over one phase in %s", g.gl_pathv[f], head);
+        }
+        emitted_unit *u = malloc(sizeof *u * 1000);
+        int n = emitted_units(ct, u, 1000);
+        assert_true(n > 10);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++)
+                if (strcmp(u[i].text, u[j].text) == 0)
+                    fail_msg("%s: %s and %s have the same text", g.gl_pathv[f], u[j].name, u[i].name);
+        for (int i = 0; i < n; i++)
+            free(u[i].text);
+        free(u);
+        free(ct), free(ht);
+        compiled_free(&c);
+    }
+    globfree(&g);
+}
+
 /* The first layer's backward computes no input gradient: no col2im, and
  * the call passes NULL for din and dcols. Its weight gradient, like
  * conv2's, is the direct kernels' (LAYER_dw): no im2col, no GEMM. */
@@ -1662,7 +1780,7 @@ static void test_emit_first_layer_has_no_input_gradient(void **state)
     char *body = function_text(ct, "conv1_backward");
     assert_non_null(strstr(body, "(void)din, (void)weight;   /* the first layer that learns: no input gradient */"));
     assert_non_null(strstr(body, "conv1_dw_planes(planes, in, B, b0, nb);"));
-    assert_non_null(strstr(body, "dweight[((size_t)o * 1 + c) * 9 + k] += sum[o];"));
+    assert_non_null(strstr(body, "dweight[((size_t)o + c) * 9 + k] += sum[o];"));
     assert_null(strstr(body, "col2im"));
     assert_null(strstr(body, "cblas_sgemm"));
     free(body);
@@ -2019,6 +2137,7 @@ int main(void)
         cmocka_unit_test(test_emit_depends_on_base_name_only),
         cmocka_unit_test(test_emit_layer_functions_and_comments),
         cmocka_unit_test(test_emit_first_layer_has_no_input_gradient),
+        cmocka_unit_test(test_emit_no_repeats_no_degenerate_code),
         cmocka_unit_test(test_emit_flatten_first_no_null_write),
         cmocka_unit_test(test_emit_activation_first_no_null_write),
         cmocka_unit_test(test_emit_deconv_first_no_null_write),

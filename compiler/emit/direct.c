@@ -10,16 +10,31 @@
 static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     int M = l->out.c, C = l->in.c;
-    source_comment(o, m, l->line);
+    char ntaps[64], kidx[64];
+    kernel_ref(ntaps, sizeof ntaps, l->name, "_ntaps");
+    kernel_ref(kidx, sizeof kidx, l->name, "_kidx");
+    sbuf t = {0}, *out = o;
+    o = &t;
     put(o, "static void %s_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
-    put(o, "    for (int p = 0; p < %d; p++)\n        for (int ob = 0; ob < %d; ob += %d) {\n", d->phases, d->mpad, d->R);
-    put(o, "            float *w = pack + ((size_t)p * %d + ob) * %d;\n", d->mpad, C * d->max_taps);
-    put(o, "            for (int c = 0; c < %d; c++)\n", C);
-    put(o, "                for (int t = 0; t < %s_ntaps[p]; t++)\n", l->name);
-    put(o, "                    for (int r = 0; r < %d; r++, w++)\n", d->R);
-    put(o, "                        *w = ob + r < %d ? weight[", M);
+    /* one phase: no loop over them, and p is 0 */
+    const char *in = d->phases > 1 ? "    " : "", *p = d->phases > 1 ? "p" : "0";
+    if (d->phases > 1)
+        put(o, "    for (int p = 0; p < %d; p++)\n", d->phases);
+    put(o, "%s    for (int ob = 0; ob < %d; ob += %d) {\n", in, d->mpad, d->R);
+    if (d->phases > 1)
+        put(o, "            float *w = pack + ((size_t)p * %d + ob) * %d;\n", d->mpad, C * d->max_taps);
+    else
+        put(o, "        float *w = pack + (size_t)ob * %d;\n", C * d->max_taps);
+    put(o, "%s        for (int c = 0; c < %d; c++)\n", in, C);
+    put(o, "%s            for (int t = 0; t < %s[%s]; t++)\n", in, ntaps, p);
+    put(o, "%s                for (int r = 0; r < %d; r++, w++)\n", in, d->R);
+    put(o, "%s                    *w = ob + r < %d ? weight[", in, M);
     emit_weight_at(o, l, "ob + r", "c");
-    put(o, " + %s_kidx[p][t]] : 0.0f;\n        }\n}\n\n", l->name);
+    put(o, " + %s[%s][t]] : 0.0f;\n%s    }\n}\n\n", kidx, p, in);
+    char stem[128], name[96];
+    snprintf(stem, sizeof stem, "%s_pack", l->name);
+    snprintf(name, sizeof name, "pack_%dx%d_%dphase%s", M, C, d->phases, d->phases > 1 ? "s" : "");
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* R output channels x V vectors of outputs of one phase, summed over every channel
@@ -28,7 +43,8 @@ static void emit_direct_pack(sbuf *o, const ir_model *m, const ir_layer *l, cons
  * over the planes: no taps, rows of nvp. */
 static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
-    source_comment(o, m, l->line);
+    sbuf t = {0}, *out = o;
+    o = &t;
     if (d->wino) {
         put(o, "/* acc[%d][%d*%d] (rows of M) = pack x V: %d channels x %d vectors of %d tiles in registers */\n",
             d->R, vec(), d->V, d->R, d->V, vec());
@@ -60,6 +76,11 @@ static void emit_direct_block(sbuf *o, const ir_model *m, const ir_layer *l, con
     put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n", d->V, d->V);
     put(o, "            *(aec_v%du *)(acc + (size_t)r * %zu + %d * v) = sum[r][v];\n}\n\n",
         vec(), d->wino ? d->nvp : d->nqp, vec());
+    char stem[128], name[96];
+    snprintf(stem, sizeof stem, "%s_%s", l->name, d->wino ? "wino_block" : "block");
+    snprintf(name, sizeof name, "%s_%dx%d_c%d_n%zu", d->wino ? "wino_block" : "block", d->R, d->V,
+             d->wino ? d->K : l->in.c, d->wino ? d->nvp : d->nqp);
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* out = act(acc + bias) at the output pixels (an input gradient, LAYER_din:
@@ -141,11 +162,22 @@ static void emit_direct_products(sbuf *o, const ir_layer *l, const lower_direct 
 {
     omp_for(o, s);
     put(o, "        for (size_t q = 0; q < %zu; q += %d)\n", d->nqp, vec() * d->V);
+    char block[64], shift[64], ntaps[64];
+    kernel_ref(block, sizeof block, l->name, "_block");
+    kernel_ref(shift, sizeof shift, l->name, "_shift");
+    kernel_ref(ntaps, sizeof ntaps, l->name, "_ntaps");
+    if (d->phases == 1) {   /* one phase: no loop over them */
+        put(o, "            for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
+        put(o, "                %s(acc + (size_t)ob * %zu + q,\n", block, d->nqp);
+        put(o, "                        pack + (size_t)ob * %d, src + q, %s[0], %s[0]);\n", l->in.c * d->max_taps,
+            shift, ntaps);
+        return;
+    }
     put(o, "            for (int p = 0; p < %d; p++)\n", d->phases);
     put(o, "                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
-    put(o, "                    %s_block(acc + ((size_t)p * %d + ob) * %zu + q,\n", l->name, d->mpad, d->nqp);
-    put(o, "                            pack + ((size_t)p * %d + ob) * %d, src + q, %s_shift[p], %s_ntaps[p]);\n",
-        d->mpad, l->in.c * d->max_taps, l->name, l->name);
+    put(o, "                    %s(acc + ((size_t)p * %d + ob) * %zu + q,\n", block, d->mpad, d->nqp);
+    put(o, "                            pack + ((size_t)p * %d + ob) * %d, src + q, %s[p], %s[p]);\n",
+        d->mpad, l->in.c * d->max_taps, shift, ntaps);
 }
 
 /* The packed weights of a direct or winograd pass, at scratch + at: where
@@ -153,14 +185,15 @@ static void emit_direct_products(sbuf *o, const ir_layer *l, const lower_direct 
 static void emit_pack_here(sbuf *o, const ir_layer *l, const lower_direct *d, const char *scratch, size_t at,
                            int prepared)
 {
-    const char *pack = d->wino ? "wino_pack" : "pack";
+    char pack[128];
+    kernel_ref(pack, sizeof pack, l->name, d->wino ? "_wino_pack" : "_pack");
     if (!prepared) {
-        put(o, "    float *pack = %s + %zu;\n    %s_%s(pack, weight);\n", scratch, at, l->name, pack);
+        put(o, "    float *pack = %s + %zu;\n    %s(pack, weight);\n", scratch, at, pack);
         return;
     }
     put(o, "    if (!pack) {   /* not prepared (training changes the weights every step): pack them here */\n");
-    put(o, "        float *fresh = %s + %zu;\n        %s_%s(fresh, weight);\n        pack = fresh;\n    }\n", scratch,
-        at, l->name, pack);
+    put(o, "        float *fresh = %s + %zu;\n        %s(fresh, weight);\n        pack = fresh;\n    }\n", scratch,
+        at, pack);
 }
 
 /* A direct or winograd pass of layer l (a forward pass, or LAYER_din's for
@@ -186,7 +219,8 @@ void emit_direct_pass(sbuf *o, const ir_layer *l, const lower_direct *d, const i
     }
     put(o, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", d->tile);
     put(o, "        const int nb = B - b0 < %d ? B - b0 : %d;\n", d->tile, d->tile);
-    put(o, "        %s_planes(src, %s, B, b0, nb);\n", l->name, in);
+    char planes[64];
+    put(o, "        %s(src, %s, B, b0, nb);\n", kernel_ref(planes, sizeof planes, l->name, "_planes"), in);
     if (d->wino)
         emit_wino_products(o, l, d, s);
     else

@@ -23,7 +23,6 @@ static ir_layer dweight_layer(const ir_layer *l)
 static void emit_dweight_grads(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     int HW = l->out.h * l->out.w, M = l->out.c;
-    source_comment(o, m, l->line);
     put(o, "/* grads[b][%d][%d][%d] <- images b0 .. b0+nb-1 of dout[%d][B][%d][%d] */\n", l->out.h, l->out.w, w->mw, M,
         l->out.h, l->out.w);
     put(o, "static void %s_dw_grads(float *restrict grads, const float *restrict dout, int B, int b0, int nb)\n{\n",
@@ -86,7 +85,6 @@ void emit_transpose16(sbuf *o)
 static void emit_dweight_block(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dweight *w)
 {
     int J = w->J, V = w->ov;
-    source_comment(o, m, l->line);
     put(o, "/* sums[%d][%d] += grads x the planes at %d shifts: %d pairs x %d vectors of %d channels in registers */\n",
         J, w->mw, J, J, V, vec());
     put(o, "static inline AEC_FUSED void %s_dw_block(float *restrict sums, const float *restrict grads,\n"
@@ -126,7 +124,6 @@ static void emit_dweight_phases(sbuf *o, const ir_model *m, const ir_layer *l, c
         size_t at = ((size_t)(p / w->S) * l->out.w + (size_t)(p % w->S)) * w->mw;   /* its first pixel */
         sb_printf(&ext, "%s{%d, %d, %zu}", p ? ", " : "", rows, cols, at);
     }
-    source_comment(o, m, l->line);
     put(o, "/* phase p's pixels: rows, columns, and where its first is in an image's grads */\n");
     put(o, "static const long %s_dw_phase[%d][3] = {%s};\n\n", l->name, w->d.phases, ext.s);
     free(ext.s);
@@ -137,9 +134,18 @@ void emit_dweight_helpers(sbuf *o, const ir_model *m, const ir_layer *l, const l
     ir_layer dw = dweight_layer(l);
     emit_direct_planes(o, m, &dw, &w->d);
     emit_direct_taps(o, m, &dw, &w->d);
-    emit_dweight_phases(o, m, l, w);
-    emit_dweight_grads(o, m, l, w);
-    emit_dweight_block(o, m, l, w);
+    static const struct {
+        void (*emit)(sbuf *, const ir_model *, const ir_layer *, const lower_dweight *);
+        const char *what;
+    } parts[] = { {emit_dweight_phases, "phase"}, {emit_dweight_grads, "grads"}, {emit_dweight_block, "block"} };
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        sbuf t = {0};
+        char stem[128], name[96];
+        parts[i].emit(&t, m, l, w);
+        snprintf(stem, sizeof stem, "%s_%s", dw.name, parts[i].what);
+        snprintf(name, sizeof name, "dw_%s_%dx%dx%d_%dx%d", parts[i].what, l->out.c, l->out.h, l->out.w, w->J, w->ov);
+        kernel_close(o, &t, &dw, "", stem, NULL, name);
+    }
 }
 
 /* The weight gradient of a direct backward pass: per tile of images, the
@@ -151,34 +157,50 @@ void emit_dweight_pass(sbuf *o, const ir_layer *l, const lower_dweight *w, const
     const char *n = l->name;
     int C = l->in.c, M = l->out.c;
     size_t cstride = (size_t)w->d.splits * w->d.stride;
+    char dw[64], planes[64], shift[64], ntaps[64], kidx[64];
+    snprintf(dw, sizeof dw, "%.40s_dw", n);
+    kernel_ref(planes, sizeof planes, dw, "_planes");
+    kernel_ref(shift, sizeof shift, dw, "_shift");
+    kernel_ref(ntaps, sizeof ntaps, dw, "_ntaps");
+    kernel_ref(kidx, sizeof kidx, dw, "_kidx");
     put(o, "    /* dweight: per tile, the planes of in and the pixels of dout; blocks of %d\n"
         "     * (channel, tap) pairs x %d output channels, summed over the tile's pixels */\n", w->J, vec() * w->ov);
     put(o, "    float *planes = dcols, *grads = dcols + %zu, *sums = grads + %zu;\n", w->d.src, w->grads);
     put(o, "    memset(sums, 0, sizeof(float) * %zu);\n", w->sums);
     put(o, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", w->d.tile);
     put(o, "        const int nb = B - b0 < %d ? B - b0 : %d;\n", w->d.tile, w->d.tile);
-    put(o, "        %s_dw_planes(planes, in, B, b0, nb);\n        %s_dw_grads(grads, dout, B, b0, nb);\n", n, n);
+    char grads[128], block[128], phase[128];
+    kernel_ref(grads, sizeof grads, dw, "_grads");
+    kernel_ref(block, sizeof block, dw, "_block");
+    kernel_ref(phase, sizeof phase, dw, "_phase");
+    put(o, "        %s(planes, in, B, b0, nb);\n        %s(grads, dout, B, b0, nb);\n", planes, grads);
     omp_for(o, s);
     put(o, "        for (int k = 0; k < %d; k += %d) {   /* phase k / %d, its pairs from k %% %d */\n",
         w->d.phases * w->pairs, w->J, w->pairs, w->pairs);
-    put(o, "            const int p = k / %d, j0 = k %% %d, ntaps = %s_dw_ntaps[p], last = %d * ntaps - 1;\n",
-        w->pairs, w->pairs, n, C);
+    put(o, "            const int p = k / %d, j0 = k %% %d, ntaps = %s[p], last = %d * ntaps - 1;\n",
+        w->pairs, w->pairs, ntaps, C);
     put(o, "            if (j0 > last)\n                continue;\n");
     put(o, "            long off[%d];   /* pair j0 + j: channel / ntaps, tap %% ntaps (past the last: the last again) */\n",
         w->J);
     put(o, "            for (int j = 0; j < %d; j++) {\n", w->J);
     put(o, "                const int pair = j0 + j < last ? j0 + j : last;\n");
-    put(o, "                off[j] = (long)(pair / ntaps) * %zu + %s_dw_shift[p][pair %% ntaps];\n", cstride, n);
+    put(o, "                off[j] = (long)(pair / ntaps) * %zu + %s[p][pair %% ntaps];\n", cstride, shift);
     put(o, "            }\n");
     put(o, "            for (int ob = 0; ob < %d; ob += %d)\n", w->mw, vec() * w->ov);
-    put(o, "                %s_dw_block(sums + (size_t)k * %d + ob, grads + %s_dw_phase[p][2] + ob, planes, off, nb,\n"
-        "                        (int)%s_dw_phase[p][0], (int)%s_dw_phase[p][1]);\n", n, w->mw, n, n, n);
+    put(o, "                %s(sums + (size_t)k * %d + ob, grads + %s[p][2] + ob, planes, off, nb,\n"
+        "                        (int)%s[p][0], (int)%s[p][1]);\n", block, w->mw, phase, phase, phase);
     put(o, "        }\n    }\n");
-    put(o, "    for (int p = 0; p < %d; p++)\n", w->d.phases);
-    put(o, "        for (int pair = 0; pair < %d * %s_dw_ntaps[p]; pair++) {\n", C, n);
-    put(o, "            const int c = pair / %s_dw_ntaps[p], k = %s_dw_kidx[p][pair %% %s_dw_ntaps[p]];\n", n, n, n);
-    put(o, "            const float *sum = sums + ((size_t)p * %d + pair) * %d;\n", w->pairs, w->mw);
-    put(o, "            for (int o = 0; o < %d; o++)\n                dweight[", M);
+    /* one phase: no loop over them, and p is 0 */
+    const char *in = w->d.phases > 1 ? "    " : "", *p = w->d.phases > 1 ? "p" : "0";
+    if (w->d.phases > 1)
+        put(o, "    for (int p = 0; p < %d; p++)\n", w->d.phases);
+    put(o, "%s    for (int pair = 0; pair < %d * %s[%s]; pair++) {\n", in, C, ntaps, p);
+    put(o, "%s        const int c = pair / %s[%s], k = %s[%s][pair %% %s[%s]];\n", in, ntaps, p, kidx, p, ntaps, p);
+    if (w->d.phases > 1)
+        put(o, "            const float *sum = sums + ((size_t)p * %d + pair) * %d;\n", w->pairs, w->mw);
+    else
+        put(o, "        const float *sum = sums + (size_t)pair * %d;\n", w->mw);
+    put(o, "%s        for (int o = 0; o < %d; o++)\n%s            dweight[", in, M, in);
     emit_weight_at(o, l, "o", "c");
-    put(o, " + k] += sum[o];\n        }\n");
+    put(o, " + k] += sum[o];\n%s    }\n", in);
 }

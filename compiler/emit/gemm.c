@@ -68,7 +68,8 @@ static void emit_window_loops(sbuf *o, window g, int scatter, int unroll)
 void emit_im2col(sbuf *o, const ir_model *m, const ir_layer *l, int unroll)
 {
     window g = conv_window(l);
-    source_comment(o, m, l->line);
+    sbuf t = {0}, *out = o;
+    o = &t;
     put(o, "/* cols[%d][nb*%d] <- windows of images b0 .. b0+nb-1 of img[%d][B][%d][%d]:\n"
         " * kernel %d, stride %d, pad %d */\n",
         g.C * g.K * g.K, g.GH * g.GW, g.C, g.H, g.W, g.K, g.S, g.P);
@@ -76,6 +77,10 @@ void emit_im2col(sbuf *o, const ir_model *m, const ir_layer *l, int unroll)
         l->name);
     emit_window_loops(o, g, 0, unroll);
     put(o, "}\n\n");
+    char stem[128], name[96];
+    snprintf(stem, sizeof stem, "%s_im2col", l->name);
+    snprintf(name, sizeof name, "im2col_%dx%dx%d_k%d_s%d_p%d", g.C, g.H, g.W, g.K, g.S, g.P);
+    kernel_close(out, &t, l, "", stem, NULL, name);
 }
 
 void emit_col2im(sbuf *o, const ir_model *m, const ir_layer *l, int unroll)
@@ -136,7 +141,8 @@ static conv_gemm conv_gemm_of(const ir_layer *l, window g)
 /* conv2d forward: out = weight x the input's columns */
 static void conv2d_gemm_forward(sbuf *o, const char *ind, const ir_layer *l, const conv_gemm *c)
 {
-    put(o, "%s%s_im2col(cols, in, B, b0, nb);\n", ind, l->name);
+    char im2col[64];
+    put(o, "%s%s(cols, in, B, b0, nb);\n", ind, kernel_ref(im2col, sizeof im2col, l->name, "_im2col"));
     put(o, "%s/* out[%s][b0*%d ...] = weight[%s][%s] x cols[%s][nb*%d] */\n", ind, c->OC, c->ghw, c->OC, c->CKK,
         c->CKK, c->ghw);
     gemm(o, ind, NT, NT, c->OC, c->t.n, c->CKK, "weight", c->CKK, "cols", c->t.n, "0.0f", c->t.out, c->N);
@@ -157,7 +163,8 @@ static void deconv2d_gemm_forward(sbuf *o, const char *ind, const ir_layer *l, c
 static void dweight_product(sbuf *o, const char *ind, const ir_layer *l, const conv_gemm *c, const char *grid,
                             const char *G, const char *image)
 {
-    put(o, "%s%s_im2col(dcols, %s, B, b0, nb);\n", ind, l->name, image);
+    char im2col[64];
+    put(o, "%s%s(dcols, %s, B, b0, nb);\n", ind, kernel_ref(im2col, sizeof im2col, l->name, "_im2col"), image);
     put(o, "%s/* dweight[%s][%s] += %s[%s][b0*%d ...] x dcols^T */\n", ind, G, c->CKK, grid, G, c->ghw);
     char at[48];
     snprintf(at, sizeof at, "%s + (size_t)b0 * %d", grid, c->ghw);

@@ -43,6 +43,13 @@ void emit_weight_at(sbuf *o, const ir_layer *l, const char *out, const char *in)
 int vec(void);
 int vec_bytes(void);
 
+/* kernels.c */
+void kernels_reset(void);
+void kernel_close(sbuf *o, sbuf *text, const ir_layer *l, const char *role, const char *stem,
+                  const char *const *suffixes, const char *name);
+const char *kernel_ref(char *buf, size_t size, const char *stem, const char *suffix);
+char *kernels_finish(const ir_model *m, char *text);
+
 /* act.c */
 void act_call(sbuf *o, const ir_layer *l, const char *v);
 void dact_call(sbuf *o, const ir_layer *l, const char *y, const char *g);

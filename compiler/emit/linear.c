@@ -77,10 +77,17 @@ static void emit_linear_panel_helpers(sbuf *o, const ir_model *m, const ir_layer
     put(o, "/* pack[%d panels][%d][%d] <- weight[%d][%d]: %d outputs a panel, input-major, zeros past %d */\n", P, K,
         lower_panel(), N, K, lower_panel(), N);
     put(o, "static void %s_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
-    put(o, "    for (int p = 0; p < %d; p++)\n        for (int k = 0; k < %d; k++)\n", P, K);
-    put(o, "            for (int r = 0; r < %d; r++) {\n                const int o = p * %d + r;\n", lower_panel(), lower_panel());
-    put(o, "                pack[((size_t)p * %d + k) * %d + r] = o < %d ? weight[(size_t)o * %d + k] : 0.0f;\n"
-        "            }\n}\n\n", K, lower_panel(), N, K);
+    if (P == 1) {   /* one panel: no loop over them */
+        put(o, "    for (int k = 0; k < %d; k++)\n        for (int o = 0; o < %d; o++)\n", K, lower_panel());
+        put(o, "            pack[(size_t)k * %d + o] = o < %d ? weight[(size_t)o * %d + k] : 0.0f;\n}\n\n", lower_panel(),
+            N, K);
+    } else {
+        put(o, "    for (int p = 0; p < %d; p++)\n        for (int k = 0; k < %d; k++)\n", P, K);
+        put(o, "            for (int r = 0; r < %d; r++) {\n                const int o = p * %d + r;\n", lower_panel(),
+            lower_panel());
+        put(o, "                pack[((size_t)p * %d + k) * %d + r] = o < %d ? weight[(size_t)o * %d + k] : 0.0f;\n"
+            "            }\n}\n\n", K, lower_panel(), N, K);
+    }
     source_comment(o, m, l->line);
     put(o, "/* out[img[i]][0 .. n-1] = in[img[i]] x one panel, for %d images (repeats allowed):\n"
         " * %d images x %d vectors of %d outputs in registers */\n",
@@ -119,11 +126,18 @@ static void emit_linear_panel_products(sbuf *o, const ir_layer *l)
 {
     int K = l->in.c, N = l->out.c;
     char n[64];
-    if (N % lower_panel())
+    if (N % lower_panel() && panels(l) > 1)
         snprintf(n, sizeof n, "p < %d ? %d : %d", panels(l) - 1, lower_panel(), N % lower_panel());
     else
-        snprintf(n, sizeof n, "%d", lower_panel());
+        snprintf(n, sizeof n, "%d", N % lower_panel() ? N % lower_panel() : lower_panel());
     omp_for(o, &l->sched[PASS_FWD]);
+    if (panels(l) == 1) {   /* one panel: no loop over them */
+        put(o, "        for (int b0 = 0; b0 < B; b0 += %d) {\n", pi());
+        put(o, "            int img[%d];\n            for (int i = 0; i < %d; i++)\n", pi(), pi());
+        put(o, "                img[i] = b0 + i < B ? b0 + i : B - 1;\n");
+        put(o, "            %s_panel(out, in, pack, img, %s);\n        }\n", l->name, n);
+        return;
+    }
     put(o, "        for (int p = 0; p < %d; p++)\n            for (int b0 = 0; b0 < B; b0 += %d) {\n", panels(l), pi());
     put(o, "                int img[%d];\n                for (int i = 0; i < %d; i++)\n", pi(), pi());
     put(o, "                    img[i] = b0 + i < B ? b0 + i : B - 1;\n");

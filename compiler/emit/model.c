@@ -195,8 +195,9 @@ static void emit_prepare(sbuf *o, const ir_model *m)
         if (l->prep < 0)
             continue;
         int wino = l->sched[PASS_FWD].lowering == LOWER_WINOGRAD;
-        put(o, "    %s_%s(prep + PREP_%s, params + P_%s_weight);\n", l->name, wino ? "wino_pack" : "pack", l->name,
-            l->name);
+        char pack[128];
+        kernel_ref(pack, sizeof pack, l->name, wino ? "_wino_pack" : "_pack");   /* linear's: its own name */
+        put(o, "    %s(prep + PREP_%s, params + P_%s_weight);\n", pack, l->name, l->name);
     }
     put(o, "}\n\n");
 }
@@ -313,8 +314,9 @@ static void emit_source(sbuf *o, const ir_model *m)
 void emit_model(const ir_model *m, char **c_text, char **h_text)
 {
     sbuf c = {0}, h = {0};
+    kernels_reset();
     emit_source(&c, m);
     emit_header(&h, m);
-    *c_text = c.s;
+    *c_text = kernels_finish(m, c.s);
     *h_text = h.s;
 }

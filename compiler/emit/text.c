@@ -136,8 +136,12 @@ const char *plus(int k, char *buf, size_t size)
 void emit_weight_at(sbuf *o, const ir_layer *l, const char *out, const char *in)
 {
     int kk = l->conv.kernel * l->conv.kernel, wrap = strchr(out, ' ') != NULL;
-    if (l->kind == IR_CONV2D)
+    if (l->kind == IR_CONV2D && l->in.c == 1)
+        put(o, "((size_t)%s + %s) * %d", out, in, kk);
+    else if (l->kind == IR_CONV2D)
         put(o, "((size_t)%s%s%s * %d + %s) * %d", wrap ? "(" : "", out, wrap ? ")" : "", l->in.c, in, kk);
+    else if (l->out.c == 1)
+        put(o, "((size_t)%s + %s) * %d", in, out, kk);
     else
         put(o, "((size_t)%s * %d + %s) * %d", in, l->out.c, out, kk);
 }

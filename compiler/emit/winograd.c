@@ -2,6 +2,7 @@
  * transformed weights, the planes' transform, the products and the
  * transform back (lower/geometry.h, lower_direct's wino). */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "emit/internal.h"
 
@@ -13,7 +14,8 @@ void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_d
 {
     int M = l->out.c, kk = l->conv.kernel * l->conv.kernel, *kidx = xmalloc(sizeof(int) * (size_t)kk);
     long *off = xmalloc(sizeof(long) * (size_t)kk);
-    source_comment(o, m, l->line);
+    sbuf t = {0}, *out = o;
+    o = &t;
     put(o, "/* phase p's tap (a, b) on split s: kernel index ky*%d + kx at [p][s][2a + b], or -1 */\n", l->conv.kernel);
     put(o, "static const int %s_wino_taps[%d][%d][4] = {", l->name, d->phases, d->splits);
     for (int p = 0; p < d->phases; p++) {
@@ -37,11 +39,18 @@ void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_d
     put(o, "};\n\n");
     free(off);
     free(kidx);
-    source_comment(o, m, l->line);
+    char stem[128], name[96], taps[128];
+    snprintf(stem, sizeof stem, "%s_wino_taps", l->name);
+    snprintf(name, sizeof name, "wino_taps_k%d_s%d_%dphase%s", l->conv.kernel, l->conv.stride, d->phases,
+             d->phases > 1 ? "s" : "");
+    o = out;
+    kernel_close(o, &t, l, "forward", stem, NULL, name);
+    kernel_ref(taps, sizeof taps, l->name, "_wino_taps");
+    o = &t;
     put(o, "static void %s_wino_pack(float *restrict pack, const float *restrict weight)\n{\n", l->name);
     put(o, "    for (int p = 0; p < %d; p++)\n        for (int ob = 0; ob < %d; ob += %d)\n", d->phases, d->mpad, d->R);
     put(o, "            for (int k = 0; k < %d; k++)\n                for (int r = 0; r < %d; r++) {\n", d->K, d->R);
-    put(o, "                    const int c = k / %d, *tap = %s_wino_taps[p][k %% %d];\n", d->splits, l->name, d->splits);
+    put(o, "                    const int c = k / %d, *tap = %s[p][k %% %d];\n", d->splits, taps, d->splits);
     put(o, "                    float g[4];\n                    for (int t = 0; t < 4; t++)\n");
     put(o, "                        g[t] = tap[t] >= 0 && ob + r < %d ? weight[", M);
     emit_weight_at(o, l, "ob + r", "c");
@@ -54,6 +63,9 @@ void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_d
     put(o, "                    for (int x = 0; x < 9; x++)\n                        w[(size_t)x * %zu] = u[x];\n",
         (size_t)d->mpad * d->K);
     put(o, "                }\n}\n\n");
+    snprintf(stem, sizeof stem, "%s_wino_pack", l->name);
+    snprintf(name, sizeof name, "wino_pack_%dx%d_%dphase%s", l->out.c, l->in.c, d->phases, d->phases > 1 ? "s" : "");
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* V[xi][k][n] = (B'dB)[xi], d the 3 x 3 plane values from tile n's origin
@@ -61,7 +73,8 @@ void emit_wino_pack(sbuf *o, const ir_model *m, const ir_layer *l, const lower_d
 void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     size_t tiles = (size_t)d->nty * d->ntx, kn = (size_t)d->K * d->nvp;
-    source_comment(o, m, l->line);
+    sbuf t = {0}, *out = o;
+    o = &t;
     put(o, "static void %s_wino_in(float *restrict V, const float *restrict src)\n{\n", l->name);
     put(o, "    for (int k = 0; k < %d; k++) {\n", d->K);
     put(o, "        const float *s = src + (size_t)k * %zu;\n        float *v = V + (size_t)k * %zu;\n", d->stride, d->nvp);
@@ -84,6 +97,10 @@ void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dir
         put(o, "        for (int x = 0; x < 9; x++)   /* the last block's tiles past the plane */\n"
             "            memset(v + (size_t)x * %zu + %zu, 0, sizeof(float) * %zu);\n", kn, tiles, d->nvp - tiles);
     put(o, "    }\n}\n\n");
+    char stem[128], name[96];
+    snprintf(stem, sizeof stem, "%s_wino_in", l->name);
+    snprintf(name, sizeof name, "wino_in_%dx%dx%d", d->K, d->nty, d->ntx);
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* acc[p][o][q - base] = (A'MA) of tile n's 9 sums: its 2 x 2 outputs at q,
@@ -94,15 +111,23 @@ void emit_wino_in(sbuf *o, const ir_model *m, const ir_layer *l, const lower_dir
 void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const lower_direct *d)
 {
     size_t mn = (size_t)d->mpad * d->nvp;
-    source_comment(o, m, l->line);
-    put(o, "static const long %s_wino_base[%d] = {", l->name, d->phases);
+    sbuf t = {0};
+    put(&t, "static const long %s_wino_base[%d] = {", l->name, d->phases);
     for (int p = 0; p < d->phases; p++)
-        put(o, "%s%ld", p ? ", " : "", lower_direct_base(l, d, p));
-    put(o, "};\n\n");
+        put(&t, "%s%ld", p ? ", " : "", lower_direct_base(l, d, p));
+    put(&t, "};\n\n");
+    char stem[128], name[96], base[128];
+    snprintf(stem, sizeof stem, "%s_wino_base", l->name);
+    snprintf(name, sizeof name, "wino_base_%dphase%s_%zu", d->phases, d->phases > 1 ? "s" : "", d->row);
+    kernel_close(o, &t, l, "forward", stem, NULL, name);
+    kernel_ref(base, sizeof base, l->name, "_wino_base");
+    sbuf *out = o;
+    t = (sbuf){0};
+    o = &t;
     put(o, "static void %s_wino_out(float *restrict acc, const float *restrict M)\n{\n", l->name);
     put(o, "    for (int p = 0; p < %d; p++)\n        for (int o = 0; o < %d; o++) {\n", d->phases, l->out.c);
     put(o, "            const float *mo = M + ((size_t)p * %d + o) * %zu;\n", 9 * d->mpad, d->nvp);
-    put(o, "            float *a = acc + ((size_t)p * %d + o) * %zu - %s_wino_base[p];\n", d->mpad, d->nqp, l->name);
+    put(o, "            float *a = acc + ((size_t)p * %d + o) * %zu - %s[p];\n", d->mpad, d->nqp, base);
     put(o, "            for (int ty = 0; ty < %d; ty++) {\n", d->nty);
     put(o, "                const float *mt = mo + (size_t)ty * %d;\n", d->ntx);
     put(o, "                float *y0 = a + (size_t)ty * %zu, *y1 = y0 + %zu;\n", 2 * d->row, d->row);
@@ -116,19 +141,24 @@ void emit_wino_out(sbuf *o, const ir_model *m, const ir_layer *l, const lower_di
     put(o, "                    y0[2 * tx] = z00 + z01;\n                    y0[2 * tx + 1] = z01 + z02;\n");
     put(o, "                    y1[2 * tx] = z10 + z11;\n                    y1[2 * tx + 1] = z11 + z12;\n");
     put(o, "                }\n            }\n        }\n}\n\n");
+    snprintf(stem, sizeof stem, "%s_wino_out", l->name);
+    snprintf(name, sizeof name, "wino_out_%dx%zu_%dphase%s", l->out.c, d->nqp, d->phases, d->phases > 1 ? "s" : "");
+    kernel_close(out, &t, l, "forward", stem, NULL, name);
 }
 
 /* The products of a winograd pass over one tile's planes: the transform,
  * every phase's 9 products of every block of V vectors of tiles, and back. */
 void emit_wino_products(sbuf *o, const ir_layer *l, const lower_direct *d, const ir_sched *s)
 {
-    put(o, "        %s_wino_in(V, src);\n", l->name);
+    char in[64], block[64];
+    put(o, "        %s(V, src);\n", kernel_ref(in, sizeof in, l->name, "_wino_in"));
     omp_for(o, s);
     put(o, "        for (size_t n = 0; n < %zu; n += %d)\n", d->nvp, vec() * d->V);
     put(o, "            for (int x = 0; x < %d; x++)   /* phase x / 9, product x %% 9 */\n", 9 * d->phases);
     put(o, "                for (int ob = 0; ob < %d; ob += %d)\n", d->mpad, d->R);
-    put(o, "                    %s_wino_block(M + ((size_t)x * %d + ob) * %zu + n, pack + ((size_t)x * %d + ob) * %d,\n",
-        l->name, d->mpad, d->nvp, d->mpad, d->K);
+    put(o, "                    %s(M + ((size_t)x * %d + ob) * %zu + n, pack + ((size_t)x * %d + ob) * %d,\n",
+        kernel_ref(block, sizeof block, l->name, "_wino_block"), d->mpad, d->nvp, d->mpad, d->K);
     put(o, "                            V + (size_t)(x %% 9) * %zu + n);\n", (size_t)d->K * d->nvp);
-    put(o, "        %s_wino_out(acc, M);\n", l->name);
+    char wout[128];
+    put(o, "        %s(acc, M);\n", kernel_ref(wout, sizeof wout, l->name, "_wino_out"));
 }
