@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/spills.sh FILE.s...: do the emitted kernels keep their register
 # blocks in registers? In each kernel function of the assembly (a name
-# ending _block, _rows or _panel, as GCC may suffix it: .constprop.0), the
+# ending _block, _rows or _panel, or a shared block named block_..., as GCC
+# may suffix them: .constprop.0), the
 # loop that does the multiply-adds, from the last label before its first
 # one to the first jump after its last, must not move a vector register to
 # or from the stack. x86-64 (AT&T syntax: %xmm/%ymm/%zmm against (%rsp) or
@@ -15,7 +16,7 @@ bad=0
 for f in "$@"; do
     awk -v file="$f" '
     function flush(   i, first, last, from, to, n) {
-        if (fn !~ /_(block|rows|panel)([.]|$)/) return
+        if (fn !~ /(_(block|rows|panel)|^(wino_)?block_[a-z0-9_]*)([.]|$)/) return
         first = 0; last = 0
         for (i = 1; i <= nl; i++)
             if (line[i] ~ /vfmadd|vfnmadd|fmla|mulps/) { if (!first) first = i; last = i }

@@ -70,6 +70,21 @@ static int pi(void) { return lower_panel_images(); }
 
 static int panels(const ir_layer *l) { return (l->out.c + lower_panel() - 1) / lower_panel(); }
 
+/* The last panel's first rem outputs of image i: whole vectors, then the
+ * lanes of the last one by constant index, so that the sums stay in
+ * registers (through a buffer in memory, GCC keeps them all there). */
+static void emit_panel_tail(sbuf *o, int rem)
+{
+    int whole = rem / vec();
+    put(o, "        if (n < %d) {   /* the last panel: its first %d outputs */\n", lower_panel(), rem);
+    if (whole)
+        put(o, "#pragma GCC unroll %d\n            for (int v = 0; v < %d; v++)\n"
+            "                *(aec_v%du *)(y + %d * v) = sum[i][v];\n", whole, whole, vec(), vec());
+    for (int r = 0; r < rem % vec(); r++)
+        put(o, "            y[%d] = sum[i][%d][%d];\n", whole * vec() + r, whole, r);
+    put(o, "            continue;\n        }\n");
+}
+
 static void emit_linear_panel_helpers(sbuf *o, const ir_model *m, const ir_layer *l)
 {
     int K = l->in.c, N = l->out.c, P = panels(l), V = lower_panel() / vec();
@@ -106,14 +121,11 @@ static void emit_linear_panel_helpers(sbuf *o, const ir_model *m, const ir_layer
         "        }\n    }\n", V, V);
     if (N % lower_panel() == 0)
         put(o, "    (void)n;   /* every panel whole */\n");
-    put(o, "    for (int i = 0; i < %d; i++) {\n        float *y = out + (size_t)img[i] * %d;\n", pi(), N);
-    if (N % lower_panel()) {
-        put(o, "        if (n < %d) {   /* the last panel: its first n outputs */\n            float t[%d];\n", lower_panel(),
-            lower_panel());
-        put(o, "            for (int v = 0; v < %d; v++)\n                *(aec_v%du *)(t + %d * v) = sum[i][v];\n",
-            V, vec(), vec());
-        put(o, "            for (int r = 0; r < n; r++)\n                y[r] = t[r];\n            continue;\n        }\n");
-    }
+    /* unrolled, so that sum[i][v] names registers, never an array in memory */
+    put(o, "#pragma GCC unroll %d\n    for (int i = 0; i < %d; i++) {\n        float *y = out + (size_t)img[i] * %d;\n",
+        pi(), pi(), N);
+    if (N % lower_panel())
+        emit_panel_tail(o, N % lower_panel());
     put(o, "#pragma GCC unroll %d\n        for (int v = 0; v < %d; v++)\n            *(aec_v%du *)(y + %d * v) = sum[i][v];\n"
         "    }\n}\n\n",
         V, V, vec(), vec());
