@@ -33,17 +33,6 @@ static int torch_available(void)
     return access(PYTHON, X_OK) == 0 && system(cmd) == 0;
 }
 
-/* A shell command, formatted; its exit status as system() gives it. */
-static int shell(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 /* Compare one tensor of REF (named prefix + name) with ours. */
 static void compare(const aec_tensor_file *ref, const char *prefix, const aec_param *p, const float *ours)
 {

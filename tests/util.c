@@ -255,3 +255,13 @@ double rel_diff(const float *a, const float *b, size_t n)
     }
     return diff / (scale > 0 ? scale : 1.0);
 }
+
+int shell(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}

@@ -58,6 +58,8 @@ proc  reap(pid_t pid);
 proc  run_argv(char *const argv[]);
 proc  run_va(const char *prog, va_list ap);
 proc  run(const char *prog, ...);
+/* A shell command, formatted; its exit status as system() gives it. */
+int   shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- stderr ------------------------------------------------------------------------ */
 
