@@ -2,6 +2,7 @@
  * line into cli_opts: each value checked, each failure one line naming it. */
 #include "aec.h"
 #include "cli/cli.h"
+#include "data/classes.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <stdio.h>
 
-typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE, ARG_METHOD, ARG_ONLY } arg_kind;
+typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE, ARG_METHOD, ARG_ONLY, ARG_CLASSES } arg_kind;
 
 typedef struct {
     const char *name;           /* without the leading "--" */
@@ -43,7 +44,7 @@ static const opt_spec options[] = {
       "--latents Z.npy     float32 latents [N, Z]" },
     { "labels", ARG_PATH, offsetof(cli_opts, labels), CMD_ENCODE,
       "--labels L.npy      also write the images' labels, int64 [N]" },
-    { "classes", ARG_PATH, offsetof(cli_opts, classes), CMD_TRAIN | CMD_SCORE | CMD_REPORT,
+    { "classes", ARG_CLASSES, offsetof(cli_opts, classes), CMD_TRAIN | CMD_SCORE | CMD_REPORT,
       "--classes LIST      the normal classes, e.g. 0-8 or 1,3,5 (IDX labels): train on these only\n"
       "                      (validation keeps every class); score, report: the AUROC of the others" },
     { "coords", ARG_PATH, offsetof(cli_opts, coords), CMD_MAP,
@@ -183,6 +184,13 @@ static int set_value(const char *cmd, const opt_spec *spec, const char *val, cli
         [ARG_INDEX] = "a non-negative integer", [ARG_MODE] = "'linear' or 'slerp'",
         [ARG_METHOD] = "'pca' or 'tsne'", [ARG_ONLY] = "'train' or 'infer'",
     };
+    unsigned char in[AEC_MAX_CLASS + 1];
+    if (spec->kind == ARG_CLASSES) {        /* the list's own message says what is wrong */
+        if (aec_classes_parse(val, in) != 0)
+            return -1;
+        *(const char **)((char *)o + spec->offset) = val;
+        return 0;
+    }
     if (parse_value(spec, val, o) == 0)
         return 0;
     aec_error("%s: --%s needs %s, not '%s'", cmd, spec->name, wants[spec->kind], val);

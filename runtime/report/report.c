@@ -473,14 +473,16 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
     char csv[4096];
     join(path, sizeof path, o->out_dir, "latent_pca.png");
     join(csv, sizeof csv, o->out_dir, "latent_pca.csv");
-    if (!too_few(val->n, PCA_LEAST, path)
-        && (rc = map_latents(m, val, o, z, 0, path, csv, pca)) == 0)
+    if (too_few(val->n, PCA_LEAST, path))
+        remove(csv);
+    else if ((rc = map_latents(m, val, o, z, 0, path, csv, pca)) == 0)
         say("wrote", o->out_dir, "latent_pca.png and latent_pca.csv", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "latent_tsne.png");
     join(csv, sizeof csv, o->out_dir, "latent_tsne.csv");
-    if (rc == 0 && !too_few(n_tsne, TSNE_LEAST, path)
-        && (rc = map_latents(m, val, o, z, 1, path, csv, tsne)) == 0)
+    if (too_few(n_tsne, TSNE_LEAST, path))
+        remove(csv);                    /* with its picture, an earlier run's points */
+    else if (rc == 0 && (rc = map_latents(m, val, o, z, 1, path, csv, tsne)) == 0)
         say("wrote", o->out_dir, "latent_tsne.png and latent_tsne.csv", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "interpolate.png");
