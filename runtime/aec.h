@@ -74,6 +74,7 @@ typedef struct aec_model {
     int latent_is_image;        /* latent is CBHW in the arena (else [B, Z]) */
     int lat_c, lat_hw;          /* its C and H*W when latent_is_image */
     aec_loss_kind loss;
+    int loss_sum;               /* reduction=sum: each image's sum, averaged over B (else the mean of all) */
     aec_train_cfg defaults;     /* the .ae file's train/optimizer settings */
 
     double forward_flops;       /* per image, as `aec check` counts them */
@@ -103,6 +104,7 @@ typedef struct aec_model {
      * kl_beta * KL / B, and backward its gradient. */
     int variational;
     size_t eps_offset;
+    size_t logvar_offset;       /* [B, Z] after encode with for_loss (mu is at latent_offset) */
     float kl_beta;
 
     /* The schedule's model = split(workers=N): each batch as N slices at

@@ -335,7 +335,7 @@ static void train_ends_with_the_report(void **state)
     assert_int_equal(access(tp("run/samples.png"), F_OK), -1);      /* not a VAE */
     char *html = slurp(tp("run/report.html"), NULL);
     assert_non_null(html);
-    assert_int_equal(check_report_links(html), 5);
+    assert_int_equal(check_report_links(html), 7);      /* with worst.png and loss_hist.png */
     assert_non_null(strstr(html, "<pre>model fmnist_cae: input 1x28x28"));    /* the layer table */
     assert_non_null(strstr(html, "conv1 = conv2d(32, kernel=3, stride=2, pad=1) relu"));  /* the .ae */
     assert_non_null(strstr(html, "of the variance"));
@@ -362,7 +362,7 @@ static void report_leaves_out_what_too_few_images_cannot_show(void **state)
     expect_png("small/latent_pca.png", 800, 700);
     assert_grid(tp("small/interpolate.png"), 1, 10);    /* one pair */
     char *html = slurp(tp("small/report.html"), NULL);
-    assert_int_equal(check_report_links(html), 3);      /* recon, PCA, interpolation */
+    assert_int_equal(check_report_links(html), 5);      /* recon, worst, histogram, PCA, interpolation */
     assert_non_null(strstr(html, "<p>Left out for want of validation images (3): the t-SNE map (it needs 4).</p>"));
     assert_non_null(strstr(html, "<tr><th>images</th><td>3 validation</td>"));
     free(html);
@@ -375,7 +375,7 @@ static void report_leaves_out_what_too_few_images_cannot_show(void **state)
     assert_int_equal(access(tp("small/latent_pca.png"), F_OK), -1);
     assert_int_equal(access(tp("small/interpolate.png"), F_OK), -1);
     html = slurp(tp("small/report.html"), NULL);
-    assert_int_equal(check_report_links(html), 1);      /* recon */
+    assert_int_equal(check_report_links(html), 3);      /* recon, worst, histogram */
     assert_non_null(strstr(html, "<p>Left out for want of validation images (1): the PCA map and the "
                                  "interpolation (they need 2), and the t-SNE map (it needs 4).</p>"));
     free(html);

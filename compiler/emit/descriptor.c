@@ -120,7 +120,8 @@ void emit_descriptor(sbuf *o, const ir_model *m)
     put(o, "    .out_c = %d, .out_h = %d, .out_w = %d,\n", m->input.c, m->input.h, m->input.w);
     put(o, "    .latent = %zu, .latent_is_image = %d, .lat_c = %d, .lat_hw = %d,\n", ir_numel(lat->out),
         !lat->out.flat, lat->out.c, lat->out.h * lat->out.w);
-    put(o, "    .loss = %s,\n", m->loss == LOSS_BCE ? "AEC_LOSS_BCE" : "AEC_LOSS_MSE");
+    put(o, "    .loss = %s, .loss_sum = %d,\n", m->loss == LOSS_BCE ? "AEC_LOSS_BCE" : "AEC_LOSS_MSE",
+        m->reduce == REDUCE_SUM);
     put(o, "    .defaults = {{%s, %s, %s, %s, %s, %s, %s}, %d, %d, %lluu},\n",
         op->kind == OPT_ADAM ? "AEC_OPT_ADAM" : "AEC_OPT_SGD", flit(op->lr, f[0], 32), flit(op->beta1, f[1], 32),
         flit(op->beta2, f[2], 32), flit(op->eps, f[3], 32), flit(op->weight_decay, f[4], 32),
@@ -137,8 +138,8 @@ void emit_descriptor(sbuf *o, const ir_model *m)
         buf_name(m, lat->kind == IR_GAUSSIAN ? lat->buf_mu : lat->buf_out), buf_name(m, lat->buf_out),
         buf_name(m, m->layers[m->nlayers - 1].buf_out));
     if (lat->kind == IR_GAUSSIAN)
-        put(o, "    .variational = 1, .eps_offset = A_%s, .kl_beta = %s,\n", buf_name(m, lat->buf_eps),
-            flit(lat->beta, f[6], 32));
+        put(o, "    .variational = 1, .eps_offset = A_%s, .logvar_offset = A_%s, .kl_beta = %s,\n",
+            buf_name(m, lat->buf_eps), buf_name(m, lat->buf_logvar), flit(lat->beta, f[6], 32));
     if (m->workers_line)
         put(o, "    /* schedule: split(workers=%d), from line %d of the .ae file */\n", m->workers, m->workers_line);
     else

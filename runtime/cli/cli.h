@@ -10,11 +10,12 @@ enum {
     CMD_TRAIN = 1 << 0, CMD_EVAL = 1 << 1, CMD_RECON = 1 << 2, CMD_ENCODE = 1 << 3,
     CMD_DECODE = 1 << 4, CMD_INIT = 1 << 5, CMD_GRAD = 1 << 6, CMD_STEP = 1 << 7,
     CMD_INFO = 1 << 8, CMD_GRADCHECK = 1 << 9, CMD_SAMPLE = 1 << 10, CMD_INTERP = 1 << 11,
-    CMD_REPORT = 1 << 12, CMD_MAP = 1 << 13, CMD_BENCH = 1 << 14,
+    CMD_REPORT = 1 << 12, CMD_MAP = 1 << 13, CMD_BENCH = 1 << 14, CMD_SCORE = 1 << 15,
 };
 
 typedef struct {
     const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode, *method, *only;
+    const char *classes, *coords; /* --classes LIST (data/classes.h), --coords FILE.csv */
     int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report, profile, workers;
     int skip_bad;               /* --skip-bad: leave bad images out of a folder's splits */
     float lr, perplexity, seconds;
@@ -55,6 +56,8 @@ int  aec_cli_make_dirs(const char *path);
 char *aec_cli_resume_command(const cli_opts *o);
 /* A split of --data, limit images at most (0: all), honouring --skip-bad. */
 int  aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, aec_dataset *d);
+/* --classes into normal[] (all 0 when not given); -1 after a message. */
+int  aec_cli_classes(const cli_opts *o, unsigned char normal[256]);
 /* The report's settings for a run with these options (train: NULL when
  * the report does not follow training). */
 aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
@@ -65,6 +68,7 @@ int aec_cmd_train(const aec_model *m, const cli_opts *o);
 int aec_cmd_report(const aec_model *m, const cli_opts *o);
 int aec_cmd_latent_map(const aec_model *m, const cli_opts *o);
 int aec_cmd_eval(const aec_model *m, const cli_opts *o);
+int aec_cmd_score(const aec_model *m, const cli_opts *o);
 int aec_cmd_reconstruct(const aec_model *m, const cli_opts *o);
 int aec_cmd_encode(const aec_model *m, const cli_opts *o);
 int aec_cmd_decode(const aec_model *m, const cli_opts *o);

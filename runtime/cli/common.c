@@ -3,6 +3,7 @@
 #include "aec.h"
 #include "cli/cli.h"
 #include "core/floats.h"
+#include "data/classes.h"
 #include "data/dataset.h"
 #include "io/json.h"
 #include "report/embed.h"
@@ -118,6 +119,15 @@ int aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, 
                      aec_dataset *d)
 {
     return aec_dataset_load_skip(o->data, split, m, limit, o->skip_bad, d);
+}
+
+int aec_cli_classes(const cli_opts *o, unsigned char normal[256])
+{
+    if (!o->classes) {
+        memset(normal, 0, 256);
+        return 0;
+    }
+    return aec_classes_parse(o->classes, normal);
 }
 
 aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,

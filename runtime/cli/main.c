@@ -14,12 +14,16 @@
 static const command commands[] = {
     { "train", CMD_TRAIN, aec_cmd_train, { "data", "out" },
       "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume] [--no-report]\n"
-      "                 [--profile] [--workers N] [--skip-bad]",
+      "                 [--profile] [--workers N] [--skip-bad] [--classes LIST]",
       "train; each epoch writes OUT/model.safetensors, OUT/optim.safetensors, OUT/loss.csv;\n"
       "                 the end, the pictures and OUT/report.html (see report)" },
     { "eval", CMD_EVAL, aec_cmd_eval, { "data", "weights" },
       "--data DIR --weights FILE [--split test|train] [--batch N] [--limit N]",
       "print the mean loss over a split: `loss VALUE`" },
+    { "score", CMD_SCORE, aec_cmd_score, { "data", "weights", "out" },
+      "--data DIR --weights FILE --out FILE.csv [--split test|train] [--batch N] [--limit N] [--classes LIST]",
+      "each image's loss (a VAE's recon and kl too) as CSV rows; with --classes, the AUROC of the\n"
+      "                 other classes as anomalies, overall and per class, and FILE_roc.png" },
     { "reconstruct", CMD_RECON, aec_cmd_reconstruct, { "data", "weights", "out" },
       "--data DIR --weights FILE --out FILE.png [--n N] [--split test|train]",
       "a PNG of the first N images (top row) over their reconstructions" },
@@ -46,12 +50,14 @@ static const command commands[] = {
       "[--from I] [--to J] [--steps N] [--mode linear|slerp]",
       "a strip of images decoded along the way between two latents (default: images 0 and 1)" },
     { "report", CMD_REPORT, aec_cmd_report, { "data", "weights", "out" },
-      "--data DIR --weights FILE --out DIR [--split test|train] [--limit N] [--perplexity X] [--iterations N]",
-      "loss.png (from DIR/loss.csv), recon.png, latent_pca.png, latent_tsne.png, interpolate.png,\n"
-      "                 samples.png (a VAE) and report.html, for a checkpoint" },
+      "--data DIR --weights FILE --out DIR [--split test|train] [--limit N] [--perplexity X] [--iterations N]\n"
+      "                 [--classes LIST]",
+      "loss.png (from DIR/loss.csv), recon.png, worst.png, loss_hist.png, latent_pca.png,\n"
+      "                 latent_tsne.png, interpolate.png, samples.png (a VAE), roc.png (--classes), their\n"
+      "                 numbers (scores.csv, latent_pca.csv, latent_tsne.csv) and report.html" },
     { "latent-map", CMD_MAP, aec_cmd_latent_map, { "data", "weights", "out" },
       "--data DIR --weights FILE --out FILE.png [--method pca|tsne] [--split test|train] [--limit N]\n"
-      "                 [--perplexity X] [--iterations N]",
+      "                 [--perplexity X] [--iterations N] [--coords FILE.csv]",
       "a split's latents (mu of a VAE) in 2-D, coloured by label" },
     { "bench", CMD_BENCH, aec_cmd_bench, { 0 },
       "[--batch N] [--seed N] [--seconds X] [--only train|infer] [--profile] [--workers N]",
@@ -119,7 +125,7 @@ int aec_main(int argc, char **argv, const aec_model *m)
     }
     const command *cmd = find_command(argv[1]);
     if (!cmd) {
-        aec_error("unknown command '%s'; the commands are train, eval, reconstruct, "
+        aec_error("unknown command '%s'; the commands are train, eval, score, reconstruct, "
                   "encode, decode, init, grad, step (see %s --help)", argv[1], prog);
         return 2;
     }

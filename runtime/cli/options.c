@@ -2,6 +2,7 @@
  * line into cli_opts: each value checked, each failure one line naming it. */
 #include "aec.h"
 #include "cli/cli.h"
+#include "data/classes.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <stdio.h>
 
-typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE, ARG_METHOD, ARG_ONLY } arg_kind;
+typedef enum { ARG_PATH, ARG_COUNT, ARG_RATE, ARG_SEED, ARG_FLAG, ARG_SPLIT, ARG_INDEX, ARG_MODE, ARG_METHOD, ARG_ONLY, ARG_CLASSES } arg_kind;
 
 typedef struct {
     const char *name;           /* without the leading "--" */
@@ -21,8 +22,8 @@ typedef struct {
     const char *help;
 } opt_spec;
 
-#define ANY_DATA (CMD_TRAIN | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP | CMD_REPORT | CMD_MAP)
-#define ANY_WEIGHTS (CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_DECODE | CMD_GRAD | CMD_STEP | CMD_SAMPLE | CMD_INTERP | CMD_REPORT | CMD_MAP)
+#define ANY_DATA (CMD_TRAIN | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP | CMD_REPORT | CMD_MAP | CMD_SCORE)
+#define ANY_WEIGHTS (CMD_SCORE | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_DECODE | CMD_GRAD | CMD_STEP | CMD_SAMPLE | CMD_INTERP | CMD_REPORT | CMD_MAP)
 
 static const opt_spec options[] = {
     { "data", ARG_PATH, offsetof(cli_opts, data), ANY_DATA,
@@ -43,17 +44,22 @@ static const opt_spec options[] = {
       "--latents Z.npy     float32 latents [N, Z]" },
     { "labels", ARG_PATH, offsetof(cli_opts, labels), CMD_ENCODE,
       "--labels L.npy      also write the images' labels, int64 [N]" },
-    { "split", ARG_SPLIT, offsetof(cli_opts, split), CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP | CMD_REPORT | CMD_MAP,
+    { "classes", ARG_CLASSES, offsetof(cli_opts, classes), CMD_TRAIN | CMD_SCORE | CMD_REPORT,
+      "--classes LIST      the normal classes, e.g. 0-8 or 1,3,5 (IDX labels): train on these only\n"
+      "                      (validation keeps every class); score, report: the AUROC of the others" },
+    { "coords", ARG_PATH, offsetof(cli_opts, coords), CMD_MAP,
+      "--coords FILE.csv   latent-map: also write each point's index, label, x and y" },
+    { "split", ARG_SPLIT, offsetof(cli_opts, split), CMD_SCORE | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP | CMD_REPORT | CMD_MAP,
       "--split test|train  which part of the data set (default test)" },
     { "epochs", ARG_COUNT, offsetof(cli_opts, epochs), CMD_TRAIN,
       "--epochs N          epochs in all, counting those a resumed run already did" },
-    { "batch", ARG_COUNT, offsetof(cli_opts, batch), CMD_TRAIN | CMD_EVAL | CMD_GRADCHECK | CMD_BENCH,
+    { "batch", ARG_COUNT, offsetof(cli_opts, batch), CMD_TRAIN | CMD_EVAL | CMD_SCORE | CMD_GRADCHECK | CMD_BENCH,
       "--batch N           images per batch" },
     { "lr", ARG_RATE, offsetof(cli_opts, lr), CMD_TRAIN | CMD_STEP,
       "--lr X              learning rate" },
     { "seed", ARG_SEED, offsetof(cli_opts, seed), CMD_TRAIN | CMD_INIT | CMD_GRADCHECK | CMD_SAMPLE | CMD_BENCH,
       "--seed N            seed of the initial parameters and of the shuffling" },
-    { "limit", ARG_COUNT, offsetof(cli_opts, limit), CMD_TRAIN | CMD_EVAL | CMD_ENCODE | CMD_REPORT | CMD_MAP,
+    { "limit", ARG_COUNT, offsetof(cli_opts, limit), CMD_TRAIN | CMD_EVAL | CMD_SCORE | CMD_ENCODE | CMD_REPORT | CMD_MAP,
       "--limit N           only the first N images (train: of each split)" },
     { "resume", ARG_FLAG, offsetof(cli_opts, resume), CMD_TRAIN,
       "--resume            go on from OUT's last checkpoint" },
@@ -178,6 +184,13 @@ static int set_value(const char *cmd, const opt_spec *spec, const char *val, cli
         [ARG_INDEX] = "a non-negative integer", [ARG_MODE] = "'linear' or 'slerp'",
         [ARG_METHOD] = "'pca' or 'tsne'", [ARG_ONLY] = "'train' or 'infer'",
     };
+    unsigned char in[AEC_MAX_CLASS + 1];
+    if (spec->kind == ARG_CLASSES) {        /* the list's own message says what is wrong */
+        if (aec_classes_parse(val, in) != 0)
+            return -1;
+        *(const char **)((char *)o + spec->offset) = val;
+        return 0;
+    }
     if (parse_value(spec, val, o) == 0)
         return 0;
     aec_error("%s: --%s needs %s, not '%s'", cmd, spec->name, wants[spec->kind], val);

@@ -2,8 +2,11 @@
  * trained parameters and the validation set it writes, into one folder:
  *   loss.png         train and validation loss per epoch (from loss.csv)
  *   recon.png        validation images over their reconstructions
+ *   scores.csv       each validation image's loss; worst.png, the 16 worst over their
+ *                    reconstructions; loss_hist.png; roc.png, a one-class run's (scores.c)
  *   latent_pca.png   the latents (mu of a VAE) on their first two principal axes
  *   latent_tsne.png  the same latents through Barnes-Hut t-SNE
+ *   latent_pca.csv, latent_tsne.csv  the maps' points: index, label, x, y
  *   interpolate.png  pairs of images and the decoded steps between them
  *   samples.png      (a VAE) images decoded from its prior N(0, I)
  *   report.html      one page with all of it, the model and the settings
@@ -22,6 +25,8 @@
 #include "report/embed.h"
 #include "report/plot.h"
 #include "report/report.h"
+#include "io/files.h"
+#include "report/scores.h"
 
 enum { RECON_N = 10, PAIRS = 4, STEPS = 8, SAMPLES = 32, MAX_EPOCHS = 100000 };
 
@@ -218,9 +223,27 @@ static int draw_map(const aec_model *m, const aec_dataset *val, const aec_report
     return rc;
 }
 
-/* z: n latents of val, in order. */
+/* The map's points as CSV: index, label (empty without labels), x, y. */
+static int write_map_csv(const char *path, const aec_dataset *val, const float *xy, int n)
+{
+    aec_out_file f;
+    char line[96];
+    if (aec_out_open(&f, path) != 0)
+        return -1;
+    aec_out_write(&f, "index,label,x,y\n", 16);
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(line, sizeof line, "%d,", i);
+        if (val->labels)
+            k += snprintf(line + k, sizeof line - (size_t)k, "%lld", (long long)val->labels[i]);
+        k += snprintf(line + k, sizeof line - (size_t)k, ",%.9g,%.9g\n", xy[2 * i], xy[2 * i + 1]);
+        aec_out_write(&f, line, (size_t)k);
+    }
+    return aec_out_commit(&f);
+}
+
+/* z: n latents of val, in order; csv: the points' file too, or NULL. */
 static int map_latents(const aec_model *m, const aec_dataset *val, const aec_report_opts *o, const float *z,
-                       int tsne, const char *path, map_info *info)
+                       int tsne, const char *path, const char *csv, map_info *info)
 {
     int n = tsne && o->tsne_limit > 0 && o->tsne_limit < val->n ? o->tsne_limit : val->n;
     aec_tsne_opts t = o->tsne;
@@ -236,6 +259,8 @@ static int map_latents(const aec_model *m, const aec_dataset *val, const aec_rep
     info->n = n;
     if (rc == 0)
         rc = draw_map(m, val, o, xy, n, tsne, info, path, t.perplexity);
+    if (rc == 0 && csv)
+        rc = write_map_csv(csv, val, xy, n);
     free(xy);
     return rc;
 }
@@ -255,7 +280,7 @@ int aec_latent_map(const aec_model *m, const float *params, const aec_dataset *v
 {
     map_info info;
     float *z = encode_all(m, params, val);
-    int rc = z ? map_latents(m, val, o, z, tsne, path, &info) : -1;
+    int rc = z ? map_latents(m, val, o, z, tsne, path, o->coords, &info) : -1;
     free(z);
     return rc;
 }
@@ -279,7 +304,10 @@ static void html_text(FILE *f, const char *s)
  * square pixels rather than a blur. */
 static void html_figure(FILE *f, const char *dir, const char *file, const char *caption)
 {
-    int grid = strncmp(file, "latent", 6) != 0 && strcmp(file, "loss.png") != 0;
+    static const char *const plots[] = { "loss.png", "loss_hist.png", "roc.png" };
+    int grid = strncmp(file, "latent", 6) != 0;
+    for (int i = 0; i < 3; i++)
+        grid &= strcmp(file, plots[i]) != 0;
     char path[4096];
     join(path, sizeof path, dir, file);
     FILE *probe = fopen(path, "rb");
@@ -289,6 +317,18 @@ static void html_figure(FILE *f, const char *dir, const char *file, const char *
     fprintf(f, "<figure><img src=\"%s\" alt=\"%s\"%s><figcaption>", file, file, grid ? " class=\"grid\"" : "");
     html_text(f, caption);
     fputs("</figcaption></figure>\n", f);
+}
+
+/* A link to a data file beside the pictures, when it is there. */
+static void html_link(FILE *f, const char *dir, const char *file, const char *what)
+{
+    char path[4096];
+    join(path, sizeof path, dir, file);
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return;
+    fclose(probe);
+    fprintf(f, "<p>The numbers: <a href=\"%s\">%s</a> (%s: index, label, x, y).</p>\n", file, file, what);
 }
 
 static void html_results(FILE *f, const aec_model *m, const loss_rows *r, const aec_report_opts *o)
@@ -348,7 +388,7 @@ static void html_settings(FILE *f, const aec_model *m, const aec_report_opts *o,
 }
 
 static int write_html(const aec_model *m, const aec_report_opts *o, const loss_rows *r, const map_info *pca,
-                      const map_info *tsne, const aec_dataset *val)
+                      const map_info *tsne, const aec_dataset *val, const aec_report_scores *scores)
 {
     char path[4096], tmp[4200], cap[256];
     join(path, sizeof path, o->out_dir, "report.html");
@@ -371,9 +411,11 @@ static int write_html(const aec_model *m, const aec_report_opts *o, const loss_r
     snprintf(cap, sizeof cap, "PCA of %d validation latents: %.1f%% + %.1f%% of the variance.", pca->n,
              100 * pca->explained[0], 100 * pca->explained[1]);
     html_figure(f, o->out_dir, "latent_pca.png", cap);
+    html_link(f, o->out_dir, "latent_pca.csv", "the map's points");
     snprintf(cap, sizeof cap, "t-SNE of %d validation latents (perplexity %g, %d iterations, %.1f s).",
              tsne->n, o->tsne.perplexity, o->tsne.iterations, tsne->seconds);
     html_figure(f, o->out_dir, "latent_tsne.png", cap);
+    html_link(f, o->out_dir, "latent_tsne.csv", "the map's points");
     html_figure(f, o->out_dir, "interpolate.png",
                 "Each row: a validation image, the images decoded on the straight line from its latent "
                 "to the next image's, and that image.");
@@ -385,6 +427,12 @@ static int write_html(const aec_model *m, const aec_report_opts *o, const loss_r
     else if (tsne->n == 0)
         fprintf(f, "<p>Left out for want of validation images (%d): the t-SNE map (it needs %d).</p>\n",
                 val->n, TSNE_LEAST);
+    aec_report_scores_html(f, scores, o);
+    html_figure(f, o->out_dir, "worst.png", "The validation images with the highest loss (top), highest first, "
+                "over their reconstructions.");
+    html_figure(f, o->out_dir, "loss_hist.png", val->labels ? "Per-image loss, the fraction of each class's "
+                "images in each bin." : "Per-image loss: the fraction of the images in each bin.");
+    html_figure(f, o->out_dir, "roc.png", "ROC of the per-image loss: the classes not trained on as anomalies.");
     html_settings(f, m, o, val);
     fputs("</body></html>\n", f);
     int bad = ferror(f);
@@ -422,15 +470,20 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
     if (!z)
         return -1;
     int rc = 0, n_tsne = o->tsne_limit > 0 && o->tsne_limit < val->n ? o->tsne_limit : val->n;
+    char csv[4096];
     join(path, sizeof path, o->out_dir, "latent_pca.png");
-    if (!too_few(val->n, PCA_LEAST, path)
-        && (rc = map_latents(m, val, o, z, 0, path, pca)) == 0)
-        say("wrote", o->out_dir, "latent_pca.png", t);
+    join(csv, sizeof csv, o->out_dir, "latent_pca.csv");
+    if (too_few(val->n, PCA_LEAST, path))
+        remove(csv);
+    else if ((rc = map_latents(m, val, o, z, 0, path, csv, pca)) == 0)
+        say("wrote", o->out_dir, "latent_pca.png and latent_pca.csv", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "latent_tsne.png");
-    if (rc == 0 && !too_few(n_tsne, TSNE_LEAST, path)
-        && (rc = map_latents(m, val, o, z, 1, path, tsne)) == 0)
-        say("wrote", o->out_dir, "latent_tsne.png", t);
+    join(csv, sizeof csv, o->out_dir, "latent_tsne.csv");
+    if (too_few(n_tsne, TSNE_LEAST, path))
+        remove(csv);                    /* with its picture, an earlier run's points */
+    else if (rc == 0 && (rc = map_latents(m, val, o, z, 1, path, csv, tsne)) == 0)
+        say("wrote", o->out_dir, "latent_tsne.png and latent_tsne.csv", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "interpolate.png");
     if (rc == 0 && !too_few(val->n, PAIR_LEAST, path)
@@ -453,13 +506,16 @@ int aec_report(const aec_model *m, const float *params, const aec_dataset *val, 
     t = aec_seconds();
     if (rc == 0 && (rc = write_recon(m, params, val, o->out_dir)) == 0)
         say("wrote", o->out_dir, "recon.png", t);
+    aec_report_scores scores;
+    if (rc == 0)
+        rc = aec_report_write_scores(m, params, val, o, &scores);
     if (rc == 0)
         rc = write_maps(m, params, val, o, &pca, &tsne);
     t = aec_seconds();
     if (rc == 0 && m->variational && (rc = write_samples(m, params, o->cfg.seed, o->out_dir)) == 0)
         say("wrote", o->out_dir, "samples.png", t);
     t = aec_seconds();
-    if (rc == 0 && (rc = write_html(m, o, have_loss ? &rows : &(loss_rows){0}, &pca, &tsne, val)) == 0)
+    if (rc == 0 && (rc = write_html(m, o, have_loss ? &rows : &(loss_rows){0}, &pca, &tsne, val, &scores)) == 0)
         say("wrote", o->out_dir, "report.html", t);
     if (have_loss)
         loss_rows_free(&rows);

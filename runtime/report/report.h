@@ -16,6 +16,9 @@ typedef struct {
     aec_train_cfg cfg;              /* the run's settings */
     aec_tsne_opts tsne;
     int tsne_limit;                 /* the t-SNE map shows at most this many (0: all) */
+    const char *coords;             /* latent-map: the points' CSV file too, or NULL */
+    const unsigned char *normal;    /* the classes trained on (256 flags; --classes), or NULL: with
+                                       labels, the AUROC of the others and roc.png */
 } aec_report_opts;
 
 /* Write loss.png (when out_dir has a loss.csv), recon.png, latent_pca.png,
