@@ -273,7 +273,7 @@ static proc run_train(const char *dir, int resume, const kill_point *k, int reco
     snprintf(out, sizeof out, "%s", dir);   /* tp()'s buffers rotate */
     char *argv[] = { EXE, "train", "--data", DATA, "--out", out, "--epochs", EPOCHS_S,
                      "--limit", LIMIT_S, "--batch", BATCH_S, "--no-report",
-                     resume ? "--resume" : NULL, NULL };
+                     resume == 1 ? "--resume" : resume == 2 ? "--overwrite" : NULL, NULL };
     mkdir(out, 0755);
     watch w = { .k = k, .fire_at = -1, .record = record };
     w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -454,7 +454,8 @@ static void chain(const char *name, const kill_point *k, int n)
         const kill_point *kp = i < n ? &k[i] : NULL;
         proc p = run_train(out, resume, kp, 0);
         if (resume && p.status == 1 && !whole) {
-            /* nothing whole to go on from: a clear refusal, then afresh */
+            /* nothing whole to go on from: a clear refusal, then afresh
+             * (--overwrite: train keeps what a run left unless told) */
             expect(&p, 1, "cannot resume from");
             if (!strstr(p.err, ".safetensors: cannot read: No such file or directory")) {
                 show(&p);
@@ -462,7 +463,7 @@ static void chain(const char *name, const kill_point *k, int n)
             }
             print_message("  --resume refused: %s", strchr(p.err, ':') + 2);
             proc_free(&p);
-            p = run_train(out, 0, kp, 0);
+            p = run_train(out, 2, kp, 0);
         }
         if (resume && p.signal == 0 && p.status != 0 && whole) {
             show(&p);
