@@ -5,8 +5,8 @@
  * The model's executable is build/fmnist_cae (make all builds it), run as a
  * child process on a tiny IDX data set made here (random 28x28 images), so
  * the tests need no downloaded data. HOSTILE_EXE names another executable of
- * the same model: an older build shows which of these tests fail without the
- * fixes. */
+ * the same model, HOSTILE_AEC another aec: an older build shows which of
+ * these tests fail without the fixes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,16 +24,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <glob.h>
+
 #include "aec.h"
 #include "fmnist_cae.h"
 #include "util.h"
 
 static const aec_model *const M = &fmnist_cae_model;
 
+#define MODEL   AEC_ROOT "/models/fmnist_cae.ae"
+
 static const char *exe(void)
 {
     const char *e = getenv("HOSTILE_EXE");
     return e && *e ? e : AEC_BUILD "/fmnist_cae";
+}
+
+/* build/aec, or build-san/aec under SAN=1; HOSTILE_AEC names another. */
+static char *aec(void)
+{
+    const char *e = getenv("HOSTILE_AEC");
+    return (char *)(e && *e ? e : AEC_BUILD "/aec");
 }
 
 /* ---- data ------------------------------------------------------------------------- */
@@ -233,6 +245,108 @@ static void sigterm_during_the_report_leaves_one_run(void **state UNUSED)
     proc_free(&p);
 }
 
+/* 2. aec build -o onto its own source, or onto a FIFO (a device as root
+ * would be the same), is refused before compiling; both stay as they were. */
+static void build_output_is_never_the_source_or_a_device(void **state UNUSED)
+{
+    char ae[512], fifo[512];
+    snprintf(ae, sizeof ae, "%s", tp("m.ae"));
+    snprintf(fifo, sizeof fifo, "%s", tp("fifo"));
+    copy_file(MODEL, ae);
+    run_expect(1, "is the model's source", run(aec(), "build", ae, "-o", ae, NULL));
+    size_t n;
+    char *src = slurp(ae, &n), *want = slurp(MODEL, NULL);
+    assert_string_equal(src, want);
+    free(src);
+    free(want);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    run_expect(1, "not a regular file", run(aec(), "build", ae, "-o", fifo, NULL));
+    struct stat st;
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+}
+
+/* 13. aec check /dev/zero stops reading at the 16 MiB limit (it read until
+ * memory ran out); a 2 GB address-space limit makes the old way fail fast. */
+static void check_of_dev_zero_stops_at_the_limit(void **state UNUSED)
+{
+    char cmd[1024], err[600];
+    snprintf(err, sizeof err, "%s/zero.err", tmpdir);
+    snprintf(cmd, sizeof cmd, "ulimit -v 2000000; exec timeout 60 '%s' check /dev/zero 2>'%s'", aec(), err);
+    int st = system(cmd);
+    char *e = slurp(err, NULL);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !e || !strstr(e, "/dev/zero: error: not a .ae text file (larger than 16 MiB)"))
+        print_message("status %d, stderr: %s\n", st, e ? e : "(none)");
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    assert_non_null(strstr(e, "/dev/zero: error: not a .ae text file (larger than 16 MiB)"));
+    free(e);
+}
+
+/* The aec-build-* folders in dir. */
+static int build_dirs(const char *dir)
+{
+    char pat[600];
+    glob_t g;
+    snprintf(pat, sizeof pat, "%s/aec-build-*", dir);
+    int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+    globfree(&g);
+    return n;
+}
+
+/* 16. Ctrl-C during aec build: the compiler is stopped, the temporary
+ * folder and EXE.tmpPID are removed, exit 130 with a message. AEC_CFLAGS
+ * words past the 60th were dropped: a bad 66th word must fail the build. */
+static void interrupted_build_leaves_nothing_and_every_flag_counts(void **state UNUSED)
+{
+    char tmp[512], exe_path[512], ae[512], pat[600];
+    snprintf(tmp, sizeof tmp, "%s", tp("buildtmp"));
+    snprintf(exe_path, sizeof exe_path, "%s", tp("built"));
+    snprintf(ae, sizeof ae, "%s", tp("m2.ae"));
+    copy_file(MODEL, ae);
+    assert_int_equal(mkdir(tmp, 0755), 0);
+    setenv("TMPDIR", tmp, 1);
+    char *argv[] = { aec(), "build", ae, "-o", exe_path, NULL };
+    pid_t pid = spawn(argv);
+    for (int i = 0; i < 30000 && build_dirs(tmp) == 0; i++)
+        nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+    nanosleep(&(struct timespec){ 0, 300000000 }, NULL);    /* the compiler is running */
+    assert_int_equal(kill(pid, SIGINT), 0);
+    proc p = reap(pid);
+    expect(&p, 130, "temporary files are removed");
+    proc_free(&p);
+    assert_int_equal(build_dirs(tmp), 0);
+    glob_t g;
+    snprintf(pat, sizeof pat, "%s.tmp*", exe_path);
+    assert_int_equal(glob(pat, 0, NULL, &g), GLOB_NOMATCH);
+    assert_false(exists(exe_path));
+
+    char flags[2048] = "-O0";
+    for (int i = 1; i < 65; i++)
+        strcat(flags, " -DAEC_PAD");
+    strcat(flags, " -fno-such-flag-aec");
+    setenv("AEC_CFLAGS", flags, 1);
+    proc q = run(aec(), "build", ae, "-o", exe_path, NULL);
+    unsetenv("AEC_CFLAGS");
+    unsetenv("TMPDIR");
+    expect(&q, 1, "no-such-flag-aec");
+    proc_free(&q);
+    assert_false(exists(exe_path));
+}
+
+/* 15. interpolate --to 2147483647 overflowed computing how many images to
+ * load (UBSan stopped it under SAN=1): now it says there are too few. */
+static void interpolate_to_int_max_says_too_few_images(void **state UNUSED)
+{
+    char w[512], png[512];
+    snprintf(w, sizeof w, "%s", tp("init.safetensors"));
+    snprintf(png, sizeof png, "%s", tp("i.png"));
+    if (!exists(w))
+        run_expect(0, NULL, RUN("init", "--out", w));
+    run_expect(1, "but there are only 12 images", RUN("interpolate", "--data", data(), "--weights", w,
+                                                      "--out", png, "--to", "2147483647"));
+    assert_false(exists(png));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +355,10 @@ int main(void)
         cmocka_unit_test(out_inside_data_is_refused),
         cmocka_unit_test(sigterm_during_the_report_leaves_one_run),
         cmocka_unit_test(sigterm_and_a_second_training),
+        cmocka_unit_test(build_output_is_never_the_source_or_a_device),
+        cmocka_unit_test(check_of_dev_zero_stops_at_the_limit),
+        cmocka_unit_test(interrupted_build_leaves_nothing_and_every_flag_counts),
+        cmocka_unit_test(interpolate_to_int_max_says_too_few_images),
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;

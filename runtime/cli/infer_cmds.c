@@ -177,7 +177,8 @@ static int interp_ends(const aec_model *m, const cli_opts *o, const float *param
         return -1;
     }
     aec_dataset d;
-    int limit = (o->from > o->to ? o->from : o->to) + 1;
+    int last = o->from > o->to ? o->from : o->to;
+    int limit = last < INT_MAX ? last + 1 : INT_MAX;   /* --to 2147483647 overflowed */
     if (aec_cli_load_data(m, o, o->split, limit, &d) != 0)
         return -1;
     src = aec_alloc_floats((size_t)d.n * m->latent, "latents");
