@@ -347,6 +347,75 @@ static void interpolate_to_int_max_says_too_few_images(void **state UNUSED)
     assert_false(exists(png));
 }
 
+/* ---- silently wrong numbers ------------------------------------------------------- */
+
+static size_t param_offset(const aec_model *m, const char *name)
+{
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strcmp(m->params[t].name, name) == 0)
+            return m->params[t].offset;
+    fail_msg("no parameter %s", name);
+    return 0;
+}
+
+/* 8. A NaN goes through relu as in PyTorch: one NaN bias of conv1 (relu
+ * after it) makes every reconstruction NaN. relu's `v > 0 ? v : 0` made
+ * it 0, and the model gave plausible images and a plausible loss. */
+static void nan_goes_through_relu(void **state UNUSED)
+{
+    enum { B = 4 };
+    size_t chw = 784;
+    float *p = calloc(M->n_params, sizeof *p), *x = calloc(B * chw, sizeof *x);
+    float *y = calloc(B * chw, sizeof *y);
+    assert_true(p && x && y);
+    aec_init_params(M, p, 1);
+    for (size_t i = 0; i < B * chw; i++)
+        x[i] = (float)(i % 97) / 97.0f;
+    assert_int_equal(aec_run(M, p, AEC_RUN_RECONSTRUCT, x, B, y), 0);
+    for (size_t i = 0; i < B * chw; i++)
+        assert_true(isfinite(y[i]));
+    p[param_offset(M, "conv1.bias")] = NAN;
+    assert_int_equal(aec_run(M, p, AEC_RUN_RECONSTRUCT, x, B, y), 0);
+    for (int b = 0; b < B; b++)
+        assert_true(isnan(y[b * chw]));
+    free(p), free(x), free(y);
+}
+
+/* 8. Loaded weights, inputs and latents with a NaN or Inf are refused,
+ * naming the file, the tensor and the index. */
+static void non_finite_weights_and_inputs_are_named(void **state UNUSED)
+{
+    char w[512], bad[512], z[512], png[512];
+    snprintf(w, sizeof w, "%s", tp("finite.safetensors"));
+    snprintf(bad, sizeof bad, "%s", tp("nan.safetensors"));
+    snprintf(z, sizeof z, "%s", tp("nan_z.npy"));
+    snprintf(png, sizeof png, "%s", tp("nan.png"));
+    run_expect(0, NULL, RUN("init", "--out", w));
+    aec_tensor_file f;
+    assert_int_equal(aec_safetensors_read(w, &f), 0);
+    aec_tensor t[16];
+    assert_true(f.n <= 16);
+    int k = -1;
+    for (int i = 0; i < f.n; i++) {
+        t[i] = (aec_tensor){ f.names[i], f.ndim[i], { 0 }, f.data[i] };
+        memcpy(t[i].shape, f.shape[i], sizeof t[i].shape);
+        k = strcmp(f.names[i], "up1.weight") == 0 ? i : k;
+    }
+    assert_true(k >= 0);
+    f.data[k][7] = INFINITY;
+    assert_int_equal(aec_safetensors_write(bad, t, f.n, f.metadata_json), 0);
+    aec_tensor_file_free(&f);
+    run_expect(1, "nan.safetensors: up1.weight holds an Inf at index 7",
+               RUN("eval", "--data", data(), "--weights", bad));
+    float zs[2 * 64] = { 0 };
+    zs[64 + 3] = NAN;
+    int64_t shape[2] = { 2, 64 };
+    assert_int_equal(aec_npy_write_f32(z, zs, 2, shape), 0);
+    run_expect(1, "nan_z.npy: the latents holds a NaN at index 67",
+               RUN("decode", "--weights", w, "--latents", z, "--out", png));
+    assert_false(exists(png));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +424,8 @@ int main(void)
         cmocka_unit_test(out_inside_data_is_refused),
         cmocka_unit_test(sigterm_during_the_report_leaves_one_run),
         cmocka_unit_test(sigterm_and_a_second_training),
+        cmocka_unit_test(nan_goes_through_relu),
+        cmocka_unit_test(non_finite_weights_and_inputs_are_named),
         cmocka_unit_test(build_output_is_never_the_source_or_a_device),
         cmocka_unit_test(check_of_dev_zero_stops_at_the_limit),
         cmocka_unit_test(interrupted_build_leaves_nothing_and_every_flag_counts),
@@ -362,6 +433,5 @@ int main(void)
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;
-    (void)M;
     return cmocka_run_group_tests(tests, NULL, tmpdir_teardown);
 }

@@ -6,6 +6,7 @@
 #include "core/floats.h"
 #include "data/dataset.h"
 #include "io/json.h"
+#include "io/params.h"
 #include "report/embed.h"
 #include "report/report.h"
 
@@ -41,7 +42,11 @@ int aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
     if (ndim == 4 && s[1] == m->in_c && s[2] == m->in_h && s[3] == m->in_w
         && s[0] >= 1 && s[0] <= INT_MAX / 2) {
         *B = (int)s[0];
-        return 0;
+        if (aec_check_finite(path, "the input", *x, (size_t)*B * aec_cli_image_floats(m)) == 0)
+            return 0;
+        free(*x);
+        *x = NULL;
+        return -1;
     }
     char got[96];
     int k = snprintf(got, sizeof got, "[");
