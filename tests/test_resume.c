@@ -381,8 +381,9 @@ static int check_csv(const char *path)
     return rows;
 }
 
-/* The folder holds only the checkpoint's files (and their temporaries), and
- * each of those present loads and is the reference's file of its epoch. */
+/* The folder holds only the checkpoint's files (and their temporaries, and
+ * train's lock file .lock), and each of those present loads and is the
+ * reference's file of its epoch. */
 static disk check_intact(const char *out, const char *what)
 {
     static const char *const known[] = { "model.safetensors", "optim.safetensors", "loss.csv" };
@@ -391,7 +392,7 @@ static disk check_intact(const char *out, const char *what)
     assert_non_null(d);
     char names[1024] = "";
     for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".lock"))
             continue;
         size_t i = 0, n = strlen(e->d_name);
         while (i < 3 && strncmp(e->d_name, known[i], strlen(known[i])) != 0)
