@@ -42,7 +42,7 @@ int compile_source(const char *path, const char *src, size_t len, FILE *err, com
 int compile_file(const char *path, FILE *err, compiled *c)
 {
     size_t len = 0;
-    char *src = read_file(path, &len);
+    char *src = read_file(path, MAX_SOURCE, &len);
     if (!src) {
         memset(c, 0, sizeof *c);
         fprintf(err ? err : stderr, "%s: error: cannot read: %s\n", path, strerror(errno));

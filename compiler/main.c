@@ -5,6 +5,7 @@
  *   aec targets                  the CPU targets, and which this CPU runs
  * emit and build take --target NAME (default: the host's, lower/target.c). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +42,37 @@ static const char usage[] =
     "             AEC_HOME (a checkout with runtime/ and build/libaecrt.a; default: beside aec)\n"
     "see man aec, man aec-language\n";
 
+/* SIGINT or SIGTERM during a build: passed on to the compiler, then the
+ * temporary files go and aec exits 128 + the signal. */
+static volatile sig_atomic_t stop_sig;
+static volatile pid_t child;
+
+static void on_stop(int sig)
+{
+    stop_sig = sig;
+    if (child > 0)
+        kill(child, sig);
+}
+
+static void catch_stops(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Run argv, wait, 0 if it exited 0. */
 static int run(char *const argv[])
 {
+    if (stop_sig)
+        return -1;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
+    child = pid;
     if (pid == 0) {
         execvp(argv[0], argv);
         fprintf(stderr, "aec: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -56,15 +82,37 @@ static int run(char *const argv[])
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return -1;
+    child = 0;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* Split AEC_CFLAGS on spaces into argv. */
+/* Split AEC_CFLAGS on spaces into argv, which has room for every word. */
 static int add_flags(char **argv, int n, char *flags)
 {
-    for (char *tok = strtok(flags, " \t"); tok && n < 60; tok = strtok(NULL, " \t"))
+    for (char *tok = strtok(flags, " \t"); tok; tok = strtok(NULL, " \t"))
         argv[n++] = tok;
     return n;
+}
+
+/* -o EXE is replaced by a rename: it must be a new path or a regular file,
+ * and not the .ae file itself (`-o X.ae` replaced the source; `-o` onto a
+ * device or a FIFO replaced the node with a regular file). */
+static int check_out_file(const char *exe, const char *src)
+{
+    struct stat so, ss;
+    if (stat(exe, &so) != 0)
+        return 0;
+    if (!S_ISREG(so.st_mode)) {
+        fprintf(stderr, "aec: cannot write %s: it is not a regular file; -o names the executable "
+                        "to create or replace\n", exe);
+        return -1;
+    }
+    if (stat(src, &ss) == 0 && ss.st_dev == so.st_dev && ss.st_ino == so.st_ino) {
+        fprintf(stderr, "aec: -o %s is the model's source %s; name the executable otherwise\n", exe,
+                src);
+        return -1;
+    }
+    return 0;
 }
 
 /* The folder EXE goes into must exist before compiling, not fail after. */
@@ -86,7 +134,7 @@ static int check_out_dir(const char *exe)
 
 static int compile_exe(const compiled *c, const char *exe)
 {
-    if (check_out_dir(exe) < 0)
+    if (check_out_dir(exe) < 0 || check_out_file(exe, c->path) < 0)
         return -1;
     if (aec_target_now()->cc[0]) {   /* the runtime library here is this host's */
         fprintf(stderr, "aec: cannot build a %s executable on this host: `aec emit --target %s` writes the C "
@@ -96,7 +144,9 @@ static int compile_exe(const compiled *c, const char *exe)
     aec_runtime rt;
     if (aec_find_runtime(&rt) < 0)
         return -1;
-    char dir[] = "/tmp/aec-build-XXXXXX", src[4200], inc_rt[4200], inc_gen[4200], *lib = rt.lib, tmp_exe[4200];
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char dir[4096], src[4200], inc_rt[4200], inc_gen[4200], *lib = rt.lib, tmp_exe[4200];
+    snprintf(dir, sizeof dir, "%s/aec-build-XXXXXX", tmpdir);
     if (!mkdtemp(dir)) {
         fprintf(stderr, "aec: cannot make a temporary directory: %s\n", strerror(errno));
         return -1;
@@ -109,7 +159,8 @@ static int compile_exe(const compiled *c, const char *exe)
     const aec_target *t = aec_target_now();
     const char *cc = t->cc[0] ? t->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     const char *cf = getenv("AEC_CFLAGS") ? getenv("AEC_CFLAGS") : DEFAULT_CFLAGS;
-    char *tflags = xstrdup(t->cflags), *flags = xstrdup(cf), *argv[80];
+    char *tflags = xstrdup(t->cflags), *flags = xstrdup(cf);
+    char **argv = xmalloc((strlen(t->cflags) / 2 + strlen(cf) / 2 + 40) * sizeof *argv);
     int n = 0;
     argv[n++] = (char *)cc;
     n = add_flags(argv, n, tflags);
@@ -123,9 +174,9 @@ static int compile_exe(const compiled *c, const char *exe)
     for (int i = 0; rest[i]; i++)
         argv[n++] = rest[i];
     argv[n] = NULL;
-    if (rc == 0 && (rc = run(argv)) != 0)
+    if (rc == 0 && (rc = run(argv)) != 0 && !stop_sig)
         fprintf(stderr, "aec: compiling the generated C for %s failed (see above)\n", c->path);
-    if (rc == 0 && rename(tmp_exe, exe) != 0) {
+    if (rc == 0 && !stop_sig && rename(tmp_exe, exe) != 0) {
         fprintf(stderr, "aec: cannot write %s: %s\n", exe, strerror(errno));
         rc = -1;
     }
@@ -137,6 +188,12 @@ static int compile_exe(const compiled *c, const char *exe)
     rmdir(dir);
     free(tflags);
     free(flags);
+    free(argv);
+    if (stop_sig) {
+        fprintf(stderr, "aec: %s: the build of %s stopped; its temporary files are removed\n",
+                stop_sig == SIGTERM ? "terminated" : "interrupted", exe);
+        return 128 + stop_sig;
+    }
     return rc;
 }
 
@@ -254,9 +311,11 @@ int main(int argc, char **argv)
             print_layer_table(stdout, &c.ir);
         else if (strcmp(cmd, "emit") == 0)
             rc = write_emitted(&c, out);
-        else
+        else {
+            catch_stops();
             rc = compile_exe(&c, out);
+        }
     }
     compiled_free(&c);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 ? 0 : rc > 128 ? rc : 1;
 }

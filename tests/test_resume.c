@@ -273,7 +273,7 @@ static proc run_train(const char *dir, int resume, const kill_point *k, int reco
     snprintf(out, sizeof out, "%s", dir);   /* tp()'s buffers rotate */
     char *argv[] = { EXE, "train", "--data", DATA, "--out", out, "--epochs", EPOCHS_S,
                      "--limit", LIMIT_S, "--batch", BATCH_S, "--no-report",
-                     resume ? "--resume" : NULL, NULL };
+                     resume == 1 ? "--resume" : resume == 2 ? "--overwrite" : NULL, NULL };
     mkdir(out, 0755);
     watch w = { .k = k, .fire_at = -1, .record = record };
     w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -381,8 +381,9 @@ static int check_csv(const char *path)
     return rows;
 }
 
-/* The folder holds only the checkpoint's files (and their temporaries), and
- * each of those present loads and is the reference's file of its epoch. */
+/* The folder holds only the checkpoint's files (and their temporaries, and
+ * train's lock file .lock), and each of those present loads and is the
+ * reference's file of its epoch. */
 static disk check_intact(const char *out, const char *what)
 {
     static const char *const known[] = { "model.safetensors", "optim.safetensors", "loss.csv" };
@@ -391,7 +392,7 @@ static disk check_intact(const char *out, const char *what)
     assert_non_null(d);
     char names[1024] = "";
     for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".lock"))
             continue;
         size_t i = 0, n = strlen(e->d_name);
         while (i < 3 && strncmp(e->d_name, known[i], strlen(known[i])) != 0)
@@ -454,7 +455,8 @@ static void chain(const char *name, const kill_point *k, int n)
         const kill_point *kp = i < n ? &k[i] : NULL;
         proc p = run_train(out, resume, kp, 0);
         if (resume && p.status == 1 && !whole) {
-            /* nothing whole to go on from: a clear refusal, then afresh */
+            /* nothing whole to go on from: a clear refusal, then afresh
+             * (--overwrite: train keeps what a run left unless told) */
             expect(&p, 1, "cannot resume from");
             if (!strstr(p.err, ".safetensors: cannot read: No such file or directory")) {
                 show(&p);
@@ -462,7 +464,7 @@ static void chain(const char *name, const kill_point *k, int n)
             }
             print_message("  --resume refused: %s", strchr(p.err, ':') + 2);
             proc_free(&p);
-            p = run_train(out, 0, kp, 0);
+            p = run_train(out, 2, kp, 0);
         }
         if (resume && p.signal == 0 && p.status != 0 && whole) {
             show(&p);

@@ -168,34 +168,11 @@ static void make_set(aec_dataset *d, int n, uint64_t seed)
     free(px);
 }
 
-static void put_be32(FILE *fp, uint32_t v)
-{
-    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-    fwrite(b, 1, 4, fp);
-}
-
 /* DIR/PREFIX-images-idx3-ubyte and DIR/PREFIX-labels-idx1-ubyte, uncompressed. */
-static void write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
+static void write_lin_idx(const char *dir, const char *prefix, int n, uint64_t seed)
 {
-    char path[512];
     uint8_t *px = make_pixels(n, seed);
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    put_be32(fp, 0x803);
-    put_be32(fp, (uint32_t)n);
-    put_be32(fp, 2);
-    put_be32(fp, 2);
-    fwrite(px, 1, (size_t)n * F, fp);
-    fclose(fp);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    fp = fopen(path, "wb");
-    assert_non_null(fp);
-    put_be32(fp, 0x801);
-    put_be32(fp, (uint32_t)n);
-    for (int i = 0; i < n; i++)
-        fputc(i % 10, fp);
-    fclose(fp);
+    write_idx(dir, prefix, n, 2, 2, px);
     free(px);
 }
 
@@ -935,8 +912,8 @@ static void test_cli_round_trip(void **state)
     char *zp = join(dir, "z.npy"), *lp = join(dir, "l.npy");
     char *dec = join(dir, "dec.png"), *rec = join(dir, "rec.png");
     row rows[5];
-    write_idx(data, "train", 40, 51);
-    write_idx(data, "t10k", 12, 52);
+    write_lin_idx(data, "train", 40, 51);
+    write_lin_idx(data, "t10k", 12, 52);
     assert_int_equal(CLI("lin", "train", "--data", data, "--out", out, "--epochs", "2",
                          "--batch", "8", "--lr", "0.02", "--seed", "3", "--limit", "30"), 0);
     assert_int_equal(CLI("lin", "train", "--data", data, "--out", out, "--epochs", "3",

@@ -107,6 +107,34 @@ char *slurp(const char *path, size_t *len)
     return b;
 }
 
+static void put_be32(FILE *fp, uint32_t v)
+{
+    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    fwrite(b, 1, 4, fp);
+}
+
+void write_idx(const char *dir, const char *prefix, int n, int h, int w, const uint8_t *px)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    put_be32(fp, 0x803);
+    put_be32(fp, (uint32_t)n);
+    put_be32(fp, (uint32_t)h);
+    put_be32(fp, (uint32_t)w);
+    fwrite(px, 1, (size_t)n * h * w, fp);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    put_be32(fp, 0x801);
+    put_be32(fp, (uint32_t)n);
+    for (int i = 0; i < n; i++)
+        fputc(i % 10, fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
 void need_fashion_mnist(const char *dir)
 {
     char gz[512], raw[512];

@@ -39,6 +39,9 @@ void copy_file(const char *from, const char *to);
 /* Two checkpoints aec wrote hold the same tensors, bit for bit, and the same metadata. */
 void assert_same_safetensors(const char *path, const char *want);
 
+/* DIR/PREFIX-images-idx3-ubyte (n images of h x w bytes px) and
+ * DIR/PREFIX-labels-idx1-ubyte (labels i % 10), uncompressed. */
+void write_idx(const char *dir, const char *prefix, int n, int h, int w, const uint8_t *px);
 /* Skip the running test, saying why, when Fashion-MNIST's IDX files are not in dir. */
 void need_fashion_mnist(const char *dir);
 

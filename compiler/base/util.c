@@ -73,7 +73,7 @@ void sb_free(sbuf *b)
     b->len = b->cap = 0;
 }
 
-char *read_file(const char *path, size_t *len)
+char *read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -81,7 +81,7 @@ char *read_file(const char *path, size_t *len)
     sbuf b = {0};
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    while (b.len <= max && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (b.len + n + 1 > b.cap) {
             b.cap = (b.len + n + 1) * 2;
             b.s = xrealloc(b.s, b.cap);

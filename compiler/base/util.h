@@ -22,7 +22,9 @@ void sb_free(sbuf *b);
  * would garble a terminal or a C comment become '?'. */
 void source_line(const char *src, size_t len, int line, char *buf, size_t size);
 
-/* Read a whole file; NULL (with errno set) on failure. */
-char *read_file(const char *path, size_t *len);
+/* Read a whole file, but never more than max + 1 bytes (so *len > max says
+ * it is too large without reading /dev/zero to the end); NULL (with errno
+ * set) on failure. */
+char *read_file(const char *path, size_t max, size_t *len);
 
 #endif

@@ -15,13 +15,16 @@ void act_call(sbuf *o, const ir_layer *l, const char *v)
     }
 }
 
-/* d act / d v times g, written from the activation's output y. */
+/* d act / d v times g, written from the activation's output y. relu's is
+ * PyTorch's threshold_backward, `y <= 0 ? 0 : g`: a NaN output passes g on
+ * (`y > 0 ? g : 0` gave 0, hiding it from the NaN stop). leaky_relu's
+ * already took the slope for NaN, as PyTorch's does. */
 void dact_call(sbuf *o, const ir_layer *l, const char *y, const char *g)
 {
     char f[32];
     switch (l->act) {
     case ACT_NONE: put(o, "%s", g); break;
-    case ACT_RELU: put(o, "(%s > 0.0f ? %s : 0.0f)", y, g); break;
+    case ACT_RELU: put(o, "(%s <= 0.0f ? 0.0f : %s)", y, g); break;
     case ACT_LEAKY_RELU: put(o, "(%s > 0.0f ? %s : %s * %s)", y, g, flit(l->slope, f, sizeof f), g); break;
     case ACT_SIGMOID: put(o, "%s * %s * (1.0f - %s)", g, y, y); break;
     case ACT_TANH: put(o, "%s * (1.0f - %s * %s)", g, y, y); break;
@@ -69,10 +72,13 @@ void emit_act_helpers(sbuf *o, const ir_model *m)
     int used[5] = {0};
     for (int i = 0; i < m->nlayers; i++)
         used[m->layers[i].act] = 1;
+    /* NaN stays NaN, as in PyTorch: the comparison that fails for NaN
+     * picks v itself (`v > 0 ? v : 0` made it 0). Still one compare and
+     * blend (or max) a vector: the loops vectorise as before. */
     if (used[ACT_RELU])
-        put(o, "static inline float relu(float v) { return v > 0.0f ? v : 0.0f; }\n");
+        put(o, "static inline float relu(float v) { return v < 0.0f ? 0.0f : v; }\n");
     if (used[ACT_LEAKY_RELU])
-        put(o, "static inline float leaky_relu(float v, float slope) { return v > 0.0f ? v : slope * v; }\n");
+        put(o, "static inline float leaky_relu(float v, float slope) { return v < 0.0f ? slope * v : v; }\n");
     if (used[ACT_SIGMOID] || used[ACT_TANH])
         emit_exp(o);
     if (used[ACT_SIGMOID])

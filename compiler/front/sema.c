@@ -295,7 +295,12 @@ static const char *const reserved[] = {
     "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
     "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
     "typedef", "union", "unsigned", "void", "volatile", "while", "main", "input", "params",
-    "grads", "arena", "B", NULL};
+    "grads", "arena", "B",
+    /* PREP_TOTAL, the last of the enum whose members are PREP_LAYER, like
+     * P_TOTAL and A_TOTAL: a layer TOTAL passed check and did not compile.
+     * Every other generated name has a prefix or suffix no layer name can
+     * give it (L_loss: loss is a keyword; LAYER_din_*: see below). */
+    "TOTAL", NULL};
 
 static int check_name(const char *name, ast_pos pos, const ir_model *m, int given)
 {

@@ -49,10 +49,10 @@ static int put_given_eps(const aec_model *m, const char *path, float *arena, int
     if (aec_npy_read_f32(path, &eps, &ndim, s) != 0)
         return -1;
     int ok = ndim == 2 && s[0] == B && s[1] == m->latent;
-    if (ok)
-        aec_put_eps(m, arena, eps, B);
-    else
+    if (!ok)
         aec_error("%s: eps must be float32 [%d, %d], one row per input image", path, B, m->latent);
+    else if ((ok = aec_check_finite(path, "eps", eps, (size_t)B * m->latent) == 0))
+        aec_put_eps(m, arena, eps, B);
     free(eps);
     return ok ? 0 : -1;
 }

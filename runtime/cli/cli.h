@@ -18,6 +18,7 @@ typedef struct {
     const char *classes, *coords; /* --classes LIST (data/classes.h), --coords FILE.csv */
     int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report, profile, workers;
     int skip_bad;               /* --skip-bad: leave bad images out of a folder's splits */
+    int overwrite;              /* --overwrite: train over the run OUT holds */
     float lr, perplexity, seconds;
     uint64_t seed;
     unsigned given;             /* bit i: options[i] was on the command line */
@@ -52,6 +53,9 @@ int  aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
 void aec_cli_model_meta(const aec_model *m, const char *extra, char *out, size_t size);
 /* mkdir -p: every missing directory on the way to path. */
 int  aec_cli_make_dirs(const char *path);
+/* Outputs that name one file, or an output inside --data: -1 after a
+ * message. */
+int  aec_cli_check_paths(const cli_opts *o);
 /* The command line again, with --resume: what to type after a Ctrl-C. */
 char *aec_cli_resume_command(const cli_opts *o);
 /* A split of --data, limit images at most (0: all), honouring --skip-bad. */

@@ -1,11 +1,13 @@
 /* common.c: the steps the commands share: loading weights, data and
  * batches, naming the model in a file's metadata, making the output folder. */
+#define _XOPEN_SOURCE 700    /* realpath */
 #include "aec.h"
 #include "cli/cli.h"
 #include "core/floats.h"
 #include "data/classes.h"
 #include "data/dataset.h"
 #include "io/json.h"
+#include "io/params.h"
 #include "report/embed.h"
 #include "report/report.h"
 
@@ -41,7 +43,11 @@ int aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
     if (ndim == 4 && s[1] == m->in_c && s[2] == m->in_h && s[3] == m->in_w
         && s[0] >= 1 && s[0] <= INT_MAX / 2) {
         *B = (int)s[0];
-        return 0;
+        if (aec_check_finite(path, "the input", *x, (size_t)*B * aec_cli_image_floats(m)) == 0)
+            return 0;
+        free(*x);
+        *x = NULL;
+        return -1;
     }
     char got[96];
     int k = snprintf(got, sizeof got, "[");
@@ -90,6 +96,60 @@ int aec_cli_make_dirs(const char *path)
         return -1;
     }
     return 0;
+}
+
+/* PATH made absolute with its links resolved, as far as it exists: the
+ * missing tail is kept as written. malloc'd; NULL when out of memory. */
+static char *canonical(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (real || strcmp(path, ".") == 0 || strcmp(path, "/") == 0)
+        return real ? real : strdup(path);
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
+    char *head = dir ? canonical(dir) : NULL, *out = NULL;
+    const char *tail = slash ? slash + 1 : path;
+    if (head && (out = malloc(strlen(head) + strlen(tail) + 2)))
+        sprintf(out, "%s%s%s", head, strcmp(head, "/") ? "/" : "", tail);
+    free(dir);
+    free(head);
+    return out;
+}
+
+/* 1 if a is b or a folder inside it. */
+static int is_within(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/' || (n == 1 && b[0] == '/'));
+}
+
+/* Every output another file than the others (encode's --out Z.npy
+ * --labels Z.npy wrote the labels over the latents), and no output inside
+ * --data: train's pictures would join the data set of the next run. */
+int aec_cli_check_paths(const cli_opts *o)
+{
+    const char *outs[][2] = { { "out", o->out }, { "labels", o->labels } };
+    char *out = o->out ? canonical(o->out) : NULL, *labels = o->labels ? canonical(o->labels) : NULL;
+    char *data = o->data ? canonical(o->data) : NULL;
+    int rc = 0;
+    if (out && labels && strcmp(out, labels) == 0) {
+        aec_error("--%s %s and --%s %s name the same file; give each output its own", outs[0][0],
+                  outs[0][1], outs[1][0], outs[1][1]);
+        rc = -1;
+    }
+    for (int i = 0; i < 2 && rc == 0 && data; i++) {
+        char *c = i == 0 ? out : labels;
+        if (c && is_within(c, data)) {
+            aec_error("--%s %s is %s --data %s: what is written there would become part of the "
+                      "data; write it elsewhere", outs[i][0], outs[i][1],
+                      strcmp(c, data) == 0 ? "the same as" : "inside", o->data);
+            rc = -1;
+        }
+    }
+    free(out);
+    free(labels);
+    free(data);
+    return rc;
 }
 
 /* Arguments with characters a shell would act on are single-quoted. */

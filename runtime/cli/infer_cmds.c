@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "core/floats.h"
 #include "exec/synth.h"
+#include "io/params.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -84,7 +85,11 @@ static int read_latents(const aec_model *m, const char *path, float **z, int *n)
         return -1;
     if (ndim == 2 && s[1] == m->latent && s[0] >= 1 && s[0] <= INT_MAX / 2) {
         *n = (int)s[0];
-        return 0;
+        if (aec_check_finite(path, "the latents", *z, (size_t)*n * m->latent) == 0)
+            return 0;
+        free(*z);
+        *z = NULL;
+        return -1;
     }
     if (ndim == 2)
         aec_error("%s: latents of shape [%" PRId64 ", %" PRId64 "]; the model's are [N, %d]",
@@ -177,7 +182,8 @@ static int interp_ends(const aec_model *m, const cli_opts *o, const float *param
         return -1;
     }
     aec_dataset d;
-    int limit = (o->from > o->to ? o->from : o->to) + 1;
+    int last = o->from > o->to ? o->from : o->to;
+    int limit = last < INT_MAX ? last + 1 : INT_MAX;   /* --to 2147483647 overflowed */
     if (aec_cli_load_data(m, o, o->split, limit, &d) != 0)
         return -1;
     src = aec_alloc_floats((size_t)d.n * m->latent, "latents");

@@ -1,8 +1,9 @@
 /* cli/main.c: aec_main, the command line every compiled model has.
  *
  * Exit status: 0 success, 1 a runtime failure (a file, the data, memory),
- * 2 a bad command line, 130 training stopped by Ctrl-C. Every message is one
- * line naming what was wrong; nothing here asserts or exits by itself.
+ * 2 a bad command line, 130 training or its report stopped by Ctrl-C, 143 by
+ * SIGTERM. Every message is one line naming what was wrong; nothing here
+ * asserts or exits by itself.
  */
 #include "aec.h"
 #include "cli/cli.h"
@@ -13,8 +14,8 @@
 
 static const command commands[] = {
     { "train", CMD_TRAIN, aec_cmd_train, { "data", "out" },
-      "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume] [--no-report]\n"
-      "                 [--profile] [--workers N] [--skip-bad] [--classes LIST]",
+      "--data DIR --out DIR [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--resume | --overwrite]\n"
+      "                 [--no-report] [--profile] [--workers N] [--skip-bad] [--classes LIST]",
       "train; each epoch writes OUT/model.safetensors, OUT/optim.safetensors, OUT/loss.csv;\n"
       "                 the end, the pictures and OUT/report.html (see report)" },
     { "eval", CMD_EVAL, aec_cmd_eval, { "data", "weights" },
@@ -96,7 +97,8 @@ static void usage(FILE *fp, const char *prog, const aec_model *m)
     fprintf(fp, "  --help              this text\n\n");
     fprintf(fp, "defaults (from the .ae file): --epochs %d --batch %d --lr %g --seed %" PRIu64 "\n",
             d->epochs, d->batch, (double)d->optim.lr, d->seed);
-    fprintf(fp, "exit status: 0 done, 1 failed, 2 bad command line, 130 interrupted\n");
+    fprintf(fp, "exit status: 0 done, 1 failed, 2 bad command line, 130 interrupted (Ctrl-C),\n"
+                "             143 terminated (SIGTERM)\n");
 }
 
 static int is_help(const char *s)
@@ -136,7 +138,7 @@ int aec_main(int argc, char **argv, const aec_model *m)
         }
     cli_opts o;
     aec_cli_set_defaults(&o, m, argc, argv);
-    if (aec_cli_parse_args(cmd, argc, argv, &o) != 0)
+    if (aec_cli_parse_args(cmd, argc, argv, &o) != 0 || aec_cli_check_paths(&o) != 0)
         return 2;
     return cmd->run(m, &o);
 }

@@ -63,6 +63,9 @@ static const opt_spec options[] = {
       "--limit N           only the first N images (train: of each split)" },
     { "resume", ARG_FLAG, offsetof(cli_opts, resume), CMD_TRAIN,
       "--resume            go on from OUT's last checkpoint" },
+    { "overwrite", ARG_FLAG, offsetof(cli_opts, overwrite), CMD_TRAIN,
+      "--overwrite         start over in an OUT that holds a run, deleting its checkpoint,\n"
+      "                      loss.csv and report (without it, train refuses such an OUT)" },
     { "n", ARG_COUNT, offsetof(cli_opts, n), CMD_RECON | CMD_SAMPLE,
       "--n N               images to reconstruct or sample (default 8)" },
     { "cols", ARG_COUNT, offsetof(cli_opts, cols), CMD_DECODE | CMD_SAMPLE,
@@ -277,6 +280,11 @@ int aec_cli_parse_args(const command *cmd, int argc, char **argv, cli_opts *o)
                       cmd->name, cmd->synopsis);
             return -1;
         }
+    if (o->resume && o->overwrite) {
+        aec_error("%s: --resume goes on from OUT's run, --overwrite starts over: give one",
+                  cmd->name);
+        return -1;
+    }
     return 0;
 }
 

@@ -2,16 +2,21 @@
 #include "aec.h"
 #include "cli/cli.h"
 #include "data/classes.h"
+#include "core/stop.h"
+#include "io/files.h"
 #include "report/report.h"
 #include "train/train.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* The pictures and the page, from the checkpoint training just wrote: read
  * back from disk (aec_train keeps its parameters to itself), so the report
- * shows exactly what was saved. */
+ * shows exactly what was saved. When the report fails or is stopped, the
+ * checkpoint is still whole: say so, and how to make the report again. */
 static int report_after_training(const aec_model *m, const cli_opts *o, const aec_dataset *train,
                                  const aec_dataset *val, const unsigned char *normal)
 {
@@ -20,12 +25,48 @@ static int report_after_training(const aec_model *m, const cli_opts *o, const ae
     float *params = aec_cli_load_weights(m, path);
     aec_report_opts r = aec_cli_report_opts(m, o, o->out, val, train);
     r.normal = normal;
-    int rc = !params || aec_report(m, params, val, &r) != 0;
+    int rc = params ? aec_report(m, params, val, &r) : -1;
     free(params);
-    return rc;
+    if (rc != 0)
+        fprintf(stderr, "train: the checkpoint %s is saved; the report is not complete. To make it:\n"
+                        "  %s report --data '%s' --weights '%s' --out '%s'\n",
+                path, o->argv[0], o->data, path, o->out);
+    return rc < 0 ? 1 : rc;
 }
 
-int aec_cmd_train(const aec_model *m, const cli_opts *o)
+/* The files of a run in OUT, which train without --resume would replace. */
+static const char *const run_files[] = {
+    "model.safetensors", "optim.safetensors", "optim.safetensors.new", "loss.csv", NULL,
+};
+
+/* A run in OUT is kept unless --overwrite says to start over (then it goes,
+ * report and all); forgetting --resume must not destroy a run. */
+static int check_fresh_out(const cli_opts *o)
+{
+    char path[4096], found[256] = "";
+    size_t k = 0;
+    for (int i = 0; run_files[i] && !o->resume; i++) {
+        snprintf(path, sizeof path, "%s/%s", o->out, run_files[i]);
+        if (access(path, F_OK) != 0)
+            continue;
+        if (o->overwrite && remove(path) != 0) {
+            aec_error("%s: cannot remove: %s", path, strerror(errno));
+            return -1;
+        }
+        if (k < sizeof found)
+            k += (size_t)snprintf(found + k, sizeof found - k, "%s%s", k ? ", " : "", run_files[i]);
+    }
+    if (o->overwrite)
+        aec_report_clear(o->out);
+    else if (k) {
+        aec_error("train: %s already holds a run (%s); add --resume to go on from it, or "
+                  "--overwrite to start over and delete it", o->out, found);
+        return -1;
+    }
+    return 0;
+}
+
+static int train_locked(const aec_model *m, const cli_opts *o)
 {
     aec_dataset train = { 0 }, val = { 0 };
     aec_train_opts t = {
@@ -37,12 +78,12 @@ int aec_cmd_train(const aec_model *m, const cli_opts *o)
     t.cfg.seed = o->seed;
     t.cfg.optim.lr = o->lr;
     unsigned char normal[256];
-    if (aec_cli_classes(o, normal) != 0 || aec_cli_make_dirs(o->out) != 0
-        || aec_cli_load_data(m, o, "train", o->limit, &train) != 0)
+    if (aec_cli_classes(o, normal) != 0 || aec_cli_load_data(m, o, "train", o->limit, &train) != 0)
         return 1;
     if ((o->classes && aec_dataset_keep_classes(&train, normal, o->data) != 0)
-        || aec_cli_load_data(m, o, "test", o->limit, &val) != 0) {
+        || aec_cli_load_data(m, o, "test", o->limit, &val) != 0 || check_fresh_out(o) != 0) {
         aec_dataset_free(&train);
+        aec_dataset_free(&val);
         return 1;
     }
     if (o->classes)
@@ -59,6 +100,22 @@ int aec_cmd_train(const aec_model *m, const cli_opts *o)
     return rc;
 }
 
+/* One training at a time in OUT (a lock file), and SIGINT or SIGTERM, from
+ * loading the data to the end of the report, stop it cleanly. */
+int aec_cmd_train(const aec_model *m, const cli_opts *o)
+{
+    if (aec_cli_make_dirs(o->out) != 0)
+        return 1;
+    int lock = aec_dir_lock(o->out, "train");
+    if (lock < 0)
+        return 1;
+    aec_stop_begin();
+    int rc = train_locked(m, o);
+    aec_stop_end();
+    aec_dir_unlock(lock);
+    return rc;
+}
+
 int aec_cmd_report(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
@@ -68,7 +125,8 @@ int aec_cmd_report(const aec_model *m, const cli_opts *o)
     float *params = aec_cli_classes(o, normal) == 0 ? aec_cli_load_weights(m, o->weights) : NULL;
     aec_report_opts r = aec_cli_report_opts(m, o, o->out, &d, NULL);
     r.normal = o->classes ? normal : NULL;
-    int rc = !params || aec_report(m, params, &d, &r) != 0;
+    int rc = params ? aec_report(m, params, &d, &r) : -1;
+    rc = rc < 0 ? 1 : rc;
     free(params);
     aec_dataset_free(&d);
     return rc;

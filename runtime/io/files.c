@@ -4,8 +4,10 @@
 #include "io/files.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +88,45 @@ int aec_out_commit(aec_out_file *o)
     free(o->tmp);
     o->tmp = NULL;
     return 0;
+}
+
+/* ---- a folder's lock ------------------------------------------------------ */
+
+int aec_dir_lock(const char *dir, const char *what)
+{
+    char path[4096], pid[32] = "";
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        aec_error("%s: cannot create the lock file: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        ssize_t n = read(fd, pid, sizeof pid - 1);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (err == EWOULDBLOCK)
+            aec_error("%s: in use by another %s (pid %s, see %s); wait for it to end, or choose "
+                      "another folder", dir, what, pid[0] ? pid : "unknown", path);
+        else
+            aec_error("%s: cannot lock: %s", path, strerror(err));
+        close(fd);
+        return -1;
+    }
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        aec_error("%s: cannot write: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void aec_dir_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }
 
 /* ---- whole-file input ----------------------------------------------------- */

@@ -31,6 +31,12 @@ int  aec_out_commit(aec_out_file *o);
 /* Give up: close and remove PATH.tmp. */
 void aec_out_abort(aec_out_file *o);
 
+/* An exclusive lock on DIR/.lock (flock), which holds the locker's pid: the
+ * second process to ask is refused, naming the first's pid and `what` it
+ * does ("train"). The fd to pass to aec_dir_unlock, or -1 after a message. */
+int  aec_dir_lock(const char *dir, const char *what);
+void aec_dir_unlock(int fd);
+
 /* Read a whole file into a malloc'd buffer with a NUL after the last byte. */
 int  aec_read_whole(const char *path, char **buf, size_t *len);
 

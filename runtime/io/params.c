@@ -4,6 +4,7 @@
 #include "io/params.h"
 #include "io/safetensors.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,20 @@ static int load_one(const char *path, const aec_tensor_file *f, const aec_param 
                   "(a compiler bug)", path, p->name, p->numel);
         return -1;
     }
-    memcpy(params + p->offset, f->data[i], p->numel * sizeof(float));
+    return aec_check_finite(path, p->name, f->data[i], p->numel) != 0 ? -1
+         : (memcpy(params + p->offset, f->data[i], p->numel * sizeof(float)), 0);
+}
+
+/* A NaN weight evaluated to a plausible loss while relu hid it; now that
+ * NaN propagates it would only give NaN everywhere, so it is named here. */
+int aec_check_finite(const char *path, const char *what, const float *x, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(x[k])) {
+            aec_error("%s: %s holds %s at index %zu (of %zu values)", path, what,
+                      isnan(x[k]) ? "a NaN" : "an Inf", k, n);
+            return -1;
+        }
     return 0;
 }
 

@@ -16,4 +16,7 @@ void aec_param_tensors(const aec_model *m, const float *params, aec_tensor *t);
 int aec_save_params(const char *path, const aec_model *m, const float *params,
                     const char *metadata_json);
 
+/* Every x[k] finite; else -1 after a message naming path, what and k. */
+int aec_check_finite(const char *path, const char *what, const float *x, size_t n);
+
 #endif

@@ -29,7 +29,8 @@ typedef struct {
 #define AEC_TSNE_DEFAULTS \
     ((aec_tsne_opts){ .perplexity = 30, .iterations = 1000, .seed = 1, .theta = 0.5, .progress = 0 })
 
-/* out is n x 2. o NULL means AEC_TSNE_DEFAULTS. 0, or -1 after aec_error. */
+/* out is n x 2. o NULL means AEC_TSNE_DEFAULTS. 0, -1 after aec_error, or 1
+ * when SIGINT or SIGTERM asked to stop (core/stop.h; silently). */
 int aec_tsne(const float *z, int n, int d, const aec_tsne_opts *o, float *out);
 
 #endif

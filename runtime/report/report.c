@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include "aec.h"
 #include "core/clock.h"
 #include "core/floats.h"
+#include "core/stop.h"
 #include "exec/synth.h"
 #include "report/embed.h"
 #include "report/plot.h"
@@ -493,32 +495,79 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
     return rc;
 }
 
-int aec_report(const aec_model *m, const float *params, const aec_dataset *val, const aec_report_opts *o)
+const char *const aec_report_files[] = {
+    "report.html", "loss.png", "recon.png", "scores.csv", "worst.png", "loss_hist.png", "roc.png",
+    "latent_pca.png", "latent_pca.csv", "latent_tsne.png", "latent_tsne.csv", "interpolate.png", "samples.png", NULL,
+};
+
+void aec_report_clear(const char *dir)
+{
+    char path[4096];
+    for (int i = 0; aec_report_files[i]; i++) {
+        join(path, sizeof path, dir, aec_report_files[i]);
+        remove(path);
+    }
+}
+
+/* After SIGINT or SIGTERM: which of the pictures this report wrote before it
+ * stopped (the page, written last, is never among them). */
+static int say_stopped(const char *dir)
+{
+    char path[4096], wrote[512] = "";
+    size_t k = 0;
+    for (int i = 1; aec_report_files[i]; i++) {
+        join(path, sizeof path, dir, aec_report_files[i]);
+        if (access(path, F_OK) == 0 && k < sizeof wrote)
+            k += (size_t)snprintf(wrote + k, sizeof wrote - k, "%s%s", k ? ", " : "", aec_report_files[i]);
+    }
+    fflush(stdout);
+    fprintf(stderr, "report: %s: %s holds %s of this report and no report.html\n", aec_stop_word(), dir,
+            k ? wrote : "none of the pictures");
+    return aec_stop_status();
+}
+
+/* The old report's files go first, so that whatever stops this one, OUT
+ * never mixes two runs' pictures; report.html, which links them, comes last.
+ * SIGINT and SIGTERM stop it between two pictures. */
+static int report_steps(const aec_model *m, const float *params, const aec_dataset *val,
+                        const aec_report_opts *o)
 {
     char path[4096];
     loss_rows rows;
     map_info pca = {{0, 0}, 0, 0}, tsne = {{0, 0}, 0, 0};
+    aec_report_clear(o->out_dir);
     double t = aec_seconds();
     join(path, sizeof path, o->out_dir, "loss.csv");
     int have_loss = read_loss_csv(path, &rows) == 0, rc = 0;
     if (have_loss && (rc = plot_loss(m, o->out_dir, &rows)) == 0)
         say("wrote", o->out_dir, "loss.png", t);
     t = aec_seconds();
-    if (rc == 0 && (rc = write_recon(m, params, val, o->out_dir)) == 0)
+    if (rc == 0 && !aec_stop_signal() && (rc = write_recon(m, params, val, o->out_dir)) == 0)
         say("wrote", o->out_dir, "recon.png", t);
-    aec_report_scores scores;
-    if (rc == 0)
+    aec_report_scores scores = {0};
+    if (rc == 0 && !aec_stop_signal())
         rc = aec_report_write_scores(m, params, val, o, &scores);
-    if (rc == 0)
+    if (rc == 0 && !aec_stop_signal())
         rc = write_maps(m, params, val, o, &pca, &tsne);
     t = aec_seconds();
-    if (rc == 0 && m->variational && (rc = write_samples(m, params, o->cfg.seed, o->out_dir)) == 0)
+    if (rc == 0 && !aec_stop_signal() && m->variational
+        && (rc = write_samples(m, params, o->cfg.seed, o->out_dir)) == 0)
         say("wrote", o->out_dir, "samples.png", t);
     t = aec_seconds();
-    if (rc == 0 && (rc = write_html(m, o, have_loss ? &rows : &(loss_rows){0}, &pca, &tsne, val, &scores)) == 0)
+    if (aec_stop_signal())
+        rc = say_stopped(o->out_dir);
+    else if (rc == 0 && (rc = write_html(m, o, have_loss ? &rows : &(loss_rows){0}, &pca, &tsne, val, &scores)) == 0)
         say("wrote", o->out_dir, "report.html", t);
     if (have_loss)
         loss_rows_free(&rows);
+    return rc;
+}
+
+int aec_report(const aec_model *m, const float *params, const aec_dataset *val, const aec_report_opts *o)
+{
+    aec_stop_begin();
+    int rc = report_steps(m, params, val, o);
+    aec_stop_end();
     return rc;
 }
 

@@ -23,9 +23,16 @@ typedef struct {
 
 /* Write loss.png (when out_dir has a loss.csv), recon.png, latent_pca.png,
  * latent_tsne.png, interpolate.png, samples.png (a VAE) and report.html for
- * the trained params, from the validation set val. 0, or -1 (reported). */
+ * the trained params, from the validation set val, after removing an
+ * earlier report's. 0, -1 (reported), or 128 + the signal when SIGINT or
+ * SIGTERM stopped it (what it wrote is said; never a report.html). */
 int aec_report(const aec_model *m, const float *params, const aec_dataset *val,
                const aec_report_opts *o);
+
+/* The files aec_report writes, report.html first; NULL-terminated. */
+extern const char *const aec_report_files[];
+/* Remove them from dir. */
+void aec_report_clear(const char *dir);
 
 /* One latent map of val's latents: PCA (tsne 0) or t-SNE, as a PNG. */
 int aec_latent_map(const aec_model *m, const float *params, const aec_dataset *val,

@@ -30,6 +30,7 @@
  * and pick another K-th neighbour. */
 #include "aec.h"
 #include "core/clock.h"
+#include "core/stop.h"
 #include "report/embed.h"
 
 #include <cblas.h>
@@ -668,6 +669,8 @@ static int optimise(tsne_state *s, const aec_tsne_opts *o, tsne_progress *p)
     double rate = fmax(200.0, s->n / 12.0);
     for (int it = 0; it < o->iterations; it++) {
         int early = it < EXAGGERATION_ITS;
+        if (aec_stop_signal())
+            return 1;           /* SIGINT or SIGTERM during a report (core/stop.c) */
         if (repulsive_forces(s, o->theta) != 0) {
             aec_error("t-SNE: the map diverged at iteration %d (or out of memory)", it);
             return -1;

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/floats.h"
 #include "core/rng.h"
+#include "core/stop.h"
 #include "exec/arena.h"
 #include "exec/profile.h"
 #include "exec/run.h"
@@ -26,7 +27,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,14 +53,6 @@ typedef struct {
     csv_row *rows;              /* loss.csv, rows 1..done */
     int n_rows;
 } trainer;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* DIR/NAME, malloc'd; NULL after aec_error. */
 static char *path_in(const char *dir, const char *name)
@@ -579,7 +571,7 @@ static int train_epoch(trainer *t, const aec_dataset *d, progress *p, double *lo
     aec_rng_seed(&noise, aec_rng_seed_mix(t->cfg.seed, UINT64_C(1) << 32 | (uint64_t)p->epoch));
     shuffle_epoch(t, n, p->epoch);
     for (int first = 0; first < n; first += t->B) {
-        if (interrupted)
+        if (aec_stop_signal())
             return AEC_INTERRUPTED;
         int B = n - first < t->B ? n - first : t->B;
         float l;
@@ -618,35 +610,31 @@ static void say_interrupted(const trainer *t)
         printf("\n");
     fflush(stdout);
     if (t->done == 0) {
-        fprintf(stderr, "interrupted before the first epoch ended: nothing saved\n");
+        fprintf(stderr, "%s before the first epoch ended: nothing saved\n", aec_stop_word());
         return;
     }
-    fprintf(stderr, "interrupted: %s/model.safetensors holds epoch %d of %d; to go on:\n  %s\n",
-            t->o->out_dir, t->done, t->cfg.epochs,
+    fprintf(stderr, "%s: %s/model.safetensors holds epoch %d of %d; to go on:\n  %s\n",
+            aec_stop_word(), t->o->out_dir, t->done, t->cfg.epochs,
             t->o->resume_cmd ? t->o->resume_cmd : "train ... --resume");
 }
 
-/* SIGINT only raises a flag, checked between batches: the batch in flight
- * finishes, nothing half-written reaches OUT. SA_RESETHAND: a second Ctrl-C
- * kills at once, and the atomic writes still leave the last checkpoint whole. */
+/* SIGINT and SIGTERM only raise a flag (core/stop.c), checked between
+ * batches: the batch in flight finishes, nothing half-written reaches OUT.
+ * The result is then 128 + the signal: 130 after Ctrl-C, 143 after SIGTERM. */
 static int run_epochs(trainer *t, const aec_dataset *train, const aec_dataset *val)
 {
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESTART | SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    sigaction(SIGINT, &sa, &old);
+    aec_stop_begin();
     int rc = 0;
     for (int e = t->done + 1; e <= t->cfg.epochs && rc == 0; e++) {
         rc = one_epoch(t, train, val, e);
-        if (rc == 0 && interrupted && e < t->cfg.epochs)
+        if (rc == 0 && aec_stop_signal() && e < t->cfg.epochs)
             rc = AEC_INTERRUPTED;
     }
-    sigaction(SIGINT, &old, NULL);
-    if (rc == AEC_INTERRUPTED)
+    if (rc == AEC_INTERRUPTED) {
         say_interrupted(t);
+        rc = aec_stop_status();
+    }
+    aec_stop_end();
     return rc;
 }
 

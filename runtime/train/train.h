@@ -4,7 +4,8 @@
 
 #include "aec.h"
 
-/* aec_train's result when SIGINT stopped it (128 + SIGINT, as a shell says). */
+/* aec_train's result when SIGINT stopped it (128 + SIGINT, as a shell says);
+ * after SIGTERM it is 143 (128 + SIGTERM). */
 #define AEC_INTERRUPTED 130
 
 typedef struct {
@@ -20,7 +21,8 @@ typedef struct {
 
 /* Train on `train`, validating on `val` after each epoch. The data sets are
  * loaded by the caller: the loop knows nothing about files of images.
- * 0 on success, AEC_INTERRUPTED after SIGINT, 1 on failure (reported). */
+ * 0 on success, 128 + the signal after SIGINT or SIGTERM (AEC_INTERRUPTED
+ * after Ctrl-C), 1 on failure (reported). */
 int aec_train(const aec_model *m, const aec_train_opts *o,
               const aec_dataset *train, const aec_dataset *val);
 
