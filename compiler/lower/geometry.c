@@ -126,14 +126,17 @@ lower_direct lower_direct_of(const ir_layer *l, const ir_sched *s, int batch)
         span = hi - lo;
     }
     /* The register block: R x V sums, V loaded vectors and the broadcast
-     * weights (lower_held), leaving one register for the compiler. R = a
-     * quarter of the registers in output channels (8 of 32, 4 of 16), so
+     * weights (lower_held), as many as the registers hold (8 x 3 of 32,
+     * 4 x 3 of 16: every register; without FMA one more holds a product,
+     * 4 x 2; tests/spills.sh checks that GCC keeps them there). R = a quarter of the registers in output channels, so
      * that each vector read from the planes feeds R multiply-adds: a
      * block's planes outgrow the L1 cache (celeba_vae's up1: 128 channels
-     * x 11 lines), and with fewer the reads from L2 are the limit. */
+     * x 11 lines), and with fewer the reads from L2 are the limit. On 16
+     * registers 4 x 3 trained 2-7% faster than 4 x 2, 5 x 2 and 6 x 2
+     * (bench/README.md). */
     const aec_target *t = aec_target_now();
     d.R = l->out.c < t->regs / 4 ? l->out.c : t->regs / 4;
-    int fit = (t->regs - 1 - lower_held(d.R)) / (d.R + 1);
+    int fit = (t->regs - lower_held(d.R) - !t->fma) / (d.R + 1);
     d.V = s->unroll ? s->unroll : (fit < DIRECT_MAX_V ? fit : DIRECT_MAX_V);
     d.mpad = (int)round_up((size_t)l->out.c, (size_t)d.R);
     d.tile = s->tile ? s->tile : batch;
