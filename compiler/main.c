@@ -2,6 +2,7 @@
  *   aec check FILE.ae            validate, print the layer table
  *   aec emit FILE.ae -o DIR      write DIR/MODEL.c and DIR/MODEL.h
  *   aec build FILE.ae -o EXE     emit, compile, link with the runtime and OpenBLAS
+ *   aec tune FILE.ae             time each pass's lowerings here, print the fastest as a schedule (tune.c)
  *   aec targets                  the CPU targets, and which this CPU runs
  * emit and build take --target NAME (default: the host's, lower/target.c). */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "build.h"
 #include "driver.h"
 #include "fmt.h"
+#include "tune.h"
 #include "home.h"
 #include "ir/table.h"
 #include "lower/target.h"
@@ -23,6 +25,9 @@ static const char usage[] =
     "usage: aec check FILE.ae                     validate the model and print its layer table\n"
     "       aec emit FILE.ae -o DIR [--target T]  write the generated C: DIR/MODEL.c and DIR/MODEL.h\n"
     "       aec build FILE.ae -o EXE [--target T] emit, compile and link one executable for the model\n"
+    "       aec tune FILE.ae [--target T] [--seconds S] [-o OUT.ae]\n"
+    "                                             time each layer's lowerings on this CPU and print\n"
+    "                                             the fastest as a schedule block (-o: the model with it)\n"
     "       aec targets [--cflags T]              list the targets (T) and which this CPU runs,\n"
     "                                             or print one target's C compiler flags\n"
     "       aec fmt [--check] [--diff] FILE.ae... rewrite the files in the canonical layout\n"
@@ -128,6 +133,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "fmt") == 0)
         return fmt_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "tune") == 0)
+        return tune_main(argc - 2, argv + 2);
     const char *cmd = argv[1], *file, *out;
     if (strcmp(cmd, "targets") == 0 && argc == 2)
         return list_targets();
