@@ -499,7 +499,9 @@ void schedule_force(ir_model *m, const sched_force *f)
                 continue;
             ir_sched s = { .lowering = f->how, .line = 0 };
             if (f->narrower) {
-                int v = is_conv(l) && f->how == LOWER_DIRECT ? direct_block(m, l, p, &s) : 0;
+                /* a backward pass with no input gradient is the weight gradient's kernels alone: no V */
+                int din = p == PASS_FWD || l->needs_din;
+                int v = is_conv(l) && f->how == LOWER_DIRECT && din ? direct_block(m, l, p, &s) : 0;
                 if (v < 2)
                     continue;
                 s.unroll = v - 1;
