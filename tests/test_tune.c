@@ -47,14 +47,19 @@ static void host_target(char *name, size_t size)
     proc_free(&p);
 }
 
-/* The CPU's name as /proc/cpuinfo gives it. */
+/* The CPU's name as /proc/cpuinfo gives it (read by lines: its size is 0). */
 static void cpu_model(char *name, size_t size)
 {
-    char *info = slurp("/proc/cpuinfo", NULL), *p = info ? strstr(info, "model name") : NULL;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512], *p;
     snprintf(name, size, "an unknown CPU");
-    if (p && (p = strchr(p, ':')))
-        snprintf(name, size, "%.*s", (int)strcspn(p + 2, "\n"), p + 2);
-    free(info);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && (p = strchr(line, ':'))) {
+            snprintf(name, size, "%.*s", (int)strcspn(p + 2, "\n"), p + 2);
+            break;
+        }
+    if (f)
+        fclose(f);
 }
 
 static int count(const char *s, const char *what)
@@ -140,7 +145,7 @@ static void bad_arguments_are_refused(void **state)
     proc_free(&p);
     FILE *f = fopen(tp("bad.ae"), "w");
     assert_non_null(f);
-    fputs("model bad {\n  input 1x8x8\n  encoder {\n    c1 = conv2d(4, kernel=3\n  }\n}\n", f);
+    fputs("model bad {\n  input 1x8x8 range [0, 1]\n  encoder {\n    c1 = conv2d(4, kernel=3\n  }\n}\n", f);
     fclose(f);
     p = run(AEC, "tune", tp("bad.ae"), NULL);
     assert_int_equal(p.status, 1);
