@@ -14,7 +14,8 @@
 
 enum { MAX_SOURCE = 1 << 24 };
 
-int compile_source(const char *path, const char *src, size_t len, FILE *err, compiled *c)
+static int compile_forced(const char *path, const char *src, size_t len, FILE *err, const sched_force *force,
+                          compiled *c)
 {
     memset(c, 0, sizeof *c);
     c->path = xstrdup(path);
@@ -35,11 +36,23 @@ int compile_source(const char *path, const char *src, size_t len, FILE *err, com
     ir_mark_gradients(&c->ir);
     if (schedule_layers(&c->ast, &c->ir) < 0)
         return -1;
+    if (force)
+        schedule_force(&c->ir, force);
     plan_arena(&c->ir);
     return 0;
 }
 
+int compile_source(const char *path, const char *src, size_t len, FILE *err, compiled *c)
+{
+    return compile_forced(path, src, len, err, NULL, c);
+}
+
 int compile_file(const char *path, FILE *err, compiled *c)
+{
+    return compile_file_forced(path, err, NULL, c);
+}
+
+int compile_file_forced(const char *path, FILE *err, const sched_force *force, compiled *c)
 {
     size_t len = 0;
     char *src = read_file(path, MAX_SOURCE, &len);
@@ -55,7 +68,7 @@ int compile_file(const char *path, FILE *err, compiled *c)
         free(src);
         return -1;
     }
-    int rc = compile_source(path, src, len, err, c);
+    int rc = compile_forced(path, src, len, err, force, c);
     free(src);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include "front/ast.h"
 #include "ir/ir.h"
+#include "ir/passes.h"
 
 typedef struct {
     char *path;         /* as given */
@@ -18,6 +19,9 @@ typedef struct {
  * 0 on success; -1 on any error. Free with compiled_free either way. */
 int  compile_file(const char *path, FILE *err, compiled *c);
 int  compile_source(const char *path, const char *src, size_t len, FILE *err, compiled *c);
+/* The same, with every pass that force's lowering applies to set to it
+ * after the schedule block (aec tune's variants); force NULL: as written. */
+int  compile_file_forced(const char *path, FILE *err, const sched_force *force, compiled *c);
 void compiled_free(compiled *c);
 
 /* Write DIR/MODEL.c and DIR/MODEL.h (creating DIR), each atomically. */

@@ -474,6 +474,44 @@ static int apply(ir_model *m, const ast_directive *d, int *line_of)
     return 0;
 }
 
+int schedule_allows(const ir_layer *l, int p, ir_lowering how)
+{
+    if (is_conv(l))
+        return how != LOWER_WINOGRAD || lower_winograd_fits(l);
+    if (l->kind == IR_LINEAR || l->kind == IR_GAUSSIAN)
+        return how == LOWER_GEMM || (how == LOWER_DIRECT && p == PASS_FWD);
+    return 0;
+}
+
+/* aec's register block (V) for pass p of l under direct lowering. */
+static int direct_block(const ir_model *m, const ir_layer *l, int p, const ir_sched *s)
+{
+    ir_layer din = ir_din_layer(l);
+    return lower_direct_of(p == PASS_FWD ? l : &din, s, m->batch).V;
+}
+
+void schedule_force(ir_model *m, const sched_force *f)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        ir_layer *l = &m->layers[i];
+        for (int p = PASS_FWD; p <= PASS_BWD; p++) {
+            if (!schedule_allows(l, p, f->how))
+                continue;
+            ir_sched s = { .lowering = f->how, .line = 0 };
+            if (f->narrower) {
+                /* a backward pass with no input gradient is the weight gradient's kernels alone: no V */
+                int din = p == PASS_FWD || l->needs_din;
+                int v = is_conv(l) && f->how == LOWER_DIRECT && din ? direct_block(m, l, p, &s) : 0;
+                if (v < 2)
+                    continue;
+                s.unroll = v - 1;
+            }
+            s.tile = default_tile(m, l, p, &s);
+            l->sched[p] = s;
+        }
+    }
+}
+
 int schedule_layers(const ast_model *ast, ir_model *m)
 {
     for (int i = 0; i < m->nlayers; i++)

@@ -173,8 +173,8 @@ int aec_cmd_gradcheck(const aec_model *m, const cli_opts *o)
 
 int aec_cmd_bench(const aec_model *m, const cli_opts *o)
 {
-    aec_bench_opts b = { .B = o->batch, .seconds = o->seconds, .seed = o->seed, .profile = o->profile,
-                         .workers = o->workers,
+    aec_bench_opts b = { .B = o->batch, .seconds = o->seconds, .seed = o->seed, .profile = o->profile || o->profile_csv,
+                         .profile_csv = o->profile_csv, .workers = o->workers,
                          .train = !o->only || !strcmp(o->only, "train"),
                          .infer = !o->only || !strcmp(o->only, "infer") };
     return aec_bench(m, &b) != 0;

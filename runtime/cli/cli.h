@@ -16,6 +16,7 @@ enum {
 typedef struct {
     const char *data, *out, *weights, *input, *latents, *labels, *split, *eps, *mode, *method, *only;
     const char *classes, *coords; /* --classes LIST (data/classes.h), --coords FILE.csv */
+    const char *profile_csv;    /* bench --profile-csv FILE: the profile's rows for scripts (aec tune) */
     int epochs, batch, limit, n, cols, resume, from, to, steps, iterations, no_report, profile, workers;
     int skip_bad;               /* --skip-bad: leave bad images out of a folder's splits */
     int overwrite;              /* --overwrite: train over the run OUT holds */

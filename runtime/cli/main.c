@@ -61,7 +61,8 @@ static const command commands[] = {
       "                 [--perplexity X] [--iterations N] [--coords FILE.csv]",
       "a split's latents (mu of a VAE) in 2-D, coloured by label" },
     { "bench", CMD_BENCH, aec_cmd_bench, { 0 },
-      "[--batch N] [--seed N] [--seconds X] [--only train|infer] [--profile] [--workers N]",
+      "[--batch N] [--seed N] [--seconds X] [--only train|infer] [--profile] [--profile-csv FILE]\n"
+      "                 [--workers N]",
       "images/s training and inferring on synthetic data, GFLOP/s, peak memory: one key=value line" },
     { "gradcheck", CMD_GRADCHECK, aec_cmd_gradcheck, { 0 },
       "[--seed N] [--batch N]",

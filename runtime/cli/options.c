@@ -86,6 +86,9 @@ static const opt_spec options[] = {
     { "profile", ARG_FLAG, offsetof(cli_opts, profile), CMD_TRAIN | CMD_BENCH,
       "--profile           time each layer's forward and backward passes and the optimizer\n"
       "                      (bench --only infer: the forward passes of inference steps)" },
+    { "profile-csv", ARG_PATH, offsetof(cli_opts, profile_csv), CMD_BENCH,
+      "--profile-csv FILE  bench: --profile, and its rows into FILE as CSV for scripts:\n"
+      "                      layer,line,forward_ms,backward_ms (aec tune reads it)" },
     { "no-report", ARG_FLAG, offsetof(cli_opts, no_report), CMD_TRAIN,
       "--no-report         train only: no pictures and no report.html at the end" },
     { "from", ARG_INDEX, offsetof(cli_opts, from), CMD_INTERP,

@@ -9,6 +9,8 @@
  * they do unprofiled. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <errno.h>
 #include "aec.h"
 #include "core/clock.h"
 #include "exec/profile.h"
@@ -80,6 +82,25 @@ static void row(FILE *f, const char *name, int line, double fwd, double bwd, dou
         snprintf(ln, sizeof ln, "%d", line);
     fprintf(f, "  %-16s %5s %11.3f %11.3f %10.3f %6.1f%%\n", name, ln, fwd * 1e3, bwd * 1e3,
             (fwd + bwd) * 1e3, 100.0 * (fwd + bwd) / step);
+}
+
+int aec_profile_csv(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        aec_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    double n = P.steps ? (double)P.steps : 1.0;
+    fprintf(f, "layer,line,forward_ms,backward_ms\n");
+    for (int i = 0; P.t && i < P.m->n_layers; i++)
+        fprintf(f, "%s,%d,%.6f,%.6f\n", P.m->layers[i].name, P.m->layers[i].line, P.t[i][AEC_FWD] / n * 1e3,
+                P.t[i][AEC_BWD] / n * 1e3);
+    if (fclose(f) != 0) {
+        aec_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Means per step over the steps since aec_profile_begin. */

@@ -9,6 +9,9 @@
 int  aec_profile_begin(const aec_model *m);
 void aec_profile_step(double step_secs, double optim_secs);
 void aec_profile_print(FILE *f, int B, int workers);
+/* The same rows for scripts: a header, then layer,line,forward_ms,backward_ms
+ * a layer (the loss, optimizer and other rows left out). 0, or -1 (reported). */
+int  aec_profile_csv(const char *path);
 void aec_profile_end(void);
 
 #endif

@@ -88,14 +88,15 @@ static void bench_free(bench_state *s)
  * inference steps (forward passes only): a separate run after the measured
  * ones, so that reading the clock between layers cannot touch the numbers
  * in the key=value line. */
-static int profile_steps(bench_state *s, void (*step)(bench_state *), double seconds)
+static int profile_steps(bench_state *s, void (*step)(bench_state *), double seconds, const char *csv)
 {
     if (aec_profile_begin(s->m) != 0)
         return -1;
     rate(s, step, seconds);
     aec_profile_print(stdout, s->B, aec_workers_count(s->pool));
+    int rc = csv ? aec_profile_csv(csv) : 0;
     aec_profile_end();
-    return 0;
+    return rc;
 }
 
 int aec_bench(const aec_model *m, const aec_bench_opts *o)
@@ -124,7 +125,7 @@ int aec_bench(const aec_model *m, const aec_bench_opts *o)
                m->forward_flops / 1e6, ru.ru_maxrss / 1024.0, aec_workers_count(s.pool),
                openblas_get_corename(), openblas_get_num_threads());
         fflush(stdout);
-        rc = o->profile ? profile_steps(&s, o->train ? train_step : infer_step, o->seconds) : 0;
+        rc = o->profile ? profile_steps(&s, o->train ? train_step : infer_step, o->seconds, o->profile_csv) : 0;
     }
     bench_free(&s);
     return rc;

@@ -11,6 +11,7 @@ typedef struct {
     int train, infer;       /* which to measure */
     int workers;            /* slices of each batch at once; 0: one per core */
     int profile;            /* then a per-layer profile of training */
+    const char *profile_csv;   /* and its rows into this file as CSV (aec_profile_csv); NULL: none */
 } aec_bench_opts;
 
 /* Train and/or infer on synthetic batches; print one line of key=value
