@@ -142,12 +142,14 @@ static int default_tile(const ir_model *m, const ir_layer *l, int p, const ir_sc
 }
 
 /* Where the direct forward pass beats im2col + GEMM: everywhere in the seed
- * models (a layer at a time on one core, bench/README.md), except for one
- * output channel, where a register block of one row loads a vector for
- * every multiply-add (fmnist_cae's up2). */
+ * models (bench/README.md), except for one output channel, where a
+ * register block of one row loads a vector for every multiply-add
+ * (fmnist_cae's up2), and one input channel, where a block sums over the
+ * taps alone, too few to pay for its loads and stores (fmnist_cae's
+ * conv1: on x86-64-v3 23% slower than gemm, on x86-64-v4 even). */
 static int direct_forward_wins(const ir_layer *l)
 {
-    return l->out.c != 1;
+    return l->out.c != 1 && l->in.c != 1;
 }
 
 /* Where Winograd's F(2x2, 2x2) beats the direct products: a kernel of
