@@ -256,6 +256,57 @@ static const struct {
     { "{\"__metadata__\":[]}", 0 },
 };
 
+/* A header of n one-float tensors t0, t1, ... holding 0, 1, ... */
+static void st_many_file(const char *path, int n)
+{
+    size_t cap = (size_t)n * 80 + 16, k = 0;
+    char *h = malloc(cap);
+    assert_non_null(h);
+    k += (size_t)sprintf(h + k, "{");
+    for (int i = 0; i < n; i++)
+        k += (size_t)sprintf(h + k, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[1],"
+                             "\"data_offsets\":[%d,%d]}", i ? "," : "", i, 4 * i, 4 * i + 4);
+    sprintf(h + k, "}");
+    st_file(path, h, (size_t)n * 4);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 8 + (long)strlen(h), SEEK_SET), 0);
+    for (int i = 0; i < n; i++) {
+        float v = (float)i;
+        assert_int_equal(fwrite(&v, 4, 1, fp), 1);
+    }
+    fclose(fp);
+    free(h);
+}
+
+/* Item 14 of issue 20: 100k tensors took 24 s (a linear search per name).
+ * Too many are refused; 20k load (and are found by name). */
+static void test_st_many_tensors(void **state UNUSED)
+{
+    aec_tensor_file f;
+    const char *path = tp("many.safetensors");
+    st_many_file(path, 100000);
+    capture_begin();
+    assert_int_equal(aec_safetensors_read(path, &f), -1);
+    char *msg = capture_end();
+    if (!strstr(msg, "many.safetensors: the header lists more than 65536 tensors"))
+        fail_msg("message: %s", msg);
+    free(msg);
+
+    st_many_file(path, 20000);
+    assert_int_equal(aec_safetensors_read(path, &f), 0);
+    assert_int_equal(f.n, 20000);
+    for (int i = 0; i < 20000; i += 997) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", i);
+        const float *x = aec_tensor_file_find(&f, name, 1);
+        assert_non_null(x);
+        assert_float_equal(x[0], (float)i, 0.0f);
+    }
+    assert_null(aec_tensor_file_find(&f, "t20000", 1));
+    aec_tensor_file_free(&f);
+}
+
 static void test_st_rejects_bad_headers(void **state UNUSED)
 {
     aec_tensor_file f;
@@ -1163,6 +1214,7 @@ int main(void)
         cmocka_unit_test(test_st_exact_bytes),
         cmocka_unit_test(test_st_any_order),
         cmocka_unit_test(test_st_find),
+        cmocka_unit_test(test_st_many_tensors),
         cmocka_unit_test(test_st_rejects_bad_headers),
         cmocka_unit_test(test_st_messages),
         cmocka_unit_test(test_st_short_and_missing_files),
