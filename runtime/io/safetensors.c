@@ -657,7 +657,10 @@ static int st_grow(aec_tensor_file *f, int *cap)
     float **data = realloc(f->data, (size_t)c * sizeof *data);
     if (data)
         f->data = data;
-    if (!names || !ndim || !shape || !data)
+    uint64_t (*off)[2] = realloc(f->offsets, (size_t)c * sizeof *off);
+    if (off)
+        f->offsets = off;
+    if (!names || !ndim || !shape || !data || !off)
         return -1;
     *cap = c;
     return 0;
@@ -678,6 +681,8 @@ static int st_add(aec_tensor_file *f, int *cap, char *name, const st_entry *e,
     f->ndim[f->n] = e->ndim;
     for (int d = 0; d < 4; d++)
         f->shape[f->n][d] = d < e->ndim ? (int64_t)e->shape[d] : 0;
+    f->offsets[f->n][0] = e->off[0];
+    f->offsets[f->n][1] = e->off[1];
     f->data[f->n++] = x;
     return 0;
 }
@@ -774,6 +779,66 @@ static int st_sort_names(const char *path, aec_tensor_file *f)
     return dup >= 0 ? -1 : 0;
 }
 
+/* ---- the data's layout ------------------------------------------------------ */
+
+typedef struct {
+    uint64_t begin, end;
+    int i;
+} st_span;
+
+static int st_by_offset(const void *a, const void *b)
+{
+    const st_span *x = a, *y = b;
+    return x->begin != y->begin ? (x->begin < y->begin ? -1 : 1)
+         : x->end != y->end ? (x->end < y->end ? -1 : 1) : 0;
+}
+
+/* What is wrong between span a (or the start, if NULL) and span b (or the
+ * end of the data, if NULL), after aec_error; 0 if they touch. */
+static int st_seam(const char *path, const aec_tensor_file *f, const st_span *a,
+                   const st_span *b, uint64_t data_len)
+{
+    uint64_t at = a ? a->end : 0, next = b ? b->begin : data_len;
+    if (at == next)
+        return 0;
+    if (a && b && next < at)
+        aec_error("%s: tensors '%s' [%" PRIu64 ",%" PRIu64 "] and '%s' [%" PRIu64 ",%" PRIu64
+                  "] overlap", path, f->names[a->i], a->begin, a->end, f->names[b->i],
+                  b->begin, b->end);
+    else if (a && b)
+        aec_error("%s: %" PRIu64 " bytes between tensors '%s' (ending at %" PRIu64 ") and '%s' "
+                  "(starting at %" PRIu64 ") belong to no tensor", path, next - at,
+                  f->names[a->i], at, f->names[b->i], next);
+    else if (b)
+        aec_error("%s: the data starts with %" PRIu64 " bytes that belong to no tensor "
+                  "(the first, '%s', starts at %" PRIu64 ")", path, next, f->names[b->i], next);
+    else
+        aec_error("%s: %" PRIu64 " trailing bytes after the last tensor%s%s%s (the data has %"
+                  PRIu64 " bytes)", path, next - at, a ? " '" : "", a ? f->names[a->i] : "",
+                  a ? "'" : "", data_len);
+    return -1;
+}
+
+/* As the safetensors format requires, the tensors' data_offsets tile the
+ * data exactly: no overlap (one tensor reading another's bytes), no gap, no
+ * trailing bytes. */
+static int st_check_layout(const char *path, const aec_tensor_file *f, uint64_t data_len)
+{
+    st_span *v = malloc(((size_t)f->n + 1) * sizeof *v);
+    if (!v) {
+        aec_error("%s: out of memory", path);
+        return -1;
+    }
+    for (int i = 0; i < f->n; i++)
+        v[i] = (st_span){ f->offsets[i][0], f->offsets[i][1], i };
+    qsort(v, (size_t)f->n, sizeof *v, st_by_offset);
+    int rc = 0;
+    for (int k = 0; rc == 0 && k <= f->n; k++)
+        rc = st_seam(path, f, k > 0 ? &v[k - 1] : NULL, k < f->n ? &v[k] : NULL, data_len);
+    free(v);
+    return rc;
+}
+
 static int st_read_buf(const char *path, const char *buf, size_t len, aec_tensor_file *f)
 {
     uint64_t hlen = 0;
@@ -797,7 +862,7 @@ static int st_read_buf(const char *path, const char *buf, size_t len, aec_tensor
         return -1;
     aec_json_cursor j = { buf + 8, buf + 8 + hlen, buf + 8, path, "safetensors header" };
     if (st_parse(&j, f, (const uint8_t *)buf + 8 + hlen, len - 8 - hlen) != 0
-        || st_sort_names(path, f) != 0)
+        || st_sort_names(path, f) != 0 || st_check_layout(path, f, len - 8 - hlen) != 0)
         return -1;
     if (summed)
         st_strip_crc(f);
@@ -838,5 +903,6 @@ void aec_tensor_file_free(aec_tensor_file *f)
     free(f->data);
     free(f->metadata_json);
     free(f->by_name);
+    free(f->offsets);
     memset(f, 0, sizeof *f);
 }
