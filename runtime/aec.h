@@ -205,6 +205,8 @@ typedef struct {
     int64_t (*shape)[4];
     float **data;
     char *metadata_json;        /* raw "__metadata__" object or NULL */
+    int *by_name;               /* tensor indices in name order, for lookups */
+    uint64_t (*offsets)[2];     /* data_offsets as the header gave them */
 } aec_tensor_file;
 int  aec_safetensors_read(const char *path, aec_tensor_file *f);
 const float *aec_tensor_file_find(const aec_tensor_file *f, const char *name,

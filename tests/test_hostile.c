@@ -153,6 +153,32 @@ static void train_into_a_run_needs_resume_or_overwrite(void **state UNUSED)
     free(after);
 }
 
+/* 11. --resume with a different --batch or --lr is refused, as a different
+ * seed is, naming the recorded and the given value (or the default's); the
+ * same ones resume, and without --lr the recorded rate is taken. */
+static void resume_with_another_batch_or_lr_is_refused(void **state UNUSED)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s", tp("run11"));
+    run_expect(0, NULL, RUN("train", "--data", data(), "--out", out, "--epochs", "1", "--no-report",
+                            "--batch", "8", "--lr", "0.002"));
+    run_expect(1, "optim.safetensors: the run was trained with --batch 8, not --batch 4; resume "
+                  "with --batch 8, or start over with --overwrite",
+               RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report",
+                   "--resume", "--batch", "4", "--lr", "0.002"));
+    run_expect(1, "optim.safetensors: the run was trained with --lr 0.002, not --lr 0.02; resume with --lr 0.002",
+               RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report",
+                   "--resume", "--batch", "8", "--lr", "0.02"));
+    run_expect(1, "the run was trained with --batch 8, not the default --batch 24",
+               RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report",
+                   "--resume"));
+    /* without --lr the recorded rate is taken, as the seed is */
+    run_expect(0, NULL, RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report",
+                            "--resume", "--batch", "8"));
+    run_expect(0, NULL, RUN("train", "--data", data(), "--out", out, "--epochs", "3", "--no-report",
+                            "--resume", "--batch", "8", "--lr", "0.002"));
+}
+
 /* 3. Two outputs of one command naming one file (as written, or through
  * ./ and a link) are refused before anything runs. */
 static void two_outputs_naming_one_file_are_refused(void **state UNUSED)
@@ -430,6 +456,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(train_into_a_run_needs_resume_or_overwrite),
+        cmocka_unit_test(resume_with_another_batch_or_lr_is_refused),
         cmocka_unit_test(two_outputs_naming_one_file_are_refused),
         cmocka_unit_test(out_inside_data_is_refused),
         cmocka_unit_test(sigterm_during_the_report_leaves_one_run),

@@ -256,6 +256,101 @@ static const struct {
     { "{\"__metadata__\":[]}", 0 },
 };
 
+/* A header of n one-float tensors t0, t1, ... holding 0, 1, ... */
+static void st_many_file(const char *path, int n)
+{
+    size_t cap = (size_t)n * 80 + 16, k = 0;
+    char *h = malloc(cap);
+    assert_non_null(h);
+    k += (size_t)sprintf(h + k, "{");
+    for (int i = 0; i < n; i++)
+        k += (size_t)sprintf(h + k, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[1],"
+                             "\"data_offsets\":[%d,%d]}", i ? "," : "", i, 4 * i, 4 * i + 4);
+    sprintf(h + k, "}");
+    st_file(path, h, (size_t)n * 4);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 8 + (long)strlen(h), SEEK_SET), 0);
+    for (int i = 0; i < n; i++) {
+        float v = (float)i;
+        assert_int_equal(fwrite(&v, 4, 1, fp), 1);
+    }
+    fclose(fp);
+    free(h);
+}
+
+/* Item 14 of issue 20: 100k tensors took 24 s (a linear search per name).
+ * Too many are refused; 20k load (and are found by name). */
+static void test_st_many_tensors(void **state UNUSED)
+{
+    aec_tensor_file f;
+    const char *path = tp("many.safetensors");
+    st_many_file(path, 100000);
+    capture_begin();
+    assert_int_equal(aec_safetensors_read(path, &f), -1);
+    char *msg = capture_end();
+    if (!strstr(msg, "many.safetensors: the header lists more than 65536 tensors"))
+        fail_msg("message: %s", msg);
+    free(msg);
+
+    st_many_file(path, 20000);
+    assert_int_equal(aec_safetensors_read(path, &f), 0);
+    assert_int_equal(f.n, 20000);
+    for (int i = 0; i < 20000; i += 997) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", i);
+        const float *x = aec_tensor_file_find(&f, name, 1);
+        assert_non_null(x);
+        assert_float_equal(x[0], (float)i, 0.0f);
+    }
+    assert_null(aec_tensor_file_find(&f, "t20000", 1));
+    aec_tensor_file_free(&f);
+}
+
+#define ST_F32(name, n, b, e) "\"" name "\":{\"dtype\":\"F32\",\"shape\":[" #n "],\"data_offsets\":[" #b "," #e "]}"
+
+/* Item 10 of issue 20: data_offsets must tile the data exactly, as the
+ * safetensors format requires: an overlap let one tensor read another's
+ * bytes, and gaps and trailing bytes were accepted. */
+static void test_st_layout(void **state UNUSED)
+{
+    static const struct {
+        const char *header;
+        size_t data;
+        const char *want;
+    } c[] = {
+        { "{" ST_F32("a", 2, 0, 8) "," ST_F32("b", 2, 4, 12) "}", 12,
+          "tensors 'a' [0,8] and 'b' [4,12] overlap" },
+        { "{" ST_F32("b", 2, 0, 8) "," ST_F32("a", 2, 0, 8) "}", 8,
+          "tensors 'b' [0,8] and 'a' [0,8] overlap" },
+        { "{" ST_F32("a", 1, 0, 4) "," ST_F32("b", 1, 8, 12) "}", 12,
+          "4 bytes between tensors 'a' (ending at 4) and 'b' (starting at 8) belong to no tensor" },
+        { "{" ST_F32("a", 1, 4, 8) "}", 8,
+          "the data starts with 4 bytes that belong to no tensor (the first, 'a', starts at 4)" },
+        { "{" ST_F32("a", 2, 0, 8) "}", 11,
+          "3 trailing bytes after the last tensor 'a' (the data has 11 bytes)" },
+        { "{}", 5, "5 trailing bytes after the last tensor (the data has 5 bytes)" },
+    };
+    aec_tensor_file f;
+    char path[512];
+    snprintf(path, sizeof path, "%s", tp("layout.safetensors"));   /* tp's buffer is reused */
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        st_file(path, c[i].header, c[i].data);
+        capture_begin();
+        int rc = aec_safetensors_read(path, &f);
+        char *msg = capture_end();
+        if (rc != -1 || !strstr(msg, "layout.safetensors: ") || !strstr(msg, c[i].want))
+            fail_msg("case %zu: rc %d, message '%s'", i, rc, msg);
+        free(msg);
+    }
+    /* empty tensors may share an offset; the rest still tile the data */
+    st_file(path, "{" ST_F32("z", 0, 4, 4) "," ST_F32("a", 1, 0, 4) "," ST_F32("y", 0, 4, 4)
+                  "," ST_F32("b", 1, 4, 8) "}", 8);
+    assert_int_equal(aec_safetensors_read(path, &f), 0);
+    assert_int_equal(f.n, 4);
+    aec_tensor_file_free(&f);
+}
+
 static void test_st_rejects_bad_headers(void **state UNUSED)
 {
     aec_tensor_file f;
@@ -418,7 +513,17 @@ static void test_load_params(void **state UNUSED)
         { "enc.bias", 1, { 3 }, bias },
         { "enc.weight", 2, { 3, 4 }, w },
     };
+    /* a tensor the model does not have is refused, by name (issue 20, item 10) */
     assert_int_equal(aec_safetensors_write(tp("params.safetensors"), t, 4, NULL), 0);
+    capture_begin();
+    assert_int_equal(aec_load_params(tp("params.safetensors"), &tiny_model, params), -1);
+    char *msg = capture_end();
+    if (!strstr(msg, "params.safetensors: tensor 'unused' is not a parameter of model 'tiny' "
+                     "(1 tensors the model does not have)"))
+        fail_msg("message: %s", msg);
+    free(msg);
+    t[1] = t[3];
+    assert_int_equal(aec_safetensors_write(tp("params.safetensors"), t, 3, NULL), 0);
     for (int i = 0; i < 34; i++)
         params[i] = -99.0f;
     assert_int_equal(aec_load_params(tp("params.safetensors"), &tiny_model, params), 0);
@@ -1163,6 +1268,8 @@ int main(void)
         cmocka_unit_test(test_st_exact_bytes),
         cmocka_unit_test(test_st_any_order),
         cmocka_unit_test(test_st_find),
+        cmocka_unit_test(test_st_many_tensors),
+        cmocka_unit_test(test_st_layout),
         cmocka_unit_test(test_st_rejects_bad_headers),
         cmocka_unit_test(test_st_messages),
         cmocka_unit_test(test_st_short_and_missing_files),

@@ -71,7 +71,8 @@ static int train_locked(const aec_model *m, const cli_opts *o)
     aec_dataset train = { 0 }, val = { 0 };
     aec_train_opts t = {
         .out_dir = o->out, .cfg = m->defaults, .resume = o->resume,
-        .seed_given = aec_cli_given(o, "seed"), .quiet = 0, .profile = o->profile, .workers = o->workers,
+        .seed_given = aec_cli_given(o, "seed"),
+        .batch_given = aec_cli_given(o, "batch"), .lr_given = aec_cli_given(o, "lr"), .quiet = 0, .profile = o->profile, .workers = o->workers,
     };
     t.cfg.epochs = o->epochs;
     t.cfg.batch = o->batch;

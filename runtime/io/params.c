@@ -82,13 +82,33 @@ int aec_check_finite(const char *path, const char *what, const float *x, size_t 
     return 0;
 }
 
+/* A tensor the model does not have means the file is another model's (or a
+ * layer was renamed): ignoring it silently hid that. With every parameter
+ * found and names unique, there is one iff the file has more tensors. */
+static int no_extra(const char *path, const aec_tensor_file *f, const aec_model *m)
+{
+    if (f->n <= m->n_tensors)
+        return 0;
+    for (int i = 0; i < f->n; i++) {
+        int k = 0;
+        while (k < m->n_tensors && strcmp(f->names[i], m->params[k].name) != 0)
+            k++;
+        if (k == m->n_tensors) {
+            aec_error("%s: tensor '%s' is not a parameter of model '%s' (%d tensors the "
+                      "model does not have)", path, f->names[i], m->name, f->n - m->n_tensors);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Every mismatch is reported, not just the first, so one run shows them all. */
 int aec_params_from_file(const char *path, const aec_tensor_file *f, const aec_model *m, float *params)
 {
     int bad = 0;
     for (int i = 0; i < m->n_tensors; i++)
         bad |= load_one(path, f, &m->params[i], params) != 0;
-    return bad ? -1 : 0;
+    return bad || no_extra(path, f, m) != 0 ? -1 : 0;
 }
 
 int aec_load_params(const char *path, const aec_model *m, float *params)

@@ -28,6 +28,13 @@
 /* The format's own bound on the header, which also bounds our allocations. */
 #define ST_MAX_HEADER (100u << 20)
 
+/* The most tensors a header may list. An autoencoder has tens of parameter
+ * tensors (and its optimizer file two per parameter); 65536 leaves room for
+ * any other tool's checkpoint of a model aec could compile, while a header
+ * of 100 MB could otherwise list millions of empty tensors, each costing a
+ * name, an allocation and a place in the index. */
+#define ST_MAX_TENSORS 65536
+
 /* ---- a JSON reader for exactly the header's shape ----------------------- */
 
 /* What one tensor entry says, before it is checked against the data. */
@@ -587,11 +594,20 @@ static void st_strip_crc(aec_tensor_file *f)
     }
 }
 
+/* Binary search in the name order st_sort_names made (a linear search per
+ * tensor made a header of 100k tensors take 24 s to parse). */
 int aec_tensor_file_index(const aec_tensor_file *f, const char *name)
 {
-    for (int i = 0; i < f->n; i++)
-        if (!strcmp(f->names[i], name))
-            return i;
+    int lo = 0, hi = f->n;
+    while (f->by_name && lo < hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(f->names[f->by_name[mid]], name);
+        if (c == 0)
+            return f->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
 }
 
@@ -641,7 +657,10 @@ static int st_grow(aec_tensor_file *f, int *cap)
     float **data = realloc(f->data, (size_t)c * sizeof *data);
     if (data)
         f->data = data;
-    if (!names || !ndim || !shape || !data)
+    uint64_t (*off)[2] = realloc(f->offsets, (size_t)c * sizeof *off);
+    if (off)
+        f->offsets = off;
+    if (!names || !ndim || !shape || !data || !off)
         return -1;
     *cap = c;
     return 0;
@@ -662,6 +681,8 @@ static int st_add(aec_tensor_file *f, int *cap, char *name, const st_entry *e,
     f->ndim[f->n] = e->ndim;
     for (int d = 0; d < 4; d++)
         f->shape[f->n][d] = d < e->ndim ? (int64_t)e->shape[d] : 0;
+    f->offsets[f->n][0] = e->off[0];
+    f->offsets[f->n][1] = e->off[1];
     f->data[f->n++] = x;
     return 0;
 }
@@ -674,8 +695,9 @@ static int st_tensor(aec_json_cursor *j, aec_tensor_file *f, int *cap, char *nam
     size_t numel = 0;
     int rc = st_entry_parse(j, &e);
     rc = rc ? rc : st_entry_check(j->path, name, &e, data_len, &numel);
-    if (rc == 0 && aec_tensor_file_index(f, name) >= 0) {
-        aec_error("%s: tensor '%s' appears twice in the header", j->path, name);
+    if (rc == 0 && f->n == ST_MAX_TENSORS) {
+        aec_error("%s: the header lists more than %d tensors, the most aec reads",
+                  j->path, ST_MAX_TENSORS);
         rc = -1;
     }
     if (rc == 0 && st_add(f, cap, name, &e, data + e.off[0], numel) != 0) {
@@ -721,6 +743,102 @@ static int st_parse(aec_json_cursor *j, aec_tensor_file *f, const uint8_t *data,
     return j->p == j->end ? 0 : st_fail(j, "text after the closing '}'");
 }
 
+/* ---- the name index -------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int i;
+} st_named;
+
+static int st_by_name(const void *a, const void *b)
+{
+    return strcmp(((const st_named *)a)->name, ((const st_named *)b)->name);
+}
+
+/* f->by_name, and a refusal of a name that appears twice (now adjacent). */
+static int st_sort_names(const char *path, aec_tensor_file *f)
+{
+    st_named *v = malloc(((size_t)f->n + 1) * sizeof *v);
+    f->by_name = malloc(((size_t)f->n + 1) * sizeof *f->by_name);
+    if (!v || !f->by_name) {
+        free(v);
+        aec_error("%s: out of memory", path);
+        return -1;
+    }
+    for (int i = 0; i < f->n; i++)
+        v[i] = (st_named){ f->names[i], i };
+    qsort(v, (size_t)f->n, sizeof *v, st_by_name);
+    int dup = -1;
+    for (int k = 0; k < f->n; k++) {
+        f->by_name[k] = v[k].i;
+        dup = dup < 0 && k > 0 && !strcmp(v[k - 1].name, v[k].name) ? k : dup;
+    }
+    if (dup >= 0)
+        aec_error("%s: tensor '%s' appears twice in the header", path, v[dup].name);
+    free(v);
+    return dup >= 0 ? -1 : 0;
+}
+
+/* ---- the data's layout ------------------------------------------------------ */
+
+typedef struct {
+    uint64_t begin, end;
+    int i;
+} st_span;
+
+static int st_by_offset(const void *a, const void *b)
+{
+    const st_span *x = a, *y = b;
+    return x->begin != y->begin ? (x->begin < y->begin ? -1 : 1)
+         : x->end != y->end ? (x->end < y->end ? -1 : 1) : 0;
+}
+
+/* What is wrong between span a (or the start, if NULL) and span b (or the
+ * end of the data, if NULL), after aec_error; 0 if they touch. */
+static int st_seam(const char *path, const aec_tensor_file *f, const st_span *a,
+                   const st_span *b, uint64_t data_len)
+{
+    uint64_t at = a ? a->end : 0, next = b ? b->begin : data_len;
+    if (at == next)
+        return 0;
+    if (a && b && next < at)
+        aec_error("%s: tensors '%s' [%" PRIu64 ",%" PRIu64 "] and '%s' [%" PRIu64 ",%" PRIu64
+                  "] overlap", path, f->names[a->i], a->begin, a->end, f->names[b->i],
+                  b->begin, b->end);
+    else if (a && b)
+        aec_error("%s: %" PRIu64 " bytes between tensors '%s' (ending at %" PRIu64 ") and '%s' "
+                  "(starting at %" PRIu64 ") belong to no tensor", path, next - at,
+                  f->names[a->i], at, f->names[b->i], next);
+    else if (b)
+        aec_error("%s: the data starts with %" PRIu64 " bytes that belong to no tensor "
+                  "(the first, '%s', starts at %" PRIu64 ")", path, next, f->names[b->i], next);
+    else
+        aec_error("%s: %" PRIu64 " trailing bytes after the last tensor%s%s%s (the data has %"
+                  PRIu64 " bytes)", path, next - at, a ? " '" : "", a ? f->names[a->i] : "",
+                  a ? "'" : "", data_len);
+    return -1;
+}
+
+/* As the safetensors format requires, the tensors' data_offsets tile the
+ * data exactly: no overlap (one tensor reading another's bytes), no gap, no
+ * trailing bytes. */
+static int st_check_layout(const char *path, const aec_tensor_file *f, uint64_t data_len)
+{
+    st_span *v = malloc(((size_t)f->n + 1) * sizeof *v);
+    if (!v) {
+        aec_error("%s: out of memory", path);
+        return -1;
+    }
+    for (int i = 0; i < f->n; i++)
+        v[i] = (st_span){ f->offsets[i][0], f->offsets[i][1], i };
+    qsort(v, (size_t)f->n, sizeof *v, st_by_offset);
+    int rc = 0;
+    for (int k = 0; rc == 0 && k <= f->n; k++)
+        rc = st_seam(path, f, k > 0 ? &v[k - 1] : NULL, k < f->n ? &v[k] : NULL, data_len);
+    free(v);
+    return rc;
+}
+
 static int st_read_buf(const char *path, const char *buf, size_t len, aec_tensor_file *f)
 {
     uint64_t hlen = 0;
@@ -743,7 +861,8 @@ static int st_read_buf(const char *path, const char *buf, size_t len, aec_tensor
     if (summed < 0)
         return -1;
     aec_json_cursor j = { buf + 8, buf + 8 + hlen, buf + 8, path, "safetensors header" };
-    if (st_parse(&j, f, (const uint8_t *)buf + 8 + hlen, len - 8 - hlen) != 0)
+    if (st_parse(&j, f, (const uint8_t *)buf + 8 + hlen, len - 8 - hlen) != 0
+        || st_sort_names(path, f) != 0 || st_check_layout(path, f, len - 8 - hlen) != 0)
         return -1;
     if (summed)
         st_strip_crc(f);
@@ -783,5 +902,7 @@ void aec_tensor_file_free(aec_tensor_file *f)
     free(f->shape);
     free(f->data);
     free(f->metadata_json);
+    free(f->by_name);
+    free(f->offsets);
     memset(f, 0, sizeof *f);
 }

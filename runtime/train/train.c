@@ -110,14 +110,25 @@ static const char *optim_name(aec_opt_kind kind)
 
 /* safetensors metadata is a flat object of strings; both files carry the
  * epoch, so a resume can tell a matching pair from a torn one. */
+/* x in the fewest digits that read back as x: 0.002, not 0.00200000009. */
+static void float_str(char *buf, size_t size, float x)
+{
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, size, "%.*g", p, (double)x);
+        if (strtof(buf, NULL) == x)
+            return;
+    }
+}
+
 static void checkpoint_meta(const trainer *t, char *out, size_t size)
 {
-    char name[256];
+    char name[256], lr[32];
+    float_str(lr, sizeof lr, t->cfg.optim.lr);
     aec_json_string(name, sizeof name, t->m->name);
     snprintf(out, size,
              "{\"model\":\"%s\",\"epoch\":\"%d\",\"step\":\"%ld\",\"seed\":\"%" PRIu64
-             "\",\"optimizer\":\"%s\",\"batch\":\"%d\"}",
-             name, t->done, t->opt.step, t->cfg.seed, optim_name(t->cfg.optim.kind), t->B);
+             "\",\"optimizer\":\"%s\",\"batch\":\"%d\",\"lr\":\"%s\"}",
+             name, t->done, t->opt.step, t->cfg.seed, optim_name(t->cfg.optim.kind), t->B, lr);
 }
 
 /* The state tensors per parameter, named as PyTorch's optimizer state calls
@@ -301,6 +312,40 @@ static int check_seed(trainer *t, const char *path, uint64_t seed)
     return 0;
 }
 
+/* A resumed run goes on with the batch size and learning rate it was
+ * trained with: a change would make it a different run that its checkpoint
+ * and loss.csv do not describe, so a different value is refused as a new
+ * seed is. Without --lr the recorded rate is taken (as the seed is); the
+ * batch size shapes the buffers made before the checkpoint is read, so a
+ * default that differs is refused too. Checkpoints from before "lr" was
+ * recorded are not checked for it. */
+static int check_setting(const char *path, const char *meta, const char *key, const char *now,
+                         int given)
+{
+    char was[64];
+    if (aec_meta_get(meta, key, was, sizeof was) != 0 || strcmp(was, now) == 0)
+        return 0;
+    aec_error("%s: the run was trained with --%s %s, not %s--%s %s; resume with --%s %s, or "
+              "start over with --overwrite", path, key, was, given ? "" : "the default ", key,
+              now, key, was);
+    return -1;
+}
+
+static int check_batch_lr(trainer *t, const char *path, const char *meta)
+{
+    char batch[32], lr[32], was[64];
+    if (!t->o->lr_given && aec_meta_get(meta, "lr", was, sizeof was) == 0) {
+        char *end;
+        float x = strtof(was, &end);
+        if (*end == '\0' && x > 0.0f && isfinite(x))
+            t->cfg.optim.lr = t->opt.cfg.lr = x;
+    }
+    snprintf(batch, sizeof batch, "%d", t->B);
+    float_str(lr, sizeof lr, t->cfg.optim.lr);
+    return check_setting(path, meta, "batch", batch, t->o->batch_given)
+         | check_setting(path, meta, "lr", lr, t->o->lr_given);
+}
+
 static int load_state(trainer *t, const char *path, const aec_tensor_file *f)
 {
     const char *suffix[2];
@@ -333,6 +378,7 @@ static int load_optim(trainer *t, const char *path)
           || meta_u64(f.metadata_json, path, "step", LONG_MAX, &step) != 0
           || meta_u64(f.metadata_json, path, "seed", UINT64_MAX, &seed) != 0
           || check_seed(t, path, seed) != 0
+          || check_batch_lr(t, path, f.metadata_json) != 0
           || load_state(t, path, &f) != 0 ? -1 : 0;
     aec_tensor_file_free(&f);
     t->done = (int)epoch;

@@ -13,6 +13,7 @@ typedef struct {
     aec_train_cfg cfg;          /* epochs, batch, seed, optimizer */
     int resume;                 /* continue from out_dir's checkpoints */
     int seed_given;             /* cfg.seed was asked for: on resume it must match */
+    int batch_given, lr_given;  /* the same for cfg.batch and cfg.optim.lr */
     int quiet;                  /* no progress or epoch lines (tests) */
     int profile;                /* time each layer; print the table at the end */
     int workers;                /* slices of each batch run at once; 0: one per core */
