@@ -108,16 +108,17 @@ static int check_out_dir(const char *exe)
     return 0;
 }
 
-/* The compiler's command line for the target in use, into argv (room for
- * every word); its words live in *keep, freed by the caller. */
-static void compile_argv(char **argv, char **keep, const char *src, const char *tmp_exe, char *inc[2],
-                         const char *lib)
+/* The compiler's command line for the target in use (malloc'd, room for
+ * every word of the flags: a word and its space are two characters at
+ * least); its words live in *keep, freed by the caller. */
+static char **compile_argv(char **keep, const char *src, const char *tmp_exe, char *inc[2], const char *lib)
 {
     const aec_target *t = aec_target_now();
     const char *cc = t->cc[0] ? t->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     const char *cf = getenv("AEC_CFLAGS") ? getenv("AEC_CFLAGS") : DEFAULT_CFLAGS;
     keep[0] = xstrdup(t->cflags);
     keep[1] = xstrdup(cf);
+    char **argv = xmalloc(((strlen(t->cflags) + 1) / 2 + (strlen(cf) + 1) / 2 + 24) * sizeof *argv);
     int n = 0;
     argv[n++] = (char *)cc;
     n = add_flags(argv, n, keep[0]);
@@ -131,6 +132,7 @@ static void compile_argv(char **argv, char **keep, const char *src, const char *
     for (int i = 0; rest[i]; i++)
         argv[n++] = (char *)rest[i];
     argv[n] = NULL;
+    return argv;
 }
 
 int build_exe(const compiled *c, const char *exe)
@@ -157,10 +159,8 @@ int build_exe(const compiled *c, const char *exe)
     snprintf(inc_rt, sizeof inc_rt, "-I%s", rt.include);
     snprintf(inc_gen, sizeof inc_gen, "-I%s", dir);
     snprintf(tmp_exe, sizeof tmp_exe, "%s.tmp%ld", exe, (long)getpid());
-    const char *cf = getenv("AEC_CFLAGS") ? getenv("AEC_CFLAGS") : DEFAULT_CFLAGS;
-    char **argv = xmalloc((strlen(aec_target_now()->cflags) / 2 + strlen(cf) / 2 + 40) * sizeof *argv);
     char *keep[2], *inc[2] = {inc_rt, inc_gen};
-    compile_argv(argv, keep, src, tmp_exe, inc, rt.lib);
+    char **argv = compile_argv(keep, src, tmp_exe, inc, rt.lib);
     if (rc == 0 && (rc = build_run(argv, NULL)) != 0 && !stop_sig)
         fprintf(stderr, "aec: compiling the generated C for %s failed (see above)\n", c->path);
     if (rc == 0 && !stop_sig && rename(tmp_exe, exe) != 0) {

@@ -28,6 +28,17 @@ int lower_held(int n)
     return aec_target_now()->bcast_held ? n : 1;
 }
 
+/* The most broadcast values, up to want, that a register block can sum
+ * against `width` loaded vectors each: n x width sums, the width vectors
+ * and the broadcasts' registers (lower_held), with one register to spare. */
+static int fit_broadcasts(int want, int width)
+{
+    int regs = aec_target_now()->regs, n = want;
+    while (n > 1 && n * width + width + lower_held(n) > regs - 1)
+        n--;
+    return n;
+}
+
 static size_t round_up(size_t n, size_t to)
 {
     return (n + to - 1) / to * to;
@@ -200,9 +211,7 @@ lower_dweight lower_dweight_of(const ir_layer *l, const ir_sched *bwd, int batch
     w.S = deconv ? l->conv.stride : 1;
     w.ov = l->out.c > t->vec ? 2 : 1;
     w.mw = (int)round_up((size_t)l->out.c, (size_t)t->vec * (size_t)w.ov);
-    int J = sums / w.ov;
-    while (J > 1 && J * w.ov + w.ov + lower_held(J) > t->regs - 1)
-        J--;
+    int J = fit_broadcasts(sums / w.ov, w.ov);
     w.J = J < taps ? J : taps;
     w.pairs = (int)round_up((size_t)taps, (size_t)w.J);
     w.grads = (size_t)w.d.tile * l->out.h * l->out.w * w.mw;
@@ -233,10 +242,7 @@ int lower_linear_images(void)
  * broadcast weights beside them. */
 int lower_linear_rows(const ir_layer *l)
 {
-    const aec_target *t = aec_target_now();
-    int r = t->regs * 3 / 8;
-    while (r > 1 && 2 * r + 2 + lower_held(r) > t->regs - 1)
-        r--;
+    int r = fit_broadcasts(aec_target_now()->regs * 3 / 8, 2);
     return l->out.c < r ? l->out.c : r;
 }
 
@@ -245,11 +251,8 @@ int lower_linear_rows(const ir_layer *l)
  * (6 images of 32 registers, 2 of 16). */
 int lower_panel_images(void)
 {
-    const aec_target *t = aec_target_now();
-    int v = lower_panel() / t->vec, n = (t->regs - 1 - v) / v;
-    while (n > 1 && n * v + v + lower_held(n) > t->regs - 1)
-        n--;
-    return n;
+    int v = lower_panel() / aec_target_now()->vec;
+    return fit_broadcasts((aec_target_now()->regs - 1 - v) / v, v);
 }
 
 int lower_panel(void)
