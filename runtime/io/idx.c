@@ -5,6 +5,7 @@
  * bytes. A file that starts with gzip's magic (1f 8b) is inflated as it is
  * read, otherwise read as it is. The caller frees what it gets with free(). */
 #include "aec.h"
+#include "io/idx.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -199,6 +200,22 @@ static int idx_open(idx_file *f, const char *path, uint32_t magic, int nd, uint3
     return idx_check_sizes(path, dims, nd) == 0 ? 0 : idx_fail(f);
 }
 
+/* After the last item: one more byte must not be there. For a gzip file
+ * this read also goes on to the stream's end: its trailer, where the data's
+ * CRC and length are checked, may not have been reached yet, or may be
+ * missing. 0, or -1 after a message. */
+static int idx_end(idx_file *f)
+{
+    char extra;
+    long more = f->gz ? idx_inflate(f, (uint8_t *)&extra, 1) : getc(f->fp) != EOF;
+    if (more > 0)
+        aec_error("%s: more data than the header's sizes describe (%zu bytes)", f->path, f->pos);
+    else if (more == 0 && f->gz && f->cut)
+        aec_error("%s: truncated: the gzip stream stops before its end (the data's CRC and "
+                  "length)", f->path);
+    return more != 0 || (f->gz && f->cut) ? -1 : 0;
+}
+
 /* The n bytes after the header, which must be the last bytes of the file:
  * extra data means the header does not describe what is there. The buffer
  * grows as the bytes arrive (doubling from IDX_FIRST_CHUNK), so a short file
@@ -206,7 +223,6 @@ static int idx_open(idx_file *f, const char *path, uint32_t magic, int nd, uint3
  * fuzzer (tests/fuzz) made this reader allocate 2 GB for a 17-byte file. */
 static int idx_body(idx_file *f, size_t n, uint8_t **out)
 {
-    char extra;
     size_t total = f->pos + n, cap = n < IDX_FIRST_CHUNK ? n : IDX_FIRST_CHUNK, got = 0;
     uint8_t *b = malloc(cap);
     *out = NULL;
@@ -228,16 +244,7 @@ static int idx_body(idx_file *f, size_t n, uint8_t **out)
             free(b);
         b = grown;
     }
-    /* One more byte must not be there. For a gzip file this read also goes
-     * on to the stream's end: its trailer, where the data's CRC and length
-     * are checked, may not have been reached yet, or may be missing. */
-    long more = f->gz ? idx_inflate(f, (uint8_t *)&extra, 1) : getc(f->fp) != EOF;
-    if (more > 0)
-        aec_error("%s: more data than the header's sizes describe (%zu bytes)", f->path, f->pos);
-    else if (more == 0 && f->gz && f->cut)
-        aec_error("%s: truncated: the gzip stream stops before its end (the data's CRC and "
-                  "length)", f->path);
-    if (more != 0 || (f->gz && f->cut)) {
+    if (idx_end(f) != 0) {
         free(b);
         return -1;
     }
@@ -278,4 +285,55 @@ int aec_idx_read_labels(const char *path, uint8_t **labels, int *n)
         return -1;
     *n = (int)count;
     return 0;
+}
+
+/* ---- item by item (io/idx.h) ------------------------------------------------------ */
+
+struct aec_idx_reader {
+    idx_file f;
+    size_t item;        /* bytes per item: rows * cols, or 1 for a label */
+    int left;           /* items not read yet */
+};
+
+aec_idx_reader *aec_idx_open(const char *path, int images, int *n, int *rows, int *cols)
+{
+    uint32_t dims[3] = { 0, 1, 1 };
+    aec_idx_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        aec_error("%s: out of memory", path);
+        return NULL;
+    }
+    if (idx_open(&r->f, path, images ? IDX_IMAGES : IDX_LABELS, images ? 3 : 1, dims) != 0) {
+        free(r);
+        return NULL;
+    }
+    r->item = (size_t)dims[1] * dims[2];
+    r->left = (int)dims[0];
+    *n = (int)dims[0];
+    if (rows)
+        *rows = (int)dims[1];
+    if (cols)
+        *cols = (int)dims[2];
+    return r;
+}
+
+int aec_idx_next(aec_idx_reader *r, uint8_t *out, int count)
+{
+    size_t total = r->f.pos + (size_t)r->left * r->item;
+    if (count > r->left) {
+        aec_error("%s: asked for %d items, %d are left", r->f.path, count, r->left);
+        return -1;
+    }
+    if (idx_read(&r->f, out, (size_t)count * r->item, total) != 0)
+        return -1;
+    r->left -= count;
+    return r->left == 0 ? idx_end(&r->f) : 0;
+}
+
+void aec_idx_close(aec_idx_reader *r)
+{
+    if (!r)
+        return;
+    idx_close(&r->f);
+    free(r);
 }

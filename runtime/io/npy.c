@@ -11,6 +11,7 @@
 #include "aec.h"
 #include "io/files.h"
 #include "io/json.h"
+#include "io/npy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -272,23 +273,28 @@ static int npy_check(const char *path, const npy_info *h, const npy_dtype *dt)
 }
 
 /* The data must be exactly what the shape says: a shorter file is truncated,
- * a longer one was written with a different shape. */
-static int npy_read_data(FILE *fp, const char *path, const npy_info *h, size_t elem,
-                         void **data)
+ * a longer one was written with a different shape. Its size in *bytes. */
+static int npy_check_size(FILE *fp, const char *path, const npy_info *h, size_t elem, size_t *bytes)
 {
     struct stat st;
     long pos = ftell(fp);
-    size_t numel = npy_numel(h->shape, h->ndim, elem), bytes = numel * elem;
+    size_t numel = npy_numel(h->shape, h->ndim, elem);
+    *bytes = numel * elem;
     if (numel == SIZE_MAX || pos < 0 || fstat(fileno(fp), &st) != 0) {
         aec_error("%s: cannot read: %s", path, numel == SIZE_MAX ? "shape too large" : strerror(errno));
         return -1;
     }
     uint64_t have = (uint64_t)st.st_size > (uint64_t)pos ? (uint64_t)st.st_size - (uint64_t)pos : 0;
-    if (S_ISREG(st.st_mode) && have != bytes) {
+    if (S_ISREG(st.st_mode) && have != *bytes) {
         aec_error("%s: %s: the shape needs %zu bytes of data, found %" PRIu64, path,
-                  have < bytes ? "truncated" : "too long", bytes, have);
+                  have < *bytes ? "truncated" : "too long", *bytes, have);
         return -1;
     }
+    return 0;
+}
+
+static int npy_read_data(FILE *fp, const char *path, size_t bytes, void **data)
+{
     if (!(*data = malloc(bytes ? bytes : 1))) {
         aec_error("%s: out of memory for %zu bytes", path, bytes);
         return -1;
@@ -302,17 +308,17 @@ static int npy_read_data(FILE *fp, const char *path, const npy_info *h, size_t e
     return 0;
 }
 
-static int npy_read(const char *path, const npy_dtype *dt, void **data, int *ndim,
-                    int64_t shape[4])
+/* PATH opened and its header read and checked: the file is left at its
+ * data, which is *bytes long. NULL after a message. */
+static FILE *npy_open(const char *path, const npy_dtype *dt, int *ndim, int64_t shape[4], size_t *bytes)
 {
     npy_info h = {0};
     char *text = NULL;
     size_t len = 0;
-    *data = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         aec_error("%s: cannot open: %s", path, strerror(errno));
-        return -1;
+        return NULL;
     }
     int rc = npy_read_header(fp, path, &text, &len);
     if (rc == 0) {
@@ -320,14 +326,28 @@ static int npy_read(const char *path, const npy_dtype *dt, void **data, int *ndi
         rc = npy_parse(&d, &h);
     }
     rc = rc ? rc : npy_check(path, &h, dt);
-    rc = rc ? rc : npy_read_data(fp, path, &h, dt->elem, data);
+    rc = rc ? rc : npy_check_size(fp, path, &h, dt->elem, bytes);
     free(text);
-    fclose(fp);
-    if (rc == 0) {
-        *ndim = h.ndim;
-        for (int k = 0; k < 4; k++)
-            shape[k] = k < h.ndim ? h.shape[k] : 0;
+    if (rc != 0) {
+        fclose(fp);
+        return NULL;
     }
+    *ndim = h.ndim;
+    for (int k = 0; k < 4; k++)
+        shape[k] = k < h.ndim ? h.shape[k] : 0;
+    return fp;
+}
+
+static int npy_read(const char *path, const npy_dtype *dt, void **data, int *ndim,
+                    int64_t shape[4])
+{
+    size_t bytes;
+    *data = NULL;
+    FILE *fp = npy_open(path, dt, ndim, shape, &bytes);
+    if (!fp)
+        return -1;
+    int rc = npy_read_data(fp, path, bytes, data);
+    fclose(fp);
     return rc;
 }
 
@@ -345,4 +365,10 @@ int aec_npy_read_u8(const char *path, uint8_t **data, int *ndim, int64_t shape[4
     int rc = npy_read(path, &NPY_U8, &p, ndim, shape);
     *data = p;
     return rc;
+}
+
+FILE *aec_npy_open_u8(const char *path, int *ndim, int64_t shape[4])
+{
+    size_t bytes;
+    return npy_open(path, &NPY_U8, ndim, shape, &bytes);
 }
