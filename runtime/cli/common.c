@@ -190,6 +190,47 @@ int aec_cli_classes(const cli_opts *o, unsigned char normal[256])
     return aec_classes_parse(o->classes, normal);
 }
 
+/* The "classes" of the checkpoint PATH's metadata into out ("" when it has
+ * none: not a one-class run); -1 after a message if PATH cannot be read. */
+static int checkpoint_classes(const char *path, char *out, size_t size)
+{
+    aec_tensor_file f;
+    if (aec_safetensors_read(path, &f) != 0)
+        return -1;
+    if (aec_meta_get(f.metadata_json, "classes", out, size) != 0)
+        out[0] = '\0';
+    aec_tensor_file_free(&f);
+    return 0;
+}
+
+int aec_cli_normal_classes(const cli_opts *o, const char *cmd, unsigned char normal[256], int *one_class)
+{
+    char was[AEC_CLASSES_TEXT], now[AEC_CLASSES_TEXT];
+    unsigned char saved[AEC_MAX_CLASS + 1];
+    *one_class = 0;
+    if (aec_cli_classes(o, normal) != 0 || checkpoint_classes(o->weights, was, sizeof was) != 0)
+        return -1;
+    *one_class = o->classes || was[0];
+    if (!was[0])
+        return 0;
+    if (aec_classes_parse(was, saved) != 0) {
+        aec_error("%s: the metadata's \"classes\" is not a list of classes", o->weights);
+        return -1;
+    }
+    if (!o->classes) {
+        memcpy(normal, saved, sizeof saved);
+        fprintf(stderr, "%s: %s was trained on classes %s only (its metadata): the other classes are the "
+                        "anomalies\n", cmd, o->weights, was);
+        return 0;
+    }
+    if (memcmp(normal, saved, sizeof saved) == 0)
+        return 0;
+    aec_classes_format(normal, now, sizeof now);
+    aec_error("%s: --classes %s disagrees with %s, which was trained on classes %s (its metadata); leave "
+              "--classes out to take those as the normal ones", cmd, now, o->weights, was);
+    return -1;
+}
+
 aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
                                    const aec_dataset *val, const aec_dataset *train)
 {

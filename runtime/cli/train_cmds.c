@@ -79,8 +79,11 @@ static int train_locked(const aec_model *m, const cli_opts *o)
     t.cfg.seed = o->seed;
     t.cfg.optim.lr = o->lr;
     unsigned char normal[256];
+    char classes[AEC_CLASSES_TEXT];
     if (aec_cli_classes(o, normal) != 0 || aec_cli_load_data(m, o, "train", o->limit, &train) != 0)
         return 1;
+    aec_classes_format(normal, classes, sizeof classes);
+    t.classes = o->classes ? classes : NULL;
     if ((o->classes && aec_dataset_keep_classes(&train, normal, o->data) != 0)
         || aec_cli_load_data(m, o, "test", o->limit, &val) != 0 || check_fresh_out(o) != 0) {
         aec_dataset_free(&train);
@@ -123,9 +126,11 @@ int aec_cmd_report(const aec_model *m, const cli_opts *o)
     if (aec_cli_make_dirs(o->out) != 0 || aec_cli_load_data(m, o, o->split, o->limit, &d) != 0)
         return 1;
     unsigned char normal[256];
-    float *params = aec_cli_classes(o, normal) == 0 ? aec_cli_load_weights(m, o->weights) : NULL;
+    int one_class;
+    float *params = aec_cli_normal_classes(o, "report", normal, &one_class) == 0
+                  ? aec_cli_load_weights(m, o->weights) : NULL;
     aec_report_opts r = aec_cli_report_opts(m, o, o->out, &d, NULL);
-    r.normal = o->classes ? normal : NULL;
+    r.normal = one_class ? normal : NULL;
     int rc = params ? aec_report(m, params, &d, &r) : -1;
     rc = rc < 0 ? 1 : rc;
     free(params);

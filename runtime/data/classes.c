@@ -86,3 +86,22 @@ int aec_dataset_keep_classes(aec_dataset *d, const unsigned char in[AEC_MAX_CLAS
     d->n = kept;
     return 0;
 }
+
+void aec_classes_format(const unsigned char in[AEC_MAX_CLASS + 1], char *out, size_t size)
+{
+    size_t k = 0;
+    out[0] = '\0';
+    for (int c = 0; c <= AEC_MAX_CLASS; c++) {
+        if (!in[c])
+            continue;
+        int hi = c;
+        while (hi < AEC_MAX_CLASS && in[hi + 1])
+            hi++;
+        int w = hi == c ? snprintf(out + k, size - k, "%s%d", k ? "," : "", c)
+                        : snprintf(out + k, size - k, "%s%d-%d", k ? "," : "", c, hi);
+        if (w < 0 || (size_t)w >= size - k)
+            return;
+        k += (size_t)w;
+        c = hi;
+    }
+}

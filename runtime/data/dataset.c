@@ -40,16 +40,16 @@ static char *ds_find(const char *dir, const char *prefix, const char *kind)
     return NULL;
 }
 
-static int ds_check(const char *ipath, const aec_idx_images *img, const char *lpath,
-                    int n_labels, const aec_model *m)
+int aec_dataset_idx_check(const char *ipath, int n, int rows, int cols, const char *lpath, int n_labels,
+                          const aec_model *m)
 {
-    if (m->in_c != 1 || img->rows != m->in_h || img->cols != m->in_w) {
+    if (m->in_c != 1 || rows != m->in_h || cols != m->in_w) {
         aec_error("%s: images are %dx%d, the model expects %dx%dx%d",
-                  ipath, img->rows, img->cols, m->in_c, m->in_h, m->in_w);
+                  ipath, rows, cols, m->in_c, m->in_h, m->in_w);
         return -1;
     }
-    if (n_labels != img->n) {
-        aec_error("%s: %d labels, but %s has %d images", lpath, n_labels, ipath, img->n);
+    if (n_labels != n) {
+        aec_error("%s: %d labels, but %s has %d images", lpath, n_labels, ipath, n);
         return -1;
     }
     return 0;
@@ -77,17 +77,30 @@ static int ds_fill(aec_dataset *d, const aec_idx_images *img, const uint8_t *lab
     return 0;
 }
 
-static int ds_load_idx(const char *dir, const char *prefix, const aec_model *m,
+int aec_dataset_idx_paths(const char *dir, const char *split, char **ipath, char **lpath)
+{
+    const char *prefix = ds_prefix(split);
+    *lpath = NULL;
+    *ipath = prefix ? ds_find(dir, prefix, "images-idx3-ubyte") : NULL;
+    if (!prefix)
+        aec_error("unknown split '%s' (expected train or test)", split);
+    if (*ipath && !(*lpath = ds_find(dir, prefix, "labels-idx1-ubyte"))) {
+        free(*ipath);
+        *ipath = NULL;
+    }
+    return *lpath ? 0 : -1;
+}
+
+static int ds_load_idx(const char *dir, const char *split, const aec_model *m,
                        int limit, aec_dataset *d)
 {
     aec_idx_images img = {0};
     uint8_t *labels = NULL;
     int n_labels = 0, rc = -1;
-    char *ipath = ds_find(dir, prefix, "images-idx3-ubyte");
-    char *lpath = ipath ? ds_find(dir, prefix, "labels-idx1-ubyte") : NULL;
-    if (lpath && aec_idx_read_images(ipath, &img) == 0
+    char *ipath, *lpath;
+    if (aec_dataset_idx_paths(dir, split, &ipath, &lpath) == 0 && aec_idx_read_images(ipath, &img) == 0
         && aec_idx_read_labels(lpath, &labels, &n_labels) == 0
-        && ds_check(ipath, &img, lpath, n_labels, m) == 0)
+        && aec_dataset_idx_check(ipath, img.n, img.rows, img.cols, lpath, n_labels, m) == 0)
         rc = ds_fill(d, &img, labels, limit, m);
     free(ipath);
     free(lpath);
@@ -97,7 +110,7 @@ static int ds_load_idx(const char *dir, const char *prefix, const aec_model *m,
 }
 
 /* DIR holds IDX images of either split, raw or gzipped. */
-static int ds_has_idx(const char *dir)
+int aec_dataset_has_idx(const char *dir)
 {
     static const char *const names[] = {
         "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte",
@@ -128,8 +141,8 @@ int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m
         aec_error("unknown split '%s' (expected train or test)", split);
         return -1;
     }
-    if (ds_has_idx(dir))
-        return ds_load_idx(dir, prefix, m, limit, d);
+    if (aec_dataset_has_idx(dir))
+        return ds_load_idx(dir, split, m, limit, d);
     int images = aec_images_present(dir);
     if (images > 0)
         return aec_images_load(dir, split, m, limit, skip_bad, d);

@@ -10,4 +10,15 @@
 int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m,
                           int limit, int skip_bad, aec_dataset *d);
 
+/* 1 if DIR holds IDX images of either split (raw or gzipped), else 0. */
+int aec_dataset_has_idx(const char *dir);
+
+/* The split's IDX files in DIR, the .gz if there is one (malloc'd); -1 after
+ * a message naming what is missing (or an unknown split). */
+int aec_dataset_idx_paths(const char *dir, const char *split, char **ipath, char **lpath);
+
+/* n images of rows x cols fit the model, and there are as many labels. */
+int aec_dataset_idx_check(const char *ipath, int n, int rows, int cols, const char *lpath, int n_labels,
+                          const aec_model *m);
+
 #endif

@@ -77,10 +77,9 @@ static void img_progress_end(img_progress *p, int ok, int bad)
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-/* One image of the folder, fitted into dst: 0, IMG_BAD or IMG_IO with why.
- * An image smaller than H x W is bad: enlarging it would invent detail, and
+/* An image smaller than H x W is bad: enlarging it would invent detail, and
  * it is likely a thumbnail or an icon that strayed into the folder. */
-static int img_decode_one(const char *path, const img_file *f, int C, int H, int W,
+int aec_img_load_one(const char *path, const img_file *f, int C, int H, int W,
                           uint8_t *dst, char *why)
 {
     img_image im;
@@ -113,7 +112,7 @@ static int img_decode_all(const char *dir, const img_list *L, int C, int H, int 
     for (int i = 0; i < L->n; i++) {
         uint8_t *dst = u8 + (size_t)i * per;
         char *path = aec_img_join(dir, L->f[i].name);
-        int rc = !path ? IMG_IO : img_decode_one(path, &L->f[i], C, H, W, dst, why);
+        int rc = !path ? IMG_IO : aec_img_load_one(path, &L->f[i], C, H, W, dst, why);
         if (rc == IMG_BAD && skip) {
             memset(dst, 0, per);
             rc = (skip[i] = strdup(why)) ? 0 : IMG_IO;
@@ -189,8 +188,7 @@ static int img_fill(aec_dataset *d, const uint8_t *u8, int n, const aec_model *m
     return 0;
 }
 
-static int img_check(const char *dir, const char *split, const aec_model *m, int n,
-                     int *first, int *count)
+int aec_img_split(const char *dir, const char *split, const aec_model *m, int n, int *first, int *count)
 {
     int C = m->in_c, H = m->in_h, W = m->in_w, n_train = n - n / 10;
     if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0) {
@@ -275,7 +273,7 @@ int aec_images_load(const char *dir, const char *split, const aec_model *m,
     memset(d, 0, sizeof *d);
     if (aec_img_list_read(dir, &L) != 0)
         return -1;
-    if (img_check(dir, split, m, L.n, &first, &count) != 0) {
+    if (aec_img_split(dir, split, m, L.n, &first, &count) != 0) {
         aec_img_list_free(&L);
         return -1;
     }

@@ -44,6 +44,16 @@ int aec_img_decode(const char *path, const img_file *f, int C, img_image *im, ch
  * mean, sum / (s * s), is rounded once, half up. */
 int aec_img_fit(const img_image *im, uint8_t *dst, int H, int W);
 
+/* images.c */
+/* One image of the folder decoded and fitted into dst (C x H x W): 0, or
+ * IMG_BAD or IMG_IO with why (without the path). */
+int aec_img_load_one(const char *path, const img_file *f, int C, int H, int W, uint8_t *dst, char *why);
+struct aec_model;
+/* The split's images of a folder of n: [*first, *first + *count) by name.
+ * -1 after a message (an unknown split, a model whose input is no image, too
+ * few images for a test split). */
+int aec_img_split(const char *dir, const char *split, const struct aec_model *m, int n, int *first, int *count);
+
 /* cache.c */
 /* CACHE/BASE-CxHxW-HASH.npy, BASE being the folder's last name, so a user
  * looking in the cache can tell what each file holds; skip: the name for a

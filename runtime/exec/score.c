@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The loss of one value y against its target x, as loss_fn sums it. */
@@ -55,54 +56,71 @@ static void progress_line(int done, int n, double start, int last)
     fflush(stderr);
 }
 
-int aec_score_set(const aec_model *m, const float *params, const aec_dataset *d, int B, int progress,
-                  aec_score_sink sink, void *ctx)
+int aec_score_run(const aec_model *m, const float *params, int B, int progress, const aec_score_io *io)
 {
-    if (d->n <= 0) {
-        aec_error("score: the data set is empty");
-        return -1;
-    }
-    if (B > d->n)
-        B = d->n;
-    size_t chw = (size_t)d->C * d->H * d->W;
+    if (B > io->n && io->n > 0)
+        B = io->n;
     float *arena = aec_arena_alloc(m, B);
     float *eps = arena ? aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps") : NULL;
     aec_score *s = eps ? malloc((size_t)B * sizeof *s) : NULL;
-    int rc = s ? 0 : -1, tty = progress && isatty(2);
+    int rc = s ? 0 : -1, tty = progress && isatty(2), done = 0, nb;
     if (eps && !s)
         aec_error("score: out of memory");
     aec_rng r;
     aec_rng_seed(&r, aec_rng_seed_mix(0, UINT64_C(0xe7a1)));     /* aec_evaluate's stream */
     double start = aec_seconds(), shown = start;
-    for (int i = 0; rc == 0 && i < d->n; i += B) {
-        int nb = d->n - i < B ? d->n - i : B;
+    const float *x;
+    while (rc == 0 && (nb = io->next(io->ctx, B, &x)) > 0) {
         aec_draw_normals(m, eps, nb, &r);
         aec_put_eps(m, arena, eps, nb);
-        aec_forward(m, params, arena, d->x + (size_t)i * chw, nb);
+        aec_forward(m, params, arena, x, nb);
         aec_score_terms(m, arena, nb, s);
-        rc = sink(ctx, i, nb, s) != 0 ? -1 : 0;
+        rc = io->take(io->ctx, done, nb, s) != 0 ? -1 : 0;
+        done += nb;
         if (tty && aec_seconds() - shown > 0.25) {
-            progress_line(i + nb, d->n, start, 0);
+            progress_line(done, io->n, start, 0);
             shown = aec_seconds();
         }
     }
+    rc = nb < 0 ? -1 : rc;
+    if (rc == 0 && done == 0) {
+        aec_error("score: the data set is empty");
+        rc = -1;
+    }
     if (progress && rc == 0)
-        progress_line(d->n, d->n, start, 1);
+        progress_line(done, done, start, 1);
     free(s);
     free(eps);
     free(arena);
     return rc;
 }
 
-static int copy_sink(void *ctx, int first, int B, const aec_score *s)
+/* aec_score_all's images: d's, in place, and every score into s[]. */
+typedef struct {
+    const aec_dataset *d;
+    int at;
+    aec_score *s;
+} score_all_ctx;
+
+static int set_next(void *ctx, int max, const float **x)
 {
-    aec_score *all = ctx;
-    for (int i = 0; i < B; i++)
-        all[first + i] = s[i];
+    score_all_ctx *c = ctx;
+    int nb = c->d->n - c->at < max ? c->d->n - c->at : max;
+    *x = c->d->x + (size_t)c->at * c->d->C * c->d->H * c->d->W;
+    c->at += nb;
+    return nb;
+}
+
+static int copy_take(void *ctx, int first, int B, const aec_score *s)
+{
+    score_all_ctx *c = ctx;
+    memcpy(c->s + first, s, (size_t)B * sizeof *s);
     return 0;
 }
 
 int aec_score_all(const aec_model *m, const float *params, const aec_dataset *d, int B, aec_score *s)
 {
-    return aec_score_set(m, params, d, B, 0, copy_sink, s);
+    score_all_ctx c = { d, 0, s };
+    aec_score_io io = { set_next, copy_take, &c, d->n };
+    return aec_score_run(m, params, B, 0, &io);
 }

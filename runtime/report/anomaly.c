@@ -228,23 +228,45 @@ done:
     return rc;
 }
 
-void aec_scores_csv_header(aec_out_file *f, const aec_model *m, int labelled)
+void aec_scores_csv_header(aec_out_file *f, const aec_model *m, int labelled, int named)
 {
     char line[64];
-    int k = snprintf(line, sizeof line, "index%s,loss%s\n", labelled ? ",label" : "",
+    int k = snprintf(line, sizeof line, "index%s%s,loss%s\n", labelled ? ",label" : "", named ? ",file" : "",
                      m->variational ? ",recon,kl" : "");
     aec_out_write(f, line, (size_t)k);
 }
 
+/* A CSV field as RFC 4180 wants it: quoted, its quotes doubled, when it
+ * holds a comma, a quote or a line break (a file may be named so). */
+static void csv_field(aec_out_file *f, const char *s)
+{
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        aec_out_write(f, s, strlen(s));
+        return;
+    }
+    aec_out_write(f, "\"", 1);
+    for (const char *q; (q = strchr(s, '"')); s = q + 1) {
+        aec_out_write(f, s, (size_t)(q - s + 1));
+        aec_out_write(f, "\"", 1);
+    }
+    aec_out_write(f, s, strlen(s));
+    aec_out_write(f, "\"", 1);
+}
+
 void aec_scores_csv_rows(aec_out_file *f, const aec_model *m, int first, int B, const aec_score *s,
-                         const int64_t *labels)
+                         const int64_t *labels, const char *const *names)
 {
     char line[160];
     for (int i = 0; i < B; i++) {
-        int k = snprintf(line, sizeof line, "%d", first + i);
+        int k = snprintf(line, sizeof line, "%d,", first + i);
         if (labels)
-            k += snprintf(line + k, sizeof line - (size_t)k, ",%" PRId64, labels[first + i]);
-        k += snprintf(line + k, sizeof line - (size_t)k, ",%.9g", s[i].loss);
+            k += snprintf(line + k, sizeof line - (size_t)k, "%" PRId64 ",", labels[i]);
+        aec_out_write(f, line, (size_t)k);
+        if (names) {
+            csv_field(f, names[i]);
+            aec_out_write(f, ",", 1);
+        }
+        k = snprintf(line, sizeof line, "%.9g", s[i].loss);
         if (m->variational)
             k += snprintf(line + k, sizeof line - (size_t)k, ",%.9g,%.9g", s[i].recon, s[i].kl);
         line[k++] = '\n';
@@ -257,7 +279,7 @@ int aec_scores_csv_write(const char *path, const aec_model *m, const aec_score *
     aec_out_file f;
     if (aec_out_open(&f, path) != 0)
         return -1;
-    aec_scores_csv_header(&f, m, labels != NULL);
-    aec_scores_csv_rows(&f, m, 0, n, s, labels);
+    aec_scores_csv_header(&f, m, labels != NULL, 0);
+    aec_scores_csv_rows(&f, m, 0, n, s, labels, NULL);
     return aec_out_commit(&f);
 }

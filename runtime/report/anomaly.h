@@ -41,11 +41,13 @@ int aec_plot_roc(const char *path, const char *model, const aec_score *s, const 
 int aec_plot_loss_hist(const char *path, const char *model, const aec_score *s, const int64_t *labels, int n,
                        int n_classes, const char *const *class_names);
 
-/* scores.csv: a header, then one row per image: index, label (when there are
- * labels), loss, and for a VAE recon and kl. */
-void aec_scores_csv_header(aec_out_file *f, const aec_model *m, int labelled);
+/* scores.csv: a header, then one row per image: index, label (labelled
+ * data), file (named: a folder's images, relative to it, quoted as CSV
+ * needs), loss, and for a VAE recon and kl. The rows of images first ..
+ * first+B-1, with their B labels and names (each NULL when there are none). */
+void aec_scores_csv_header(aec_out_file *f, const aec_model *m, int labelled, int named);
 void aec_scores_csv_rows(aec_out_file *f, const aec_model *m, int first, int B, const aec_score *s,
-                         const int64_t *labels);
+                         const int64_t *labels, const char *const *names);
 int  aec_scores_csv_write(const char *path, const aec_model *m, const aec_score *s, const int64_t *labels, int n);
 
 #endif

@@ -127,8 +127,9 @@ static void checkpoint_meta(const trainer *t, char *out, size_t size)
     aec_json_string(name, sizeof name, t->m->name);
     snprintf(out, size,
              "{\"model\":\"%s\",\"epoch\":\"%d\",\"step\":\"%ld\",\"seed\":\"%" PRIu64
-             "\",\"optimizer\":\"%s\",\"batch\":\"%d\",\"lr\":\"%s\"}",
-             name, t->done, t->opt.step, t->cfg.seed, optim_name(t->cfg.optim.kind), t->B, lr);
+             "\",\"optimizer\":\"%s\",\"batch\":\"%d\",\"lr\":\"%s\"%s%s%s}",
+             name, t->done, t->opt.step, t->cfg.seed, optim_name(t->cfg.optim.kind), t->B, lr,
+             t->o->classes ? ",\"classes\":\"" : "", t->o->classes ? t->o->classes : "", t->o->classes ? "\"" : "");
 }
 
 /* The state tensors per parameter, named as PyTorch's optimizer state calls
@@ -200,7 +201,7 @@ static int save_optim(const trainer *t, const char *path, const char *meta)
  * (roll_forward). */
 static int save_checkpoint(const trainer *t)
 {
-    char meta[512];
+    char meta[1536];
     char *mp = path_in(t->o->out_dir, "model.safetensors");
     char *op = path_in(t->o->out_dir, "optim.safetensors");
     char *np = path_in(t->o->out_dir, "optim.safetensors.new");
@@ -346,6 +347,22 @@ static int check_batch_lr(trainer *t, const char *path, const char *meta)
          | check_setting(path, meta, "lr", lr, t->o->lr_given);
 }
 
+/* A one-class run (train --classes) goes on with the classes its
+ * checkpoint names, which score and report take as the normal ones. */
+static int check_classes(const trainer *t, const char *path, const char *meta)
+{
+    char was[512] = "";
+    const char *now = t->o->classes ? t->o->classes : "";
+    if (aec_meta_get(meta, "classes", was, sizeof was) != 0)
+        was[0] = '\0';
+    if (strcmp(was, now) == 0)
+        return 0;
+    aec_error("%s: the run was trained on %s%s, not on %s%s; resume with the same --classes, or start "
+              "over with --overwrite", path, *was ? "classes " : "every class", was,
+              *now ? "classes " : "every class", now);
+    return -1;
+}
+
 static int load_state(trainer *t, const char *path, const aec_tensor_file *f)
 {
     const char *suffix[2];
@@ -379,6 +396,7 @@ static int load_optim(trainer *t, const char *path)
           || meta_u64(f.metadata_json, path, "seed", UINT64_MAX, &seed) != 0
           || check_seed(t, path, seed) != 0
           || check_batch_lr(t, path, f.metadata_json) != 0
+          || check_classes(t, path, f.metadata_json) != 0
           || load_state(t, path, &f) != 0 ? -1 : 0;
     aec_tensor_file_free(&f);
     t->done = (int)epoch;

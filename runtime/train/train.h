@@ -18,6 +18,8 @@ typedef struct {
     int profile;                /* time each layer; print the table at the end */
     int workers;                /* slices of each batch run at once; 0: one per core */
     const char *resume_cmd;     /* printed after SIGINT; may be NULL */
+    const char *classes;        /* train --classes, as aec_classes_format writes it, or NULL: in
+                                 * the checkpoint's metadata ("classes"), for score and report */
 } aec_train_opts;
 
 /* Train on `train`, validating on `val` after each epoch. The data sets are
