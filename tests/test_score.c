@@ -1,8 +1,10 @@
 /* test_score.c: anomaly scores. Each image's loss (exec/score.c) against
  * eval's mean and against PyTorch's per-image losses for the same weights;
  * the exact AUROC (report/anomaly.c) against a hand-worked example, ties and
- * sklearn; train --classes; and the command line's score, report and
- * latent-map --coords with the files they write. */
+ * sklearn; train --classes and the classes its checkpoint records; and the
+ * command line's score (streamed: its memory does not grow with the data
+ * set; a folder's file names), report and latent-map --coords with the
+ * files they write. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include "exec/arena.h"
 #include "exec/batch.h"
 #include "exec/score.h"
+#include "io/json.h"
 #include "io/params.h"
 #include "report/anomaly.h"
 #include "celeba_vae.h"
@@ -27,6 +30,7 @@
 
 #define DATA "/usr/share/datasets/fashion-mnist"
 #define FMNIST AEC_BUILD "/fmnist_cae"
+#define CELEBA AEC_BUILD "/celeba_vae"
 static const char *PYTHON = "/usr/bin/python3";
 
 static int python_has(const char *module)
@@ -287,6 +291,28 @@ static void classes_parse_lists(void **state UNUSED)
     }
 }
 
+/* The checkpoint's text: the shortest list that parses back to the same classes. */
+static void classes_format_round_trip(void **state UNUSED)
+{
+    static const char *const lists[][2] = {
+        { "0-2,7", "0-2,7" }, { "1,3,5", "1,3,5" }, { "0,1,2", "0-2" }, { "5-9,0-4", "0-9" },
+        { "0-255", "0-255" }, { "255", "255" }, { "3,3-4", "3-4" },
+    };
+    unsigned char in[256], back[256];
+    char text[AEC_CLASSES_TEXT];
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        assert_int_equal(aec_classes_parse(lists[i][0], in), 0);
+        aec_classes_format(in, text, sizeof text);
+        assert_string_equal(text, lists[i][1]);
+    }
+    for (int c = 0; c < 256; c++)           /* the longest: every other class */
+        in[c] = c % 2 == 0;
+    aec_classes_format(in, text, sizeof text);
+    assert_true(strlen(text) < sizeof text);
+    assert_int_equal(aec_classes_parse(text, back), 0);
+    assert_memory_equal(in, back, 256);
+}
+
 /* Only the listed classes stay, in order, with their own pixels. */
 static void keep_classes_keeps_only_those(void **state UNUSED)
 {
@@ -394,6 +420,153 @@ static void cli_score_csv_and_auroc(void **state UNUSED)
     proc_free(&r);
 }
 
+/* train --classes 3 (cli_train_classes) recorded its classes: score and
+ * report take them without --classes, the same --classes agrees, another
+ * is refused, and so is a resume on other classes. */
+static void cli_classes_in_checkpoint(void **state UNUSED)
+{
+    need_fashion_mnist(DATA);
+    char w[256], text[64];
+    snprintf(w, sizeof w, "%s/model.safetensors", tp("oc"));
+    if (!exists(w))
+        skip();
+    aec_tensor_file f;
+    assert_int_equal(aec_safetensors_read(w, &f), 0);
+    assert_int_equal(aec_meta_get(f.metadata_json, "classes", text, sizeof text), 0);
+    assert_string_equal(text, "3");
+    aec_tensor_file_free(&f);
+    proc a = run(FMNIST, "score", "--data", DATA, "--weights", w, "--out", tp("c1.csv"), "--limit", "300", NULL);
+    proc b = run(FMNIST, "score", "--data", DATA, "--weights", w, "--out", tp("c2.csv"), "--limit", "300",
+                 "--classes", "3", NULL);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    assert_non_null(strstr(a.err, "was trained on classes 3 only (its metadata)"));
+    assert_non_null(strstr(a.out, "auroc 0."));
+    assert_non_null(strstr(a.out, "auroc_class 0 "));
+    assert_null(strstr(a.out, "auroc_class 3 "));
+    assert_string_equal(a.out, b.out);
+    proc_free(&a), proc_free(&b);
+    a = run(FMNIST, "score", "--data", DATA, "--weights", w, "--out", tp("c3.csv"), "--limit", "300",
+            "--classes", "2-4", NULL);
+    assert_int_equal(a.status, 1);
+    assert_non_null(strstr(a.err, "--classes 2-4 disagrees with"));
+    assert_non_null(strstr(a.err, "which was trained on classes 3 (its metadata)"));
+    assert_false(exists(tp("c3.csv")));
+    proc_free(&a);
+    a = run(FMNIST, "report", "--data", DATA, "--weights", w, "--out", tp("crep"), "--limit", "120",
+            "--iterations", "250", NULL);
+    assert_int_equal(a.status, 0);
+    proc_free(&a);
+    char path[512];
+    snprintf(path, sizeof path, "%s/roc.png", tp("crep"));
+    assert_true(exists(path));
+    a = run(FMNIST, "train", "--data", DATA, "--out", tp("oc"), "--classes", "4", "--epochs", "2",
+            "--limit", "600", "--no-report", "--resume", NULL);
+    assert_int_equal(a.status, 1);
+    assert_non_null(strstr(a.err, "the run was trained on classes 3, not on classes 4"));
+    proc_free(&a);
+}
+
+/* The peak resident set in KiB of a shell command, as /usr/bin/time
+ * gives it (a Debian dependency of the tests). Not wait4 on a child of this
+ * process: a child's peak counts the pages it shared with its parent before
+ * exec, which are this test's, not the command's. */
+static long peak_rss_kib(const char *cmd)
+{
+    assert_int_equal(shell("/usr/bin/time -f %%M -o %s %s >/dev/null 2>&1", tp("rss.txt"), cmd), 0);
+    char *t = slurp(tp("rss.txt"), NULL);
+    long kib = strtol(t, NULL, 10);
+    free(t);
+    return kib;
+}
+
+/* score streams the split through: 10,000 images take no more memory than
+ * 1,000, to within an eighth of the 9,000 more images' floats (27.6 MiB).
+ * Loading the split whole, as score did, took that much more (34 and 62 MB
+ * peak on an AMD EPYC). */
+static void score_memory_does_not_grow(void **state UNUSED)
+{
+    need_fashion_mnist(DATA);
+    char w[256], out[256];
+    snprintf(w, sizeof w, "%s", tp("wm.safetensors"));
+    snprintf(out, sizeof out, "%s", tp("m.csv"));
+    float *p = aec_alloc_floats(fmnist_cae_model.n_params, "parameters");
+    aec_init_params(&fmnist_cae_model, p, 7);
+    assert_int_equal(aec_save_params(w, &fmnist_cae_model, p, NULL), 0);
+    free(p);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s score --data %s --weights %s --out %s --limit 1000", FMNIST, DATA, w, out);
+    long a = peak_rss_kib(cmd);
+    snprintf(cmd, sizeof cmd, "%s score --data %s --weights %s --out %s", FMNIST, DATA, w, out);
+    long b = peak_rss_kib(cmd);
+    double data_kib = 9000.0 * 784 * sizeof(float) / 1024;
+    print_message("peak RSS: 1,000 images %ld KiB, 10,000 images %ld KiB (their floats: %.0f KiB more)\n", a, b,
+                  data_kib);
+    assert_int_equal(count_lines(out), 10001);
+    assert_true(b - a < data_kib / 8);
+}
+
+/* 20 images in dir, a pixel apart, with file names that CSV must quote. */
+static void names_folder(const aec_model *m, char *dir, size_t size)
+{
+    static const char *const odd[] = { "a,comma.png", "b\"quote\".png", "c\nline.png", "d plain.png" };
+    snprintf(dir, size, "%s", tp("faces"));     /* tp's buffers rotate */
+    assert_int_equal(shell("mkdir -p '%s'", dir), 0);
+    aec_dataset one = random_set(m, 1, 9);
+    char path[512];
+    for (int i = 0; i < 20; i++) {
+        if (i < 4)
+            snprintf(path, sizeof path, "%s/%s", dir, odd[i]);
+        else
+            snprintf(path, sizeof path, "%s/e%02d.png", dir, i);
+        one.x[0] = (float)i / 20 * (m->in_hi - m->in_lo) + m->in_lo;
+        assert_int_equal(aec_png_write_grid(path, one.x, 1, 1, m->in_c, m->in_h, m->in_w, m->in_lo, m->in_hi), 0);
+    }
+    aec_dataset_free(&one);
+}
+
+/* A folder's rows name their files, quoted as CSV needs; decoded image by
+ * image without a cache, read from the cache once there is one, the same
+ * rows either way, their mean eval's. */
+static void cli_score_folder_names(void **state UNUSED)
+{
+    const aec_model *m = &celeba_vae_model;
+    char dir[256], w[256], cache[256];
+    names_folder(m, dir, sizeof dir);
+    snprintf(w, sizeof w, "%s", tp("wv.safetensors"));
+    snprintf(cache, sizeof cache, "%s", tp("cache"));
+    setenv("AEC_CACHE_DIR", cache, 1);
+    float *p = aec_alloc_floats(m->n_params, "parameters");
+    aec_init_params(m, p, 7);
+    assert_int_equal(aec_save_params(w, m, p, NULL), 0);
+    free(p);
+    proc a = run(CELEBA, "score", "--data", dir, "--weights", w, "--out", tp("f1.csv"), "--split", "train", NULL);
+    assert_int_equal(a.status, 0);
+    assert_non_null(strstr(a.err, "no cache of the decoded images; decoding the train split's batch by batch"));
+    proc e = run(CELEBA, "eval", "--data", dir, "--weights", w, "--split", "train", NULL);
+    assert_int_equal(e.status, 0);
+    proc b = run(CELEBA, "score", "--data", dir, "--weights", w, "--out", tp("f2.csv"), "--split", "train", NULL);
+    assert_int_equal(b.status, 0);
+    assert_null(strstr(b.err, "no cache"));
+    double mean = strtod(strstr(b.out, "loss ") + 5, NULL), eval = strtod(strstr(e.out, "loss ") + 5, NULL);
+    assert_true(fabs(mean - eval) <= 1e-6 * eval);
+    char *f1 = slurp(tp("f1.csv"), NULL), *f2 = slurp(tp("f2.csv"), NULL);
+    assert_string_equal(f1, f2);
+    assert_int_equal(strncmp(f1, "index,file,loss,recon,kl\n0,\"a,comma.png\",", 40), 0);
+    assert_non_null(strstr(f1, "\n1,\"b\"\"quote\"\".png\","));
+    assert_non_null(strstr(f1, "\n2,\"c\nline.png\","));
+    assert_non_null(strstr(f1, "\n3,d plain.png,"));
+    assert_non_null(strstr(f1, "\n17,e17.png,"));
+    assert_null(strstr(f1, "e18.png"));                 /* the test split's */
+    free(f1), free(f2);
+    proc_free(&a), proc_free(&b), proc_free(&e);
+    a = run(CELEBA, "score", "--data", dir, "--weights", w, "--out", tp("f3.csv"), "--classes", "0", NULL);
+    assert_int_equal(a.status, 1);
+    assert_non_null(strstr(a.err, "--classes needs labelled data (IDX files)"));
+    proc_free(&a);
+    unsetenv("AEC_CACHE_DIR");
+}
+
 static double csv_field(const char *line, int k)
 {
     for (; k > 0; k--)
@@ -466,9 +639,13 @@ int main(void)
         cmocka_unit_test(score_matches_torch_fmnist_cae),
         cmocka_unit_test(score_matches_torch_celeba_vae),
         cmocka_unit_test(classes_parse_lists),
+        cmocka_unit_test(classes_format_round_trip),
         cmocka_unit_test(keep_classes_keeps_only_those),
         cmocka_unit_test(cli_train_classes),
         cmocka_unit_test(cli_score_csv_and_auroc),
+        cmocka_unit_test(score_memory_does_not_grow),
+        cmocka_unit_test(cli_score_folder_names),
+        cmocka_unit_test(cli_classes_in_checkpoint),
         cmocka_unit_test(cli_report_numbers),
     };
     if (tmpdir_setup("/tmp/aec_test_score.XXXXXX") != 0)

@@ -395,8 +395,8 @@ static int load_optim(trainer *t, const char *path)
           || meta_u64(f.metadata_json, path, "step", LONG_MAX, &step) != 0
           || meta_u64(f.metadata_json, path, "seed", UINT64_MAX, &seed) != 0
           || check_seed(t, path, seed) != 0
-          || check_batch_lr(t, path, f.metadata_json) != 0
           || check_classes(t, path, f.metadata_json) != 0
+          || check_batch_lr(t, path, f.metadata_json) != 0
           || load_state(t, path, &f) != 0 ? -1 : 0;
     aec_tensor_file_free(&f);
     t->done = (int)epoch;
