@@ -46,7 +46,8 @@ static const opt_spec options[] = {
       "--labels L.npy      also write the images' labels, int64 [N]" },
     { "classes", ARG_CLASSES, offsetof(cli_opts, classes), CMD_TRAIN | CMD_SCORE | CMD_REPORT,
       "--classes LIST      the normal classes, e.g. 0-8 or 1,3,5 (IDX labels): train on these only\n"
-      "                      (validation keeps every class); score, report: the AUROC of the others" },
+      "                      (validation keeps every class; the checkpoint records them); score,\n"
+      "                      report: the AUROC of the others (default: the checkpoint's classes)" },
     { "coords", ARG_PATH, offsetof(cli_opts, coords), CMD_MAP,
       "--coords FILE.csv   latent-map: also write each point's index, label, x and y" },
     { "split", ARG_SPLIT, offsetof(cli_opts, split), CMD_SCORE | CMD_EVAL | CMD_RECON | CMD_ENCODE | CMD_INTERP | CMD_REPORT | CMD_MAP,
