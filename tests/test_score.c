@@ -18,6 +18,7 @@
 #include "aec.h"
 #include "core/floats.h"
 #include "data/classes.h"
+#include "data/dataset.h"
 #include "exec/arena.h"
 #include "exec/batch.h"
 #include "exec/score.h"
@@ -527,7 +528,8 @@ static void names_folder(const aec_model *m, char *dir, size_t size)
 
 /* A folder's rows name their files, quoted as CSV needs; decoded image by
  * image without a cache, read from the cache once there is one, the same
- * rows either way, their mean eval's. */
+ * rows either way, their mean eval's, and the same rows in the report's
+ * scores.csv (the loader keeps the names only when asked). */
 static void cli_score_folder_names(void **state UNUSED)
 {
     const aec_model *m = &celeba_vae_model;
@@ -558,8 +560,25 @@ static void cli_score_folder_names(void **state UNUSED)
     assert_non_null(strstr(f1, "\n3,d plain.png,"));
     assert_non_null(strstr(f1, "\n17,e17.png,"));
     assert_null(strstr(f1, "e18.png"));                 /* the test split's */
-    free(f1), free(f2);
     proc_free(&a), proc_free(&b), proc_free(&e);
+    a = run(CELEBA, "report", "--data", dir, "--weights", w, "--out", tp("frep"), "--split", "train",
+            "--iterations", "250", NULL);
+    assert_int_equal(a.status, 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/scores.csv", tp("frep"));
+    char *f3 = slurp(path, NULL);
+    assert_string_equal(f3, f1);
+    free(f1), free(f2), free(f3);
+    proc_free(&a);
+    aec_dataset d;
+    assert_int_equal(aec_dataset_load_skip(dir, "test", m, 0, AEC_LOAD_NAMES, &d), 0);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.names[0], "e18.png");
+    assert_string_equal(d.names[1], "e19.png");
+    aec_dataset_free(&d);
+    assert_int_equal(aec_dataset_load_skip(dir, "test", m, 0, 0, &d), 0);
+    assert_null(d.names);
+    aec_dataset_free(&d);
     a = run(CELEBA, "score", "--data", dir, "--weights", w, "--out", tp("f3.csv"), "--classes", "0", NULL);
     assert_int_equal(a.status, 1);
     assert_non_null(strstr(a.err, "--classes needs labelled data (IDX files)"));

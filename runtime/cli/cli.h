@@ -59,8 +59,10 @@ int  aec_cli_make_dirs(const char *path);
 int  aec_cli_check_paths(const cli_opts *o);
 /* The command line again, with --resume: what to type after a Ctrl-C. */
 char *aec_cli_resume_command(const cli_opts *o);
-/* A split of --data, limit images at most (0: all), honouring --skip-bad. */
-int  aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, aec_dataset *d);
+/* A split of --data, limit images at most (0: all), honouring --skip-bad;
+ * names: keep a folder's file names (for the report's scores.csv). */
+int  aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, int names,
+                       aec_dataset *d);
 /* --classes into normal[] (all 0 when not given); -1 after a message. */
 int  aec_cli_classes(const cli_opts *o, unsigned char normal[256]);
 /* The classes that score and report take as normal: --classes, else the

@@ -80,12 +80,12 @@ static int train_locked(const aec_model *m, const cli_opts *o)
     t.cfg.optim.lr = o->lr;
     unsigned char normal[256];
     char classes[AEC_CLASSES_TEXT];
-    if (aec_cli_classes(o, normal) != 0 || aec_cli_load_data(m, o, "train", o->limit, &train) != 0)
+    if (aec_cli_classes(o, normal) != 0 || aec_cli_load_data(m, o, "train", o->limit, 0, &train) != 0)
         return 1;
     aec_classes_format(normal, classes, sizeof classes);
     t.classes = o->classes ? classes : NULL;
     if ((o->classes && aec_dataset_keep_classes(&train, normal, o->data) != 0)
-        || aec_cli_load_data(m, o, "test", o->limit, &val) != 0 || check_fresh_out(o) != 0) {
+        || aec_cli_load_data(m, o, "test", o->limit, 1, &val) != 0 || check_fresh_out(o) != 0) {
         aec_dataset_free(&train);
         aec_dataset_free(&val);
         return 1;
@@ -123,7 +123,7 @@ int aec_cmd_train(const aec_model *m, const cli_opts *o)
 int aec_cmd_report(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_cli_make_dirs(o->out) != 0 || aec_cli_load_data(m, o, o->split, o->limit, &d) != 0)
+    if (aec_cli_make_dirs(o->out) != 0 || aec_cli_load_data(m, o, o->split, o->limit, 1, &d) != 0)
         return 1;
     unsigned char normal[256];
     int one_class;
@@ -141,7 +141,7 @@ int aec_cmd_report(const aec_model *m, const cli_opts *o)
 int aec_cmd_latent_map(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_cli_load_data(m, o, o->split, o->limit, &d) != 0)
+    if (aec_cli_load_data(m, o, o->split, o->limit, 0, &d) != 0)
         return 1;
     float *params = aec_cli_load_weights(m, o->weights);
     aec_report_opts r = aec_cli_report_opts(m, o, NULL, &d, NULL);

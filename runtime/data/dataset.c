@@ -133,7 +133,7 @@ int aec_dataset_load(const char *dir, const char *split, const aec_model *m,
 }
 
 int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m,
-                          int limit, int skip_bad, aec_dataset *d)
+                          int limit, int flags, aec_dataset *d)
 {
     memset(d, 0, sizeof *d);
     const char *prefix = ds_prefix(split);
@@ -145,7 +145,7 @@ int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m
         return ds_load_idx(dir, split, m, limit, d);
     int images = aec_images_present(dir);
     if (images > 0)
-        return aec_images_load(dir, split, m, limit, skip_bad, d);
+        return aec_images_load(dir, split, m, limit, flags, d);
     aec_error("%s: neither %s-images-idx3-ubyte.gz nor %s-images-idx3-ubyte (IDX files) "
               "nor images (*.jpg, *.jpeg, *.png) are there%s%s", dir, prefix, prefix,
               images < 0 ? ": cannot open the folder: " : "", images < 0 ? strerror(errno) : "");
@@ -154,6 +154,9 @@ int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m
 
 void aec_dataset_free(aec_dataset *d)
 {
+    for (int i = 0; d->names && i < d->n; i++)
+        free(d->names[i]);
+    free(d->names);
     free(d->x);
     free(d->labels);
     memset(d, 0, sizeof *d);

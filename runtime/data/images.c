@@ -25,6 +25,7 @@
  * matters because a train run loads the folder twice (train, then test). */
 #include "aec.h"
 #include "core/clock.h"
+#include "data/dataset.h"
 #include "data/images.h"
 #include "data/img.h"
 #include "data/pixels.h"
@@ -228,12 +229,30 @@ static const char *img_count(char *buf, size_t size, int v)
     return buf;
 }
 
+/* The names of the first kept images from first on (skip[i] unset), taken
+ * from L, which holds NULL in their place after. NULL after a message. */
+static char **img_names(img_list *L, char *const *skip, int first, int kept)
+{
+    char **names = malloc((size_t)kept * sizeof *names);
+    if (!names) {
+        aec_error("out of memory for the names of %d images", kept);
+        return NULL;
+    }
+    for (int i = first, k = 0; k < kept; i++)
+        if (!(skip && skip[i])) {
+            names[k++] = L->f[i].name;
+            L->f[i].name = NULL;
+        }
+    return names;
+}
+
 /* Images [first, first + count) of the folder, the split, into d: at most
  * limit (if > 0) of them, the skipped ones (skip[i] set) left out, each named
- * in a warning, and then counted in one line. u8 is compacted in place. */
-static int img_take(aec_dataset *d, const char *dir, const char *split, const img_list *L,
+ * in a warning, and then counted in one line; with names, their file names.
+ * u8 is compacted in place. */
+static int img_take(aec_dataset *d, const char *dir, const char *split, img_list *L,
                     uint8_t *u8, char *const *skip, int first, int count, int limit,
-                    const aec_model *m)
+                    int names, const aec_model *m)
 {
     size_t per = (size_t)m->in_c * m->in_h * m->in_w;
     int want = limit > 0 && limit < count ? limit : count, kept = 0, skipped = 0;
@@ -260,13 +279,18 @@ static int img_take(aec_dataset *d, const char *dir, const char *split, const im
                 img_count(b, sizeof b, skipped));
     if (img_fill(d, out, kept, m) != 0)
         return -1;
+    if (names && !(d->names = img_names(L, skip, first, kept))) {
+        aec_dataset_free(d);
+        return -1;
+    }
     d->skipped = skipped;
     return 0;
 }
 
 int aec_images_load(const char *dir, const char *split, const aec_model *m,
-                    int limit, int skip_bad, aec_dataset *d)
+                    int limit, int flags, aec_dataset *d)
 {
+    int skip_bad = flags & AEC_LOAD_SKIP_BAD;
     img_list L;
     int first = 0, count = 0, rc = -1;
     const char *why = NULL;
@@ -288,7 +312,7 @@ int aec_images_load(const char *dir, const char *split, const aec_model *m,
              && !(skipped && (u8 = aec_img_cache_read_skips(skipped, L.n, C, H, W, skip))))
         u8 = img_decode_folder(dir, &L, C, H, W, why, cache, skipped, skip);
     if (u8)
-        rc = img_take(d, dir, split, &L, u8, skip, first, count, limit, m);
+        rc = img_take(d, dir, split, &L, u8, skip, first, count, limit, flags & AEC_LOAD_NAMES, m);
     aec_img_skips_clear(skip, L.n);
     free(skip);
     free(u8);

@@ -274,12 +274,13 @@ void aec_scores_csv_rows(aec_out_file *f, const aec_model *m, int first, int B, 
     }
 }
 
-int aec_scores_csv_write(const char *path, const aec_model *m, const aec_score *s, const int64_t *labels, int n)
+int aec_scores_csv_write(const char *path, const aec_model *m, const aec_score *s, const int64_t *labels,
+                         const char *const *names, int n)
 {
     aec_out_file f;
     if (aec_out_open(&f, path) != 0)
         return -1;
-    aec_scores_csv_header(&f, m, labels != NULL, 0);
-    aec_scores_csv_rows(&f, m, 0, n, s, labels, NULL);
+    aec_scores_csv_header(&f, m, labels != NULL, names != NULL);
+    aec_scores_csv_rows(&f, m, 0, n, s, labels, names);
     return aec_out_commit(&f);
 }

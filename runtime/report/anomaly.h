@@ -48,6 +48,7 @@ int aec_plot_loss_hist(const char *path, const char *model, const aec_score *s, 
 void aec_scores_csv_header(aec_out_file *f, const aec_model *m, int labelled, int named);
 void aec_scores_csv_rows(aec_out_file *f, const aec_model *m, int first, int B, const aec_score *s,
                          const int64_t *labels, const char *const *names);
-int  aec_scores_csv_write(const char *path, const aec_model *m, const aec_score *s, const int64_t *labels, int n);
+int  aec_scores_csv_write(const char *path, const aec_model *m, const aec_score *s, const int64_t *labels,
+                          const char *const *names, int n);
 
 #endif

@@ -70,7 +70,9 @@ int aec_report_write_scores(const aec_model *m, const float *params, const aec_d
         return -1;
     }
     path_in(path, sizeof path, o->out_dir, "scores.csv");
-    int rc = aec_score_all(m, params, val, B, s) != 0 || aec_scores_csv_write(path, m, s, val->labels, val->n) != 0;
+    const char *const *names = (const char *const *)val->names;
+    int rc = aec_score_all(m, params, val, B, s) != 0
+          || aec_scores_csv_write(path, m, s, val->labels, names, val->n) != 0;
     if (!rc)
         said(o->out_dir, "scores.csv", t);
     find_worst(s, val->n, r);
