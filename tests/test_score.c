@@ -586,6 +586,45 @@ static void cli_score_folder_names(void **state UNUSED)
     unsetenv("AEC_CACHE_DIR");
 }
 
+/* Bad data found while streaming is an error naming the file, and no
+ * scores.csv is left; so is a checkpoint whose classes are no list. */
+static void cli_score_bad_input(void **state UNUSED)
+{
+    const aec_model *m = &fmnist_cae_model;
+    static const char *const cases[][2] = {
+        { "truncate -s 40000 t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte: truncated" },
+        { "printf x >> t10k-images-idx3-ubyte", "more data than the header's sizes describe" },
+        { "gzip t10k-images-idx3-ubyte && truncate -s -8 t10k-images-idx3-ubyte.gz",
+          "t10k-images-idx3-ubyte.gz: truncated" },
+        { "truncate -s 307 t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte: truncated" },
+    };
+    char w[256], dir[256], out[256];
+    snprintf(w, sizeof w, "%s", tp("wb.safetensors"));
+    snprintf(dir, sizeof dir, "%s", tp("badidx"));
+    snprintf(out, sizeof out, "%s", tp("b.csv"));
+    float *p = aec_alloc_floats(m->n_params, "parameters");
+    aec_init_params(m, p, 7);
+    assert_int_equal(aec_save_params(w, m, p, NULL), 0);
+    uint8_t *px = calloc(300 * 784, 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(shell("rm -rf '%s' && mkdir -p '%s'", dir, dir), 0);
+        write_idx(dir, "t10k", 300, 28, 28, px);
+        assert_int_equal(shell("cd '%s' && %s", dir, cases[i][0]), 0);
+        proc r = run(FMNIST, "score", "--data", dir, "--weights", w, "--out", out, NULL);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, cases[i][1]));
+        assert_false(exists(out));
+        proc_free(&r);
+    }
+    free(px);
+    assert_int_equal(aec_save_params(w, m, p, "{\"model\":\"fmnist_cae\",\"classes\":\"3-1\"}"), 0);
+    free(p);
+    proc r = run(FMNIST, "score", "--data", dir, "--weights", w, "--out", out, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "the metadata's \"classes\" is not a list of classes"));
+    proc_free(&r);
+}
+
 static double csv_field(const char *line, int k)
 {
     for (; k > 0; k--)
@@ -664,6 +703,7 @@ int main(void)
         cmocka_unit_test(cli_score_csv_and_auroc),
         cmocka_unit_test(score_memory_does_not_grow),
         cmocka_unit_test(cli_score_folder_names),
+        cmocka_unit_test(cli_score_bad_input),
         cmocka_unit_test(cli_classes_in_checkpoint),
         cmocka_unit_test(cli_report_numbers),
     };

@@ -291,6 +291,7 @@ int aec_idx_read_labels(const char *path, uint8_t **labels, int *n)
 
 struct aec_idx_reader {
     idx_file f;
+    char *path;         /* f's, kept for messages after the caller's copy is gone */
     size_t item;        /* bytes per item: rows * cols, or 1 for a label */
     int left;           /* items not read yet */
 };
@@ -299,11 +300,13 @@ aec_idx_reader *aec_idx_open(const char *path, int images, int *n, int *rows, in
 {
     uint32_t dims[3] = { 0, 1, 1 };
     aec_idx_reader *r = calloc(1, sizeof *r);
-    if (!r) {
+    if (!r || !(r->path = strdup(path))) {
         aec_error("%s: out of memory", path);
+        free(r);
         return NULL;
     }
-    if (idx_open(&r->f, path, images ? IDX_IMAGES : IDX_LABELS, images ? 3 : 1, dims) != 0) {
+    if (idx_open(&r->f, r->path, images ? IDX_IMAGES : IDX_LABELS, images ? 3 : 1, dims) != 0) {
+        free(r->path);
         free(r);
         return NULL;
     }
@@ -335,5 +338,6 @@ void aec_idx_close(aec_idx_reader *r)
     if (!r)
         return;
     idx_close(&r->f);
+    free(r->path);
     free(r);
 }
