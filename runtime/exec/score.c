@@ -63,7 +63,7 @@ int aec_score_run(const aec_model *m, const float *params, int B, int progress, 
     float *arena = aec_arena_alloc(m, B);
     float *eps = arena ? aec_alloc_floats((size_t)B * (m->variational ? m->latent : 1), "eps") : NULL;
     aec_score *s = eps ? malloc((size_t)B * sizeof *s) : NULL;
-    int rc = s ? 0 : -1, tty = progress && isatty(2), done = 0, nb;
+    int rc = s ? 0 : -1, tty = progress && isatty(2), done = 0, nb = 0;
     if (eps && !s)
         aec_error("score: out of memory");
     aec_rng r;
