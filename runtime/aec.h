@@ -244,7 +244,6 @@ typedef struct {
     float *x;           /* NCHW in the model's input range */
     int64_t *labels;    /* n labels, or NULL */
     int skipped;        /* the split's bad images left out (aec_dataset_load_skip), not in n */
-    char **names;       /* a folder's n file names, when asked for (AEC_LOAD_NAMES), else NULL */
 } aec_dataset;
 
 /* Load split "train" or "test" from DIR, checking the image shape against the

@@ -60,8 +60,8 @@ int  aec_cli_check_paths(const cli_opts *o);
 /* The command line again, with --resume: what to type after a Ctrl-C. */
 char *aec_cli_resume_command(const cli_opts *o);
 /* A split of --data, limit images at most (0: all), honouring --skip-bad;
- * names: keep a folder's file names (for the report's scores.csv). */
-int  aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, int names,
+ * a folder's file names into *names (NULL: not wanted; aec_names_free). */
+int  aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, char ***names,
                        aec_dataset *d);
 /* --classes into normal[] (all 0 when not given); -1 after a message. */
 int  aec_cli_classes(const cli_opts *o, unsigned char normal[256]);

@@ -175,11 +175,10 @@ char *aec_cli_resume_command(const cli_opts *o)
     return s;
 }
 
-int aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, int names,
+int aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, char ***names,
                       aec_dataset *d)
 {
-    int flags = (o->skip_bad ? AEC_LOAD_SKIP_BAD : 0) | (names ? AEC_LOAD_NAMES : 0);
-    return aec_dataset_load_skip(o->data, split, m, limit, flags, d);
+    return aec_dataset_load_named(o->data, split, m, limit, o->skip_bad, d, names);
 }
 
 int aec_cli_classes(const cli_opts *o, unsigned char normal[256])

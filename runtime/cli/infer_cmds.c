@@ -16,7 +16,7 @@
 int aec_cmd_eval(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_cli_load_data(m, o, o->split, o->limit, 0, &d) != 0)
+    if (aec_cli_load_data(m, o, o->split, o->limit, NULL, &d) != 0)
         return 1;
     float *params = aec_cli_load_weights(m, o->weights);
     double loss = params ? aec_evaluate(m, params, &d, o->batch) : NAN;
@@ -31,7 +31,7 @@ int aec_cmd_eval(const aec_model *m, const cli_opts *o)
 int aec_cmd_reconstruct(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_cli_load_data(m, o, o->split, o->n, 0, &d) != 0)
+    if (aec_cli_load_data(m, o, o->split, o->n, NULL, &d) != 0)
         return 1;
     size_t chw = aec_cli_image_floats(m);
     float *params = aec_cli_load_weights(m, o->weights);
@@ -61,7 +61,7 @@ static int write_labels(const char *path, const aec_dataset *d)
 int aec_cmd_encode(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_cli_load_data(m, o, o->split, o->limit, 0, &d) != 0)
+    if (aec_cli_load_data(m, o, o->split, o->limit, NULL, &d) != 0)
         return 1;
     float *params = aec_cli_load_weights(m, o->weights);
     float *z = params ? aec_alloc_floats((size_t)d.n * m->latent, "latents") : NULL;
@@ -184,7 +184,7 @@ static int interp_ends(const aec_model *m, const cli_opts *o, const float *param
     aec_dataset d;
     int last = o->from > o->to ? o->from : o->to;
     int limit = last < INT_MAX ? last + 1 : INT_MAX;   /* --to 2147483647 overflowed */
-    if (aec_cli_load_data(m, o, o->split, limit, 0, &d) != 0)
+    if (aec_cli_load_data(m, o, o->split, limit, NULL, &d) != 0)
         return -1;
     src = aec_alloc_floats((size_t)d.n * m->latent, "latents");
     if (src && aec_run(m, params, AEC_RUN_ENCODE, d.x, d.n, src) == 0)

@@ -2,6 +2,7 @@
 #include "aec.h"
 #include "cli/cli.h"
 #include "data/classes.h"
+#include "data/dataset.h"
 #include "core/stop.h"
 #include "io/files.h"
 #include "report/report.h"
@@ -18,13 +19,14 @@
  * shows exactly what was saved. When the report fails or is stopped, the
  * checkpoint is still whole: say so, and how to make the report again. */
 static int report_after_training(const aec_model *m, const cli_opts *o, const aec_dataset *train,
-                                 const aec_dataset *val, const unsigned char *normal)
+                                 const aec_dataset *val, char *const *names, const unsigned char *normal)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
     float *params = aec_cli_load_weights(m, path);
     aec_report_opts r = aec_cli_report_opts(m, o, o->out, val, train);
     r.normal = normal;
+    r.names = names;
     int rc = params ? aec_report(m, params, val, &r) : -1;
     free(params);
     if (rc != 0)
@@ -69,6 +71,7 @@ static int check_fresh_out(const cli_opts *o)
 static int train_locked(const aec_model *m, const cli_opts *o)
 {
     aec_dataset train = { 0 }, val = { 0 };
+    char **names = NULL;        /* val's, for the report's scores.csv */
     aec_train_opts t = {
         .out_dir = o->out, .cfg = m->defaults, .resume = o->resume,
         .seed_given = aec_cli_given(o, "seed"),
@@ -80,12 +83,13 @@ static int train_locked(const aec_model *m, const cli_opts *o)
     t.cfg.optim.lr = o->lr;
     unsigned char normal[256];
     char classes[AEC_CLASSES_TEXT];
-    if (aec_cli_classes(o, normal) != 0 || aec_cli_load_data(m, o, "train", o->limit, 0, &train) != 0)
+    if (aec_cli_classes(o, normal) != 0 || aec_cli_load_data(m, o, "train", o->limit, NULL, &train) != 0)
         return 1;
     aec_classes_format(normal, classes, sizeof classes);
     t.classes = o->classes ? classes : NULL;
     if ((o->classes && aec_dataset_keep_classes(&train, normal, o->data) != 0)
-        || aec_cli_load_data(m, o, "test", o->limit, 1, &val) != 0 || check_fresh_out(o) != 0) {
+        || aec_cli_load_data(m, o, "test", o->limit, &names, &val) != 0 || check_fresh_out(o) != 0) {
+        aec_names_free(names, val.n);
         aec_dataset_free(&train);
         aec_dataset_free(&val);
         return 1;
@@ -98,7 +102,8 @@ static int train_locked(const aec_model *m, const cli_opts *o)
     int rc = aec_train(m, &t, &train, &val);
     free(cmdline);
     if (rc == 0 && !o->no_report)
-        rc = report_after_training(m, o, &train, &val, o->classes ? normal : NULL);
+        rc = report_after_training(m, o, &train, &val, names, o->classes ? normal : NULL);
+    aec_names_free(names, val.n);
     aec_dataset_free(&train);
     aec_dataset_free(&val);
     return rc;
@@ -123,7 +128,8 @@ int aec_cmd_train(const aec_model *m, const cli_opts *o)
 int aec_cmd_report(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_cli_make_dirs(o->out) != 0 || aec_cli_load_data(m, o, o->split, o->limit, 1, &d) != 0)
+    char **names = NULL;
+    if (aec_cli_make_dirs(o->out) != 0 || aec_cli_load_data(m, o, o->split, o->limit, &names, &d) != 0)
         return 1;
     unsigned char normal[256];
     int one_class;
@@ -131,9 +137,11 @@ int aec_cmd_report(const aec_model *m, const cli_opts *o)
                   ? aec_cli_load_weights(m, o->weights) : NULL;
     aec_report_opts r = aec_cli_report_opts(m, o, o->out, &d, NULL);
     r.normal = one_class ? normal : NULL;
+    r.names = names;
     int rc = params ? aec_report(m, params, &d, &r) : -1;
     rc = rc < 0 ? 1 : rc;
     free(params);
+    aec_names_free(names, d.n);
     aec_dataset_free(&d);
     return rc;
 }
@@ -141,7 +149,7 @@ int aec_cmd_report(const aec_model *m, const cli_opts *o)
 int aec_cmd_latent_map(const aec_model *m, const cli_opts *o)
 {
     aec_dataset d = { 0 };
-    if (aec_cli_load_data(m, o, o->split, o->limit, 0, &d) != 0)
+    if (aec_cli_load_data(m, o, o->split, o->limit, NULL, &d) != 0)
         return 1;
     float *params = aec_cli_load_weights(m, o->weights);
     aec_report_opts r = aec_cli_report_opts(m, o, NULL, &d, NULL);

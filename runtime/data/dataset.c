@@ -133,9 +133,17 @@ int aec_dataset_load(const char *dir, const char *split, const aec_model *m,
 }
 
 int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m,
-                          int limit, int flags, aec_dataset *d)
+                          int limit, int skip_bad, aec_dataset *d)
+{
+    return aec_dataset_load_named(dir, split, m, limit, skip_bad, d, NULL);
+}
+
+int aec_dataset_load_named(const char *dir, const char *split, const aec_model *m, int limit, int skip_bad,
+                           aec_dataset *d, char ***names)
 {
     memset(d, 0, sizeof *d);
+    if (names)
+        *names = NULL;
     const char *prefix = ds_prefix(split);
     if (!prefix) {
         aec_error("unknown split '%s' (expected train or test)", split);
@@ -145,18 +153,22 @@ int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m
         return ds_load_idx(dir, split, m, limit, d);
     int images = aec_images_present(dir);
     if (images > 0)
-        return aec_images_load(dir, split, m, limit, flags, d);
+        return aec_images_load_named(dir, split, m, limit, skip_bad, d, names);
     aec_error("%s: neither %s-images-idx3-ubyte.gz nor %s-images-idx3-ubyte (IDX files) "
               "nor images (*.jpg, *.jpeg, *.png) are there%s%s", dir, prefix, prefix,
               images < 0 ? ": cannot open the folder: " : "", images < 0 ? strerror(errno) : "");
     return -1;
 }
 
+void aec_names_free(char **names, int n)
+{
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 void aec_dataset_free(aec_dataset *d)
 {
-    for (int i = 0; d->names && i < d->n; i++)
-        free(d->names[i]);
-    free(d->names);
     free(d->x);
     free(d->labels);
     memset(d, 0, sizeof *d);

@@ -4,17 +4,21 @@
 
 #include "aec.h"
 
-/* What aec_dataset_load_skip and aec_images_load do beyond loading: leave
- * a folder's bad images out of its splits (1, so that a yes or no reads as
- * this flag), keep a folder's file names in d->names (which training has no
- * use for: only the report's scores.csv asks). */
-enum { AEC_LOAD_SKIP_BAD = 1, AEC_LOAD_NAMES = 2 };
-
-/* aec_dataset_load, with flags passed to aec_images_load for a folder of
- * images. IDX files are one file per split, so a bad one cannot be skipped,
- * and they have labels, not names: flags change nothing for them. */
+/* aec_dataset_load, with skip_bad passed to aec_images_load for a folder of
+ * images. IDX files are one file per split, so a bad one cannot be skipped:
+ * skip_bad changes nothing for them. */
 int aec_dataset_load_skip(const char *dir, const char *split, const aec_model *m,
-                          int limit, int flags, aec_dataset *d);
+                          int limit, int skip_bad, aec_dataset *d);
+
+/* aec_dataset_load_skip, and for a folder of images the file names of d's
+ * images into *names (aec_images_load_named; NULL for IDX files, which have
+ * labels instead). Training has no use for them: the report's scores.csv
+ * asks. */
+int aec_dataset_load_named(const char *dir, const char *split, const aec_model *m, int limit, int skip_bad,
+                           aec_dataset *d, char ***names);
+
+/* n names and the array that holds them (NULL: nothing). */
+void aec_names_free(char **names, int n);
 
 /* 1 if DIR holds IDX images of either split (raw or gzipped), else 0. */
 int aec_dataset_has_idx(const char *dir);

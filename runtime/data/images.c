@@ -25,7 +25,6 @@
  * matters because a train run loads the folder twice (train, then test). */
 #include "aec.h"
 #include "core/clock.h"
-#include "data/dataset.h"
 #include "data/images.h"
 #include "data/img.h"
 #include "data/pixels.h"
@@ -248,11 +247,11 @@ static char **img_names(img_list *L, char *const *skip, int first, int kept)
 
 /* Images [first, first + count) of the folder, the split, into d: at most
  * limit (if > 0) of them, the skipped ones (skip[i] set) left out, each named
- * in a warning, and then counted in one line; with names, their file names.
- * u8 is compacted in place. */
+ * in a warning, and then counted in one line; their file names into *names
+ * (names NULL: not wanted). u8 is compacted in place. */
 static int img_take(aec_dataset *d, const char *dir, const char *split, img_list *L,
                     uint8_t *u8, char *const *skip, int first, int count, int limit,
-                    int names, const aec_model *m)
+                    char ***names, const aec_model *m)
 {
     size_t per = (size_t)m->in_c * m->in_h * m->in_w;
     int want = limit > 0 && limit < count ? limit : count, kept = 0, skipped = 0;
@@ -279,7 +278,7 @@ static int img_take(aec_dataset *d, const char *dir, const char *split, img_list
                 img_count(b, sizeof b, skipped));
     if (img_fill(d, out, kept, m) != 0)
         return -1;
-    if (names && !(d->names = img_names(L, skip, first, kept))) {
+    if (names && !(*names = img_names(L, skip, first, kept))) {
         aec_dataset_free(d);
         return -1;
     }
@@ -288,9 +287,14 @@ static int img_take(aec_dataset *d, const char *dir, const char *split, img_list
 }
 
 int aec_images_load(const char *dir, const char *split, const aec_model *m,
-                    int limit, int flags, aec_dataset *d)
+                    int limit, int skip_bad, aec_dataset *d)
 {
-    int skip_bad = flags & AEC_LOAD_SKIP_BAD;
+    return aec_images_load_named(dir, split, m, limit, skip_bad, d, NULL);
+}
+
+int aec_images_load_named(const char *dir, const char *split, const aec_model *m, int limit, int skip_bad,
+                          aec_dataset *d, char ***names)
+{
     img_list L;
     int first = 0, count = 0, rc = -1;
     const char *why = NULL;
@@ -312,7 +316,7 @@ int aec_images_load(const char *dir, const char *split, const aec_model *m,
              && !(skipped && (u8 = aec_img_cache_read_skips(skipped, L.n, C, H, W, skip))))
         u8 = img_decode_folder(dir, &L, C, H, W, why, cache, skipped, skip);
     if (u8)
-        rc = img_take(d, dir, split, &L, u8, skip, first, count, limit, flags & AEC_LOAD_NAMES, m);
+        rc = img_take(d, dir, split, &L, u8, skip, first, count, limit, names, m);
     aec_img_skips_clear(skip, L.n);
     free(skip);
     free(u8);

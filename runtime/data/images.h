@@ -20,13 +20,18 @@ int aec_images_present(const char *dir);
  * aec_images_cache_dir(); later loads read the cache while the folder is
  * unchanged. Labels are NULL. 0, or -1 after a message.
  *
- * flags: AEC_LOAD_SKIP_BAD, AEC_LOAD_NAMES (data/dataset.h). A bad image
- * (one that does not decode, or is smaller than H x W) is an error naming
- * it; with AEC_LOAD_SKIP_BAD it is left out of its split instead, with a
+ * A bad image (one that does not decode, or is smaller than H x W) is an
+ * error naming it; with skip_bad it is left out of its split instead, with a
  * warning naming it on stderr, and a line counting the skipped ones. A file
  * that cannot be read at all is an error either way. */
 int aec_images_load(const char *dir, const char *split, const aec_model *m,
-                    int limit, int flags, aec_dataset *d);
+                    int limit, int skip_bad, aec_dataset *d);
+
+/* aec_images_load, and the kept images' file names (relative to DIR, in the
+ * order of d's images) into *names (malloc'd, d->n of them; free them with
+ * aec_names_free, data/dataset.h); names NULL: not wanted. */
+int aec_images_load_named(const char *dir, const char *split, const aec_model *m, int limit, int skip_bad,
+                          aec_dataset *d, char ***names);
 
 /* The cache folder, created if missing: $AEC_CACHE_DIR, else
  * $XDG_CACHE_HOME/aec, else $HOME/.cache/aec. NULL after a message. free() it. */

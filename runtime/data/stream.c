@@ -118,7 +118,7 @@ aec_stream *aec_stream_open(const char *dir, const char *split, const aec_model 
         rc = stream_open_folder(s, limit);
     else {                      /* neither: the loader says so, as for any command */
         aec_dataset d;
-        aec_dataset_load_skip(dir, split, m, 1, skip_bad ? AEC_LOAD_SKIP_BAD : 0, &d);
+        aec_dataset_load_skip(dir, split, m, 1, skip_bad, &d);
         aec_dataset_free(&d);
     }
     if (rc != 0) {

@@ -19,6 +19,8 @@ typedef struct {
     const char *coords;             /* latent-map: the points' CSV file too, or NULL */
     const unsigned char *normal;    /* the classes trained on (256 flags; --classes), or NULL: with
                                        labels, the AUROC of the others and roc.png */
+    char *const *names;             /* the validation images' file names (a folder), or NULL:
+                                       scores.csv names them */
 } aec_report_opts;
 
 /* Write loss.png (when out_dir has a loss.csv), recon.png, latent_pca.png,

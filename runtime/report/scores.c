@@ -70,7 +70,7 @@ int aec_report_write_scores(const aec_model *m, const float *params, const aec_d
         return -1;
     }
     path_in(path, sizeof path, o->out_dir, "scores.csv");
-    const char *const *names = (const char *const *)val->names;
+    const char *const *names = (const char *const *)o->names;
     int rc = aec_score_all(m, params, val, B, s) != 0
           || aec_scores_csv_write(path, m, s, val->labels, names, val->n) != 0;
     if (!rc)
