@@ -5,6 +5,7 @@
  * (32 bytes), for the AUROC, which needs them all. */
 #include "aec.h"
 #include "cli/cli.h"
+#include "data/classes.h"
 #include "data/stream.h"
 #include "exec/score.h"
 #include "io/files.h"
@@ -62,10 +63,13 @@ static void roc_path(const char *out, char *path, size_t size)
 static int score_classes(const aec_model *m, const cli_opts *o, const score_run *r, const unsigned char normal[256])
 {
     aec_auroc_result a;
+    char list[AEC_CLASSES_TEXT];
     if (aec_auroc_classes(r->all, r->labels, r->n, normal, &a) != 0)
         return -1;
     if (isnan(a.overall)) {
-        aec_error("score: the classes trained on: %s", a.n_anomalies ? "no image of the split is of those classes"
+        aec_classes_format(normal, list, sizeof list);
+        aec_error("score: %s is written, but there is no AUROC: normal classes %s: %s", o->out, list,
+                  a.n_anomalies ? "no image of the split is of those classes"
                   : "every image of the split is of those classes, so none is an anomaly");
         return -1;
     }
