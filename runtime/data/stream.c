@@ -37,8 +37,12 @@ struct aec_stream {
     const char **names;
 };
 
+/* Buffers for one batch: of max images, or of the whole split if that is
+ * smaller (a --batch far above the data set's size costs nothing). */
 static int stream_buffers(aec_stream *s, int labelled, int named)
 {
+    if (s->n > 0 && s->n < s->max)
+        s->max = s->n;
     size_t B = (size_t)s->max;
     s->u8 = malloc(B * s->per);
     s->x = malloc(B * s->per * sizeof *s->x);
