@@ -79,8 +79,7 @@ static void img_progress_end(img_progress *p, int ok, int bad)
 
 /* An image smaller than H x W is bad: enlarging it would invent detail, and
  * it is likely a thumbnail or an icon that strayed into the folder. */
-int aec_img_load_one(const char *path, const img_file *f, int C, int H, int W,
-                          uint8_t *dst, char *why)
+int aec_img_load_one(const char *path, const img_file *f, int C, int H, int W, uint8_t *dst, char *why)
 {
     img_image im;
     int rc = aec_img_decode(path, f, C, &im, why);
