@@ -574,10 +574,9 @@ static void say_fault(const trainer *t, const char *what, const char *whose, con
     aec_error("%s at step %ld (epoch %d, batch %d)%s; training stopped before that step "
               "(try a lower --lr)", what, t->opt.step + 1, epoch, batch, where);
     if (t->done > 0)
-        fprintf(stderr, "aec: %s/model.safetensors keeps epoch %d, the last good one\n",
-                t->o->out_dir, t->done);
+        aec_error("%s/model.safetensors keeps epoch %d, the last good one", t->o->out_dir, t->done);
     else
-        fprintf(stderr, "aec: no epoch was completed, so nothing was saved\n");
+        aec_error("no epoch was completed, so nothing was saved");
 }
 
 /* 0, or 1 after saying which layer first went non-finite. */
@@ -730,8 +729,9 @@ static void say_interrupted(const trainer *t)
         fprintf(stderr, "%s before the first epoch ended: nothing saved\n", aec_stop_word());
         return;
     }
-    fprintf(stderr, "%s: %s/model.safetensors holds epoch %d of %d; to go on:\n  %s\n",
+    fprintf(stderr, "%s: %s/model.safetensors holds epoch %d of %d; to go on%s:\n  %s\n",
             aec_stop_word(), t->o->out_dir, t->done, t->cfg.epochs,
+            aec_rank_count() > 1 ? ", on as many ranks" : "",
             t->o->resume_cmd ? t->o->resume_cmd : "train ... --resume");
 }
 
