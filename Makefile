@@ -110,11 +110,19 @@ bench: all $(B)/bench/sgemm_peak
 bench-epochs: all
 	bash bench/epochs
 
+# make bench-allreduce: one step's allreduce between 2 ranks here, per model (needs mpicc).
+bench-allreduce: $(B)/bench/allreduce
+	mpirun $(if $(filter 0,$(shell id -u)),--allow-run-as-root) --oversubscribe -np 2 $< $(REPS)
+
+$(B)/bench/allreduce: bench/allreduce.c
+	@mkdir -p $(@D)
+	$(if $(MPICC),$(MPICC),$(error bench-allreduce needs mpicc (apt-get install libopenmpi-dev))) $(OPT) -Wall -Wextra $< -o $@
+
 $(B)/bench/sgemm_peak: bench/sgemm_peak.c runtime/aec.h $(B)/libaecrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iruntime $< $(B)/libaecrt.a -lopenblas -o $@
 
-.PHONY: bench-epochs
+.PHONY: bench-epochs bench-allreduce
 
 clean:
 	rm -rf $(B)

@@ -633,7 +633,10 @@ static int sum_ranks(trainer *t, float *loss, int fault)
     sum[SUM_LOSS] = *loss;
     sum[SUM_FAULT] = (float)fault;
     sum[SUM_STOP] = aec_stop_signal() != 0;
+    double t0 = aec_profiling ? aec_seconds() : 0.0;
     aec_ranks_sum(t->grads, t->m->n_params + N_SUM);
+    if (aec_profiling)
+        aec_profile_allreduce(aec_seconds() - t0);
     *loss = sum[SUM_LOSS];
     if (sum[SUM_FAULT] > 0.0f && !fault)
         aec_error("stopped with the others: another rank's loss or gradient is not finite (see its "
