@@ -10,7 +10,9 @@
  *     checkpoint, then resumed on 2 ranks: the final checkpoint is byte for
  *     byte the unkilled 2-rank run's;
  *   - two different models in one job (mpirun's MPMD `A : B`): a clear
- *     error naming the rank, before any data is read.
+ *     error naming the rank, before any data is read;
+ *   - a rank whose --data path holds nothing: it says so, naming itself,
+ *     and the other stops with it, naming it.
  * Each test skips, saying why, without mpirun, without an MPI build of the
  * model, or without the data set. */
 #include <setjmp.h>
@@ -258,6 +260,22 @@ static void different_models_are_refused_naming_the_rank(void **state UNUSED)
     proc_free(&p);
 }
 
+/* The same relative --data from two folders (mpirun -wdir), only one of
+ * which has it: as a node without the data at that path. */
+static void a_rank_without_the_data_is_named(void **state UNUSED)
+{
+    need_mpi();
+    assert_int_equal(shell("mkdir -p %s %s && ln -sfn %s %s/data", tp("has"), tp("lacks"), DATA, tp("has")), 0);
+    const char *args[] = { "-np", "1", "-wdir", tp("has"), EXE, "train", "--data", "data", "--out", tp("nodata"),
+                           ":", "-np", "1", "-wdir", tp("lacks"), EXE, "train", "--data", "data", "--out",
+                           tp("nodata"), NULL };
+    proc p = mpi_run(args, NULL);
+    assert_int_equal(p.status, 1);
+    assert_non_null(strstr(p.err, "aec: rank 1: data: neither train-images-idx3-ubyte.gz"));
+    assert_non_null(strstr(p.err, "aec: rank 0: stopped with the others: rank 1 cannot read its data"));
+    proc_free(&p);
+}
+
 int main(void)
 {
     if (tmpdir_setup("/tmp/aec_test_mpi.XXXXXX") != 0)
@@ -267,6 +285,7 @@ int main(void)
         cmocka_unit_test(two_ranks_match_one_process),
         cmocka_unit_test(killed_job_resumes_to_same_bits),
         cmocka_unit_test(different_models_are_refused_naming_the_rank),
+        cmocka_unit_test(a_rank_without_the_data_is_named),
     };
     return cmocka_run_group_tests_name("mpi", tests, NULL, tmpdir_teardown);
 }

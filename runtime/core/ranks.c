@@ -10,6 +10,7 @@
 #include "core/ranks.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,10 +57,16 @@ int aec_ranks_begin(void)
     return 0;
 }
 
+/* The barrier first: a rank that ends with a non-zero status makes mpirun
+ * end the job, and a slower rank's last message would be lost with it. */
 void aec_ranks_end(void)
 {
-    if (joined)
+    if (joined) {
+        fflush(stdout);
+        fflush(stderr);
+        MPI_Barrier(MPI_COMM_WORLD);
         MPI_Finalize();
+    }
     joined = 0;
 }
 
