@@ -509,6 +509,14 @@ static void format_eta(char *out, size_t size, double s)
         snprintf(out, size, "%ld:%02ld", sec / 60, sec % 60);
 }
 
+/* " on N ranks" after the img/s of a data-parallel job, else nothing. */
+static void ranks_note(const progress *p, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (p->ranks > 1)
+        snprintf(out, size, " on %d ranks", p->ranks);
+}
+
 static void progress_batch(progress *p, int batch, int seen, double loss_sum)
 {
     double t = aec_seconds();
@@ -518,9 +526,8 @@ static void progress_batch(progress *p, int batch, int seen, double loss_sum)
     double rate = seen / (t - p->t0);
     double left = (double)(p->n - seen) + (double)p->n * (p->epochs - p->epoch);
     format_eta(eta, sizeof eta, left / rate);
-    char ranks[32] = "";
-    if (p->ranks > 1)
-        snprintf(ranks, sizeof ranks, " on %d ranks", p->ranks);
+    char ranks[32];
+    ranks_note(p, ranks, sizeof ranks);
     printf("%sepoch %d/%d  batch %d/%d  loss %.6g  %.0f img/s%s  ETA %s%s",
            p->tty ? "\r" : "", p->epoch, p->epochs, batch, p->nb, loss_sum / seen, rate, ranks, eta,
            p->tty ? "\033[K" : "\n");
@@ -533,9 +540,8 @@ static void progress_epoch(const progress *p, double train, double val, double s
 {
     if (p->quiet)
         return;
-    char ranks[32] = "";
-    if (p->ranks > 1)
-        snprintf(ranks, sizeof ranks, " on %d ranks", p->ranks);
+    char ranks[32];
+    ranks_note(p, ranks, sizeof ranks);
     printf("%sepoch %d/%d  train %.6g  val %.6g  %.1f s  %.0f img/s%s\n",
            p->tty ? "\r\033[K" : "", p->epoch, p->epochs, train, val, secs, p->n / secs, ranks);
     fflush(stdout);
