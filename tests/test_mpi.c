@@ -12,7 +12,9 @@
  *   - two different models in one job (mpirun's MPMD `A : B`): a clear
  *     error naming the rank, before any data is read;
  *   - a rank whose --data path holds nothing: it says so, naming itself,
- *     and the other stops with it, naming it.
+ *     and the other stops with it, naming it;
+ *   - a NaN: every rank stops before the step, and the last checkpoint
+ *     stays.
  * Each test skips, saying why, without mpirun, without an MPI build of the
  * model, or without the data set. */
 #include <setjmp.h>
@@ -39,6 +41,7 @@
 #define OTHER   AEC_BUILD "/celeba_vae"
 #define DATA    "/usr/share/datasets/fashion-mnist"
 #define LIMIT   "600"
+#define TMP_PREFIX "/tmp/aec_test_mpi."
 
 static char mpirun[4096];
 
@@ -260,6 +263,27 @@ static void different_models_are_refused_naming_the_rank(void **state UNUSED)
     proc_free(&p);
 }
 
+/* A diverging learning rate: the loss goes NaN at the second step, the
+ * first of epoch 2, on both ranks at once (they hold the same parameters);
+ * both stop there, before the step, and epoch 1's checkpoint stays. */
+static void a_nan_stops_every_rank_keeping_the_checkpoint(void **state UNUSED)
+{
+    need_mpi();
+    const char *args[] = { "-np", "2", EXE, "train", "--data", DATA, "--out", tp("nan"), "--limit", "64",
+                           "--batch", "64", "--epochs", "3", "--lr", "1e9", "--no-report", "--workers", "1", NULL };
+    proc p = mpi_run(args, NULL);
+    assert_int_equal(p.status, 1);
+    assert_non_null(strstr(p.err, "aec: rank 0: the loss is nan at step 2 (epoch 2, batch 1)"));
+    assert_non_null(strstr(p.err, "aec: rank 0: " TMP_PREFIX));
+    assert_non_null(strstr(p.err, "/nan/model.safetensors keeps epoch 1, the last good one"));
+    proc_free(&p);
+    char *csv = slurp(tp("nan/loss.csv"), NULL);
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "\n1,"));
+    assert_null(strstr(csv, "\n2,"));
+    free(csv);
+}
+
 /* The same relative --data from two folders (mpirun -wdir), only one of
  * which has it: as a node without the data at that path. */
 static void a_rank_without_the_data_is_named(void **state UNUSED)
@@ -278,7 +302,7 @@ static void a_rank_without_the_data_is_named(void **state UNUSED)
 
 int main(void)
 {
-    if (tmpdir_setup("/tmp/aec_test_mpi.XXXXXX") != 0)
+    if (tmpdir_setup(TMP_PREFIX "XXXXXX") != 0)
         return 1;
     find_mpirun();
     const struct CMUnitTest tests[] = {
@@ -286,6 +310,7 @@ int main(void)
         cmocka_unit_test(killed_job_resumes_to_same_bits),
         cmocka_unit_test(different_models_are_refused_naming_the_rank),
         cmocka_unit_test(a_rank_without_the_data_is_named),
+        cmocka_unit_test(a_nan_stops_every_rank_keeping_the_checkpoint),
     };
     return cmocka_run_group_tests_name("mpi", tests, NULL, tmpdir_teardown);
 }
