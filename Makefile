@@ -4,6 +4,7 @@
 #   make bench    aec against PyTorch on the same cores (see bench/README.md)
 #   make test SAN=1   the same, all of it under AddressSanitizer and UBSan, in build-san/
 #   make install [PREFIX=/usr/local] [DESTDIR=...]   and make uninstall (install.mk)
+#   make MPI=0    no build/libaecrt-mpi.a even where mpicc is found (see MPI below)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -36,7 +37,14 @@ CC_HDR  := $(wildcard compiler/*.h compiler/*/*.h)
 CC_OBJ  := $(CC_SRC:compiler/%.c=$(B)/cc/%.o) $(B)/cc/front/lexer.o $(B)/cc/front/parser.o
 MODELS  := $(sort $(basename $(notdir $(wildcard models/*.ae))))
 
-all: $(B)/aec $(B)/libaecrt.a $(MODELS:%=$(B)/%)
+# MPI: where mpicc is found (and not MPI=0), a second runtime library whose
+# core/ranks.c is MPI's (-DAEC_MPI); `aec build` links models with it through
+# mpicc, so that `mpirun -np N build/MODEL train` trains data-parallel. The
+# rest of the runtime is the same objects: ranks.c is the only MPI caller.
+MPICC   := $(if $(filter 0,$(MPI)),,$(shell command -v mpicc 2>/dev/null))
+MPI_LIB := $(if $(MPICC),$(B)/libaecrt-mpi.a)
+
+all: $(B)/aec $(B)/libaecrt.a $(MPI_LIB) $(MODELS:%=$(B)/%)
 
 # ---- runtime --------------------------------------------------------------
 # Rooms include each other's headers by room: "core/clock.h", "io/json.h".
@@ -48,6 +56,12 @@ $(B)/rt/%.o: runtime/%.c $(wildcard runtime/*.h runtime/*/*.h)
 $(B)/rt/exec/optim.o: CFLAGS += -fno-math-errno
 
 $(B)/libaecrt.a: $(RT_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/rt/core/ranks-mpi.o: runtime/core/ranks.c $(wildcard runtime/*.h runtime/*/*.h)
+	$(MPICC) $(CFLAGS) -DAEC_MPI -Iruntime -c $< -o $@
+
+$(B)/libaecrt-mpi.a: $(filter-out $(B)/rt/core/ranks.o,$(RT_OBJ)) $(B)/rt/core/ranks-mpi.o
 	rm -f $@ && ar rcs $@ $^
 
 # ---- compiler -------------------------------------------------------------
@@ -81,8 +95,8 @@ $(B)/aec: $(CC_OBJ)
 	$(CC) $(OPT) -o $@ $^ -lm
 
 # ---- models ---------------------------------------------------------------
-$(B)/%: models/%.ae $(B)/aec $(B)/libaecrt.a
-	$(B)/aec build $< -o $@
+$(B)/%: models/%.ae $(B)/aec $(B)/libaecrt.a $(MPI_LIB)
+	$(if $(MPI_LIB),,AEC_MPI=0 )$(B)/aec build $< -o $@
 
 # ---- tests ----------------------------------------------------------------
 include tests/tests.mk
@@ -96,11 +110,19 @@ bench: all $(B)/bench/sgemm_peak
 bench-epochs: all
 	bash bench/epochs
 
+# make bench-allreduce: one step's allreduce between 2 ranks here, per model (needs mpicc).
+bench-allreduce: $(B)/bench/allreduce
+	mpirun $(if $(filter 0,$(shell id -u)),--allow-run-as-root) --oversubscribe -np 2 $< $(REPS)
+
+$(B)/bench/allreduce: bench/allreduce.c
+	@mkdir -p $(@D)
+	$(if $(MPICC),$(MPICC),$(error bench-allreduce needs mpicc (apt-get install libopenmpi-dev))) $(OPT) -Wall -Wextra $< -o $@
+
 $(B)/bench/sgemm_peak: bench/sgemm_peak.c runtime/aec.h $(B)/libaecrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iruntime $< $(B)/libaecrt.a -lopenblas -o $@
 
-.PHONY: bench-epochs
+.PHONY: bench-epochs bench-allreduce
 
 clean:
 	rm -rf $(B)

@@ -50,15 +50,16 @@ $(B)/install/aec.pc: aec.pc.in FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-install: $(B)/install/aec $(B)/libaecrt.a $(B)/install/aec.pc
+install: $(B)/install/aec $(B)/libaecrt.a $(MPI_LIB) $(B)/install/aec.pc
 	$(INSTALL) -D -m 755 $(B)/install/aec $(DESTDIR)$(BINDIR)/aec
+	$(if $(MPI_LIB),$(INSTALL) -D -m 644 $(MPI_LIB) $(DESTDIR)$(LIBDIR)/libaecrt-mpi.a)
 	@set -e; for pair in $(INSTALL_DATA); do \
 	    src=$${pair%%:*}; dst=$(DESTDIR)$${pair#*:}; \
 	    echo "$(INSTALL) -D -m 644 $$src $$dst"; $(INSTALL) -D -m 644 $$src $$dst; \
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/aec
+	rm -f $(DESTDIR)$(BINDIR)/aec $(DESTDIR)$(LIBDIR)/libaecrt-mpi.a
 	@for pair in $(INSTALL_DATA); do echo "rm -f $(DESTDIR)$${pair#*:}"; rm -f $(DESTDIR)$${pair#*:}; done
 	@for d in $(INSTALL_OWN_DIRS); do [ ! -d $(DESTDIR)$$d ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$$d; done
 

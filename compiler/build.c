@@ -108,13 +108,51 @@ static int check_out_dir(const char *exe)
     return 0;
 }
 
+/* An executable named name in a folder of PATH. */
+static int on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dir[4096], file[4400];
+    while (path && *path) {
+        size_t n = strcspn(path, ":");
+        snprintf(dir, sizeof dir, "%.*s", (int)(n < sizeof dir ? n : sizeof dir - 1), path);
+        snprintf(file, sizeof file, "%s/%s", dir[0] ? dir : ".", name);
+        if (access(file, X_OK) == 0)
+            return 1;
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
+/* MPI support, when the runtime has its MPI library (libaecrt-mpi.a, built
+ * where mpicc was found) beside libaecrt.a and mpicc is here to link it;
+ * AEC_MPI=0 opts out. Then the model is linked with that library by mpicc
+ * (running cc, the rest as before): *cc and lib are changed. */
+static void use_mpi(const char **cc, char *lib, size_t size)
+{
+    const char *env = getenv("AEC_MPI");
+    size_t n = strlen(lib) - strlen("libaecrt.a");
+    if ((env && strcmp(env, "0") == 0) || n + sizeof "libaecrt-mpi.a" > size)
+        return;
+    char *mpi = xmalloc(n + sizeof "libaecrt-mpi.a");
+    snprintf(mpi, n + sizeof "libaecrt-mpi.a", "%.*slibaecrt-mpi.a", (int)n, lib);
+    if (access(mpi, R_OK) == 0 && on_path("mpicc")) {
+        setenv("OMPI_CC", *cc, 0);     /* Open MPI's mpicc then runs $CC, as a build without MPI would */
+        *cc = "mpicc";
+        memcpy(lib, mpi, n + sizeof "libaecrt-mpi.a");
+    }
+    free(mpi);
+}
+
 /* The compiler's command line for the target in use (malloc'd, room for
  * every word of the flags: a word and its space are two characters at
  * least); its words live in *keep, freed by the caller. */
-static char **compile_argv(char **keep, const char *src, const char *tmp_exe, char *inc[2], const char *lib)
+static char **compile_argv(char **keep, const char *src, const char *tmp_exe, char *inc[2], char *lib,
+                           size_t lib_size)
 {
     const aec_target *t = aec_target_now();
     const char *cc = t->cc[0] ? t->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    use_mpi(&cc, lib, lib_size);
     const char *cf = getenv("AEC_CFLAGS") ? getenv("AEC_CFLAGS") : DEFAULT_CFLAGS;
     keep[0] = xstrdup(t->cflags);
     keep[1] = xstrdup(cf);
@@ -160,7 +198,7 @@ int build_exe(const compiled *c, const char *exe)
     snprintf(inc_gen, sizeof inc_gen, "-I%s", dir);
     snprintf(tmp_exe, sizeof tmp_exe, "%s.tmp%ld", exe, (long)getpid());
     char *keep[2], *inc[2] = {inc_rt, inc_gen};
-    char **argv = compile_argv(keep, src, tmp_exe, inc, rt.lib);
+    char **argv = compile_argv(keep, src, tmp_exe, inc, rt.lib, sizeof rt.lib);
     if (rc == 0 && (rc = build_run(argv, NULL)) != 0 && !stop_sig)
         fprintf(stderr, "aec: compiling the generated C for %s failed (see above)\n", c->path);
     if (rc == 0 && !stop_sig && rename(tmp_exe, exe) != 0) {

@@ -35,7 +35,7 @@ static const char usage[] =
     "       aec --version                         the version and the commit aec was built from\n"
     "\n"
     "--target: x86-64-v4, x86-64-v3, generic or aarch64; default: this CPU's (aec targets)\n"
-    "environment: CC (default cc), AEC_CFLAGS (after the target's -march; default " DEFAULT_CFLAGS "),\n"
+    "environment: CC (default cc), AEC_MPI=0 (no MPI even where libaecrt-mpi.a and mpicc are), AEC_CFLAGS (after the target's -march; default " DEFAULT_CFLAGS "),\n"
     "             AEC_HOME (a checkout with runtime/ and build/libaecrt.a; default: beside aec)\n"
     "see man aec, man aec-language\n";
 

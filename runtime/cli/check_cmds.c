@@ -2,6 +2,7 @@
  * init, grad, step (the parity tests' oracles), info, gradcheck, bench. */
 #include "aec.h"
 #include "cli/cli.h"
+#include "core/ranks.h"
 #include "core/blas.h"
 #include "core/floats.h"
 #include "core/rng.h"
@@ -140,6 +141,7 @@ int aec_cmd_info(const aec_model *m, const cli_opts *o)
            m->arena_per_image * 4.0 * m->defaults.batch / 1048576.0, m->defaults.batch);
     printf("target: %s\n", m->target ? m->target : "unknown");
     printf("blas: OpenBLAS %s, %d threads\n", openblas_get_corename(), openblas_get_num_threads());
+    printf("mpi: %s\n", aec_ranks_mpi());     /* "no": this executable trains in one process */
     return 0;
 }
 

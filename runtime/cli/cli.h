@@ -75,6 +75,15 @@ int  aec_cli_normal_classes(const cli_opts *o, const char *cmd, unsigned char no
 aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,
                                     const aec_dataset *val, const aec_dataset *train);
 
+/* parallel.c: a data-parallel job (core/ranks.h). Join it when a launcher
+ * started this process; 0, or 1 after a message (this rank cannot join, or
+ * the ranks run different models or command lines). */
+int  aec_cli_join(const aec_model *m, const cli_opts *o);
+/* aec_cli_load_data on every rank, rank 0 first (it makes the cache); 1
+ * when any rank cannot. */
+int  aec_cli_load_ranks(const aec_model *m, const cli_opts *o, const char *split, int limit, char ***names,
+                        aec_dataset *d);
+
 /* The commands: 0 done, 1 failed (reported), 130 interrupted. */
 int aec_cmd_train(const aec_model *m, const cli_opts *o);
 int aec_cmd_report(const aec_model *m, const cli_opts *o);

@@ -2,6 +2,7 @@
 #include "aec.h"
 #include "cli/cli.h"
 #include "data/classes.h"
+#include "core/ranks.h"
 #include "data/dataset.h"
 #include "core/stop.h"
 #include "io/files.h"
@@ -83,25 +84,28 @@ static int train_locked(const aec_model *m, const cli_opts *o)
     t.cfg.optim.lr = o->lr;
     unsigned char normal[256];
     char classes[AEC_CLASSES_TEXT];
-    if (aec_cli_classes(o, normal) != 0 || aec_cli_load_data(m, o, "train", o->limit, NULL, &train) != 0)
+    int lead = aec_rank() == 0;     /* only rank 0 writes under OUT */
+    if (aec_cli_classes(o, normal) != 0 || aec_cli_load_ranks(m, o, "train", o->limit, NULL, &train) != 0)
         return 1;
     aec_classes_format(normal, classes, sizeof classes);
     t.classes = o->classes ? classes : NULL;
-    if ((o->classes && aec_dataset_keep_classes(&train, normal, o->data) != 0)
-        || aec_cli_load_data(m, o, "test", o->limit, &names, &val) != 0 || check_fresh_out(o) != 0) {
+    if (aec_ranks_agree(o->classes && aec_dataset_keep_classes(&train, normal, o->data) != 0,
+                      "cannot keep the classes")
+        || aec_cli_load_ranks(m, o, "test", o->limit, &names, &val) != 0
+        || aec_ranks_agree(lead && check_fresh_out(o) != 0, "cannot train in OUT")) {
         aec_names_free(names, val.n);
         aec_dataset_free(&train);
         aec_dataset_free(&val);
         return 1;
     }
-    if (o->classes)
+    if (o->classes && lead)
         fprintf(stderr, "train: classes %s only: %d training images; validation keeps all %d\n", o->classes,
                 train.n, val.n);
     char *cmdline = aec_cli_resume_command(o);
     t.resume_cmd = cmdline;
     int rc = aec_train(m, &t, &train, &val);
     free(cmdline);
-    if (rc == 0 && !o->no_report)
+    if (rc == 0 && !o->no_report && lead)
         rc = report_after_training(m, o, &train, &val, names, o->classes ? normal : NULL);
     aec_names_free(names, val.n);
     aec_dataset_free(&train);
@@ -109,19 +113,29 @@ static int train_locked(const aec_model *m, const cli_opts *o)
     return rc;
 }
 
-/* One training at a time in OUT (a lock file), and SIGINT or SIGTERM, from
- * loading the data to the end of the report, stop it cleanly. */
-int aec_cmd_train(const aec_model *m, const cli_opts *o)
+/* One training at a time in OUT (a lock file, rank 0's in a data-parallel
+ * job: parallel.c), and SIGINT or SIGTERM, from loading the data to the end
+ * of the report, stop it cleanly. */
+static int train_in(const aec_model *m, const cli_opts *o)
 {
-    if (aec_cli_make_dirs(o->out) != 0)
-        return 1;
-    int lock = aec_dir_lock(o->out, "train");
-    if (lock < 0)
+    int lead = aec_rank() == 0, lock = -1;
+    int bad = lead && aec_cli_make_dirs(o->out) != 0;
+    if (lead && !bad)
+        bad = (lock = aec_dir_lock(o->out, "train")) < 0;
+    if (aec_ranks_agree(bad, "cannot use OUT"))
         return 1;
     aec_stop_begin();
     int rc = train_locked(m, o);
     aec_stop_end();
-    aec_dir_unlock(lock);
+    if (lead)
+        aec_dir_unlock(lock);
+    return rc;
+}
+
+int aec_cmd_train(const aec_model *m, const cli_opts *o)
+{
+    int rc = aec_cli_join(m, o) != 0 ? 1 : train_in(m, o);
+    aec_ranks_end();
     return rc;
 }
 

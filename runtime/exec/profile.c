@@ -21,6 +21,7 @@ static struct {
     const aec_model *m;
     double (*t)[2];         /* [n_layers + 1][AEC_FWD, AEC_BWD] seconds */
     double step, optim;     /* seconds in all */
+    double allreduce;       /* a data-parallel step's sum over the ranks (train.c) */
     long steps;
 } P;
 
@@ -33,7 +34,7 @@ int aec_profile_begin(const aec_model *m)
 {
     P.m = m;
     P.t = calloc((size_t)m->n_layers + 1, sizeof *P.t);
-    P.step = P.optim = 0.0;
+    P.step = P.optim = P.allreduce = 0.0;
     P.steps = 0;
     if (!P.t) {
         aec_error("profile: out of memory");
@@ -66,6 +67,11 @@ void aec_profile_lap(int row, int pass)
     if (P.t && row >= 0 && row <= P.m->n_layers)
         P.t[row][pass] += t - last;
     last = t;
+}
+
+void aec_profile_allreduce(double secs)
+{
+    P.allreduce += secs;
 }
 
 void aec_profile_step(double step_secs, double optim_secs)
@@ -124,6 +130,9 @@ void aec_profile_print(FILE *f, int B, int workers)
         covered += fwd + bwd;
     }
     row(f, "optimizer", 0, 0.0, P.optim / n, step);
+    if (P.allreduce > 0.0)
+        row(f, "allreduce", 0, 0.0, P.allreduce / n, step);
+    covered += P.allreduce / n;
     row(f, "other", 0, 0.0, step - covered, step);
     fflush(f);
 }

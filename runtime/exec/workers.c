@@ -32,6 +32,7 @@
 #include "core/blas.h"
 #include "core/clock.h"
 #include "core/floats.h"
+#include "core/ranks.h"
 #include "exec/batch.h"
 #include "exec/optim.h"
 #include "exec/profile.h"
@@ -66,7 +67,7 @@ struct aec_workers {
     float *params;          /* JOB_UPDATE: the parameters to update ... */
     const float *grads;     /* ... by these gradients */
     aec_optim *opt;         /* JOB_UPDATE */
-    int B;                  /* the batch of the last JOB_GRAD */
+    int B;                  /* the whole batch of the last JOB_GRAD, over every rank */
     pthread_mutex_t lock;
     pthread_cond_t start, done;
     long generation;        /* jobs started: atomic, see the top */
@@ -250,12 +251,13 @@ static void run_job(aec_workers *p, int B)
 
 /* ---- the pool ------------------------------------------------------------------ */
 
-/* The model's schedule (model = split(workers=N)): N, or for 0 the online cores. */
+/* The model's schedule (model = split(workers=N)): N, or for 0 the online
+ * cores, shared among the ranks of a data-parallel job on this machine. */
 static int default_workers(const aec_model *m)
 {
     if (m->workers > 0)
         return m->workers;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = sysconf(_SC_NPROCESSORS_ONLN) / aec_rank_local_count();
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
@@ -331,7 +333,8 @@ int aec_workers_count(const aec_workers *p)
 
 /* ---- jobs ------------------------------------------------------------------------- */
 
-/* The batch's mean loss: the slices' means weighted by their sizes. */
+/* The batch's mean loss: the slices' means weighted by their sizes (over
+ * B, the whole batch, of which these slices may be one rank's share). */
 static float mean_loss(const aec_workers *p, int B)
 {
     double sum = 0.0;
@@ -343,13 +346,32 @@ static float mean_loss(const aec_workers *p, int B)
 float aec_workers_grad(aec_workers *p, const float *params, float *grads, const float *x,
                        const float *eps, int B)
 {
-    p->kind = JOB_GRAD, p->weights = params, p->x = x, p->eps = eps, p->B = B, p->out = grads;
+    return aec_workers_grad_share(p, params, grads, x, eps, B, B);
+}
+
+/* One worker's share of a rank's share: its mean gradient times B / total,
+ * as the slice's share a sum over workers gives it. */
+static void scale_share(aec_workers *p, int B, int total)
+{
+    const float share = (float)B / (float)total;
+    for (size_t j = 0; j < p->m->n_params; j++)
+        p->out[j] *= share;
+}
+
+float aec_workers_grad_share(aec_workers *p, const float *params, float *grads, const float *x,
+                             const float *eps, int B, int total)
+{
+    p->kind = JOB_GRAD, p->weights = params, p->x = x, p->eps = eps, p->B = total, p->out = grads;
     run_job(p, B);
-    if (p->n == 1)
+    if (p->n == 1 && B == total)
         return p->w[0].loss;        /* its gradient, exactly, is already in grads */
+    if (p->n == 1) {
+        scale_share(p, B, total);
+        return mean_loss(p, total);
+    }
     p->kind = JOB_REDUCE;
     run_job(p, 0);
-    return mean_loss(p, B);
+    return mean_loss(p, total);
 }
 
 int aec_workers_grads_finite(const aec_workers *p)

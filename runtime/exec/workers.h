@@ -20,6 +20,12 @@ int  aec_workers_count(const aec_workers *w);
  * or NULL. */
 float aec_workers_grad(aec_workers *w, const float *params, float *grads, const float *x,
                        const float *eps, int B);
+/* grad's part in a data-parallel step (train.c): these B images are a
+ * share of a batch of total; grads = that share's part of the batch's mean
+ * gradient, and the result its part of the mean loss, so that summed over
+ * the shares (ranks) they are the whole batch's. With B == total, grad. */
+float aec_workers_grad_share(aec_workers *w, const float *params, float *grads, const float *x,
+                             const float *eps, int B, int total);
 /* After grad: whether the gradients it wrote are all finite (checked by the
  * workers as they summed them; with one worker, here). */
 int   aec_workers_grads_finite(const aec_workers *w);

@@ -8,10 +8,19 @@
  * (seed, e) alone, and the optimizer's moments and step count are saved.
  *
  * n = images in the training set, B = batch size, nb = batches per epoch.
+ *
+ * In a data-parallel job of R ranks (core/ranks.c), every rank holds the
+ * whole model and the whole data set and shuffles it the same way; each
+ * takes its share of every batch (split as workers split theirs, so that R
+ * ranks of one worker take the slices one process of R workers would), and
+ * one allreduce sums the shares' gradients, loss, faults and stop requests
+ * before every rank takes the same step. Rank 0 starts (or resumes) the run
+ * and sends it to the others; it alone validates and writes to OUT.
  */
 #include "aec.h"
 #include "core/clock.h"
 #include "core/floats.h"
+#include "core/ranks.h"
 #include "core/rng.h"
 #include "core/stop.h"
 #include "exec/arena.h"
@@ -44,7 +53,9 @@ typedef struct {
     const aec_train_opts *o;
     aec_train_cfg cfg;          /* as used: on resume, the checkpoint's seed */
     int B;                      /* batch size, at most n */
-    float *params, *grads, *x;
+    int share;                  /* the most images of a batch one rank takes */
+    int lead, quiet;            /* rank 0, which alone writes and prints */
+    float *params, *grads, *x;  /* grads: n_params, then the allreduce's SUM_* */
     float *eps;                 /* a VAE's noise for the batch, [B, Z] */
     aec_workers *pool;          /* the step, split over the batch (workers.c) */
     int *idx;                   /* this epoch's order of the training images */
@@ -78,6 +89,9 @@ static void trainer_close(trainer *t)
     aec_optim_free(&t->opt);
 }
 
+/* The floats after the gradients that ride in the step's allreduce. */
+enum { SUM_LOSS, SUM_FAULT, SUM_STOP, N_SUM };
+
 static int trainer_open(trainer *t, const aec_model *m, const aec_train_opts *o, int n)
 {
     memset(t, 0, sizeof *t);
@@ -85,12 +99,15 @@ static int trainer_open(trainer *t, const aec_model *m, const aec_train_opts *o,
     t->o = o;
     t->cfg = o->cfg;
     t->B = o->cfg.batch < n ? o->cfg.batch : n;
+    t->share = (t->B + aec_rank_count() - 1) / aec_rank_count();
+    t->lead = aec_rank() == 0;
+    t->quiet = o->quiet || !t->lead;
     size_t chw = (size_t)m->in_c * m->in_h * m->in_w;
     t->params = aec_alloc_floats(m->n_params, "parameters");
-    t->grads = aec_alloc_floats(m->n_params, "gradients");
-    t->pool = aec_workers_open(m, o->workers, t->B, 1);
+    t->grads = aec_alloc_floats(m->n_params + N_SUM, "gradients");
+    t->pool = aec_workers_open(m, o->workers, t->share, 1);
     t->eps = aec_alloc_floats((size_t)t->B * (m->variational ? m->latent : 1), "eps");
-    t->x = aec_alloc_floats((size_t)t->B * chw, "batch");
+    t->x = aec_alloc_floats((size_t)t->share * chw, "batch");
     t->idx = malloc((size_t)n * sizeof(int));
     t->rows = malloc(((size_t)o->cfg.epochs + 1) * sizeof(csv_row));
     if (!t->params || !t->grads || !t->pool || !t->eps || !t->x || !t->idx || !t->rows) {
@@ -469,7 +486,7 @@ static int trainer_resume(trainer *t)
         return -1;
     }
     read_csv(t);
-    if (!t->o->quiet)
+    if (!t->quiet)
         printf("resuming after epoch %d (step %ld) from %s\n", t->done, t->opt.step, t->o->out_dir);
     return 0;
 }
@@ -477,9 +494,11 @@ static int trainer_resume(trainer *t)
 /* ---- progress ----------------------------------------------------------------- */
 
 /* On a terminal one line, redrawn at most 10 times a second; in a log, one
- * line per epoch, plus up to 3 within an epoch 30 s apart for long epochs. */
+ * line per epoch, plus up to 3 within an epoch 30 s apart for long epochs.
+ * A data-parallel job's (rank 0's) says how many ranks; its img/s are all
+ * of theirs. */
 typedef struct {
-    int tty, quiet;
+    int tty, quiet, ranks;
     int epoch, epochs, nb, n;   /* n: images per epoch */
     double t0, last;            /* the epoch's start, the last line drawn */
     int lines;                  /* lines within this epoch (not a terminal) */
@@ -488,7 +507,7 @@ typedef struct {
 static progress progress_start(const trainer *t, int epoch, int n)
 {
     progress p = {
-        .tty = isatty(STDOUT_FILENO), .quiet = t->o->quiet,
+        .tty = isatty(STDOUT_FILENO), .quiet = t->quiet, .ranks = aec_rank_count(),
         .epoch = epoch, .epochs = t->cfg.epochs, .nb = (n + t->B - 1) / t->B, .n = n,
     };
     p.t0 = p.last = aec_seconds();
@@ -508,6 +527,14 @@ static void format_eta(char *out, size_t size, double s)
         snprintf(out, size, "%ld:%02ld", sec / 60, sec % 60);
 }
 
+/* " on N ranks" after the img/s of a data-parallel job, else nothing. */
+static void ranks_note(const progress *p, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (p->ranks > 1)
+        snprintf(out, size, " on %d ranks", p->ranks);
+}
+
 static void progress_batch(progress *p, int batch, int seen, double loss_sum)
 {
     double t = aec_seconds();
@@ -517,8 +544,10 @@ static void progress_batch(progress *p, int batch, int seen, double loss_sum)
     double rate = seen / (t - p->t0);
     double left = (double)(p->n - seen) + (double)p->n * (p->epochs - p->epoch);
     format_eta(eta, sizeof eta, left / rate);
-    printf("%sepoch %d/%d  batch %d/%d  loss %.6g  %.0f img/s  ETA %s%s",
-           p->tty ? "\r" : "", p->epoch, p->epochs, batch, p->nb, loss_sum / seen, rate, eta,
+    char ranks[32];
+    ranks_note(p, ranks, sizeof ranks);
+    printf("%sepoch %d/%d  batch %d/%d  loss %.6g  %.0f img/s%s  ETA %s%s",
+           p->tty ? "\r" : "", p->epoch, p->epochs, batch, p->nb, loss_sum / seen, rate, ranks, eta,
            p->tty ? "\033[K" : "\n");
     fflush(stdout);
     p->last = t;
@@ -529,8 +558,10 @@ static void progress_epoch(const progress *p, double train, double val, double s
 {
     if (p->quiet)
         return;
-    printf("%sepoch %d/%d  train %.6g  val %.6g  %.1f s  %.0f img/s\n",
-           p->tty ? "\r\033[K" : "", p->epoch, p->epochs, train, val, secs, p->n / secs);
+    char ranks[32];
+    ranks_note(p, ranks, sizeof ranks);
+    printf("%sepoch %d/%d  train %.6g  val %.6g  %.1f s  %.0f img/s%s\n",
+           p->tty ? "\r\033[K" : "", p->epoch, p->epochs, train, val, secs, p->n / secs, ranks);
     fflush(stdout);
 }
 
@@ -567,10 +598,9 @@ static void say_fault(const trainer *t, const char *what, const char *whose, con
     aec_error("%s at step %ld (epoch %d, batch %d)%s; training stopped before that step "
               "(try a lower --lr)", what, t->opt.step + 1, epoch, batch, where);
     if (t->done > 0)
-        fprintf(stderr, "aec: %s/model.safetensors keeps epoch %d, the last good one\n",
-                t->o->out_dir, t->done);
+        aec_error("%s/model.safetensors keeps epoch %d, the last good one", t->o->out_dir, t->done);
     else
-        fprintf(stderr, "aec: no epoch was completed, so nothing was saved\n");
+        aec_error("no epoch was completed, so nothing was saved");
 }
 
 /* 0, or 1 after saying which layer first went non-finite. */
@@ -598,18 +628,64 @@ static int check_backward(const trainer *t, int epoch, int batch)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* One step on the B images idx; the batch's loss in *loss. 0, or 1 when the
- * loss or a gradient is not finite (reported; the step is not taken). */
+/* This rank's share of a batch of B: *n images from *first on, the first
+ * B % R ranks one more (as split() in workers.c deals slices). */
+static void rank_share(int B, int *first, int *n)
+{
+    int R = aec_rank_count(), r = aec_rank();
+    *n = B / R + (r < B % R);
+    *first = r * (B / R) + (r < B % R ? r : B % R);
+}
+
+/* The share's gradient into t->grads; its part of the batch's mean loss. */
+static float share_grad(trainer *t, const float *eps, int n, int B)
+{
+    if (n == 0) {       /* a last batch smaller than R: this rank adds nothing */
+        memset(t->grads, 0, t->m->n_params * sizeof *t->grads);
+        return 0.0f;
+    }
+    return aec_workers_grad_share(t->pool, t->params, t->grads, t->x, eps, n, B);
+}
+
+/* The step's one allreduce over the ranks: the gradients, then the loss,
+ * whether any rank's loss or gradient was not finite (the rank that found
+ * it has said so), and whether any was asked to stop. 0, 1 (a fault) or
+ * AEC_INTERRUPTED, the same on every rank. */
+static int sum_ranks(trainer *t, float *loss, int fault)
+{
+    float *sum = t->grads + t->m->n_params;
+    sum[SUM_LOSS] = *loss;
+    sum[SUM_FAULT] = (float)fault;
+    sum[SUM_STOP] = aec_stop_signal() != 0;
+    double t0 = aec_profiling ? aec_seconds() : 0.0;
+    aec_ranks_sum(t->grads, t->m->n_params + N_SUM);
+    if (aec_profiling)
+        aec_profile_allreduce(aec_seconds() - t0);
+    *loss = sum[SUM_LOSS];
+    if (sum[SUM_FAULT] > 0.0f && !fault)
+        aec_error("stopped with the others: another rank's loss or gradient is not finite (see its "
+                  "message); nothing of this step was taken");
+    return sum[SUM_FAULT] > 0.0f ? 1 : sum[SUM_STOP] > 0.0f ? AEC_INTERRUPTED : 0;
+}
+
+/* One step on the B images idx; the batch's loss in *loss. 0, 1 when the
+ * loss or a gradient is not finite (reported; the step is not taken), or,
+ * in a job of several ranks, AEC_INTERRUPTED when one was asked to stop. */
 static int train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, aec_rng *noise,
                        int epoch, int batch, float *loss)
 {
     const aec_model *m = t->m;
     double t0 = aec_seconds();
-    aec_gather(d, idx, B, t->x);
+    int first, n;
+    rank_share(B, &first, &n);
+    aec_gather(d, idx + first, n, t->x);
     aec_draw_normals(m, t->eps, B, noise);
-    *loss = aec_workers_grad(t->pool, t->params, t->grads, t->x, m->variational ? t->eps : NULL, B);
-    if (check_forward(t, *loss, epoch, batch) != 0 || check_backward(t, epoch, batch) != 0)
-        return 1;
+    *loss = share_grad(t, m->variational ? t->eps + (size_t)first * m->latent : NULL, n, B);
+    int rc = check_forward(t, *loss, epoch, batch) != 0 || check_backward(t, epoch, batch) != 0;
+    if (aec_rank_count() > 1)
+        rc = sum_ranks(t, loss, rc);
+    if (rc != 0)
+        return rc;
     aec_workers_update(t->pool, &t->opt, t->params, t->grads, t0);
     return 0;
 }
@@ -635,12 +711,13 @@ static int train_epoch(trainer *t, const aec_dataset *d, progress *p, double *lo
     aec_rng_seed(&noise, aec_rng_seed_mix(t->cfg.seed, UINT64_C(1) << 32 | (uint64_t)p->epoch));
     shuffle_epoch(t, n, p->epoch);
     for (int first = 0; first < n; first += t->B) {
-        if (aec_stop_signal())
+        if (aec_rank_count() == 1 && aec_stop_signal())   /* else it rides in the step's sum */
             return AEC_INTERRUPTED;
         int B = n - first < t->B ? n - first : t->B;
         float l;
-        if (train_batch(t, d, t->idx + first, B, &noise, p->epoch, first / t->B + 1, &l) != 0)
-            return 1;
+        int rc = train_batch(t, d, t->idx + first, B, &noise, p->epoch, first / t->B + 1, &l);
+        if (rc != 0)
+            return rc;
         sum += (double)l * B;
         progress_batch(p, first / t->B + 1, first + B, sum);
     }
@@ -656,11 +733,13 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     if (rc != 0)
         return rc;
     double secs = aec_seconds() - p.t0;
-    double val_loss = aec_evaluate_with(t->pool, t->m, t->params, val, t->B, t->eps);
+    /* batches of a rank's share: the pool's arenas hold no more */
+    double val_loss = t->lead ? aec_evaluate_with(t->pool, t->m, t->params, val, t->share, t->eps) : 0.0;
     t->done = e;
     t->rows[t->n_rows++] = (csv_row){ e, loss, val_loss, secs };
     /* loss.csv first: resume keeps only the rows of the epochs saved */
-    if (write_csv(t) != 0 || save_checkpoint(t) != 0)
+    if (aec_ranks_agree(t->lead && (write_csv(t) != 0 || save_checkpoint(t) != 0),
+                        "cannot write the checkpoint"))
         return 1;
     progress_epoch(&p, loss, val_loss, secs);
     return 0;
@@ -668,7 +747,7 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
 
 static void say_interrupted(const trainer *t)
 {
-    if (t->o->quiet)
+    if (t->quiet)
         return;
     if (isatty(STDOUT_FILENO))
         printf("\n");
@@ -677,26 +756,36 @@ static void say_interrupted(const trainer *t)
         fprintf(stderr, "%s before the first epoch ended: nothing saved\n", aec_stop_word());
         return;
     }
-    fprintf(stderr, "%s: %s/model.safetensors holds epoch %d of %d; to go on:\n  %s\n",
+    fprintf(stderr, "%s: %s/model.safetensors holds epoch %d of %d; to go on%s:\n  %s\n",
             aec_stop_word(), t->o->out_dir, t->done, t->cfg.epochs,
+            aec_rank_count() > 1 ? ", on as many ranks" : "",
             t->o->resume_cmd ? t->o->resume_cmd : "train ... --resume");
+}
+
+/* Whether to stop after an epoch: any rank's signal stops them all. */
+static int stop_agreed(void)
+{
+    int sig = aec_stop_signal();
+    return aec_rank_count() > 1 ? aec_ranks_first_bad(sig) >= 0 : sig != 0;
 }
 
 /* SIGINT and SIGTERM only raise a flag (core/stop.c), checked between
  * batches: the batch in flight finishes, nothing half-written reaches OUT.
- * The result is then 128 + the signal: 130 after Ctrl-C, 143 after SIGTERM. */
+ * The result is then 128 + the signal: 130 after Ctrl-C, 143 after SIGTERM
+ * (on a rank that was not signalled itself, but stopped with the one that
+ * was: 143). */
 static int run_epochs(trainer *t, const aec_dataset *train, const aec_dataset *val)
 {
     aec_stop_begin();
     int rc = 0;
     for (int e = t->done + 1; e <= t->cfg.epochs && rc == 0; e++) {
         rc = one_epoch(t, train, val, e);
-        if (rc == 0 && aec_stop_signal() && e < t->cfg.epochs)
+        if (rc == 0 && stop_agreed() && e < t->cfg.epochs)
             rc = AEC_INTERRUPTED;
     }
     if (rc == AEC_INTERRUPTED) {
         say_interrupted(t);
-        rc = aec_stop_status();
+        rc = aec_stop_signal() ? aec_stop_status() : 143;
     }
     aec_stop_end();
     return rc;
@@ -726,24 +815,69 @@ static int check_inputs(const aec_model *m, const aec_train_opts *o,
     return check_set(m, train, "training") != 0 || check_set(m, val, "validation") != 0 ? -1 : 0;
 }
 
+/* Rank 0's start, fresh or resumed, on every rank: the parameters, the
+ * optimizer's moments, and the epoch, step, seed and learning rate. */
+static void share_start(trainer *t)
+{
+    struct { long step; uint64_t seed; float lr; int done; } s = {
+        t->opt.step, t->cfg.seed, t->cfg.optim.lr, t->done,
+    };
+    size_t bytes = t->m->n_params * sizeof(float);
+    if (aec_rank_count() == 1)
+        return;
+    aec_ranks_broadcast(&s, sizeof s);
+    t->opt.step = s.step, t->cfg.seed = s.seed, t->done = s.done;
+    t->cfg.optim.lr = t->opt.cfg.lr = s.lr;
+    aec_ranks_broadcast(t->params, bytes);
+    if (t->opt.m)
+        aec_ranks_broadcast(t->opt.m, bytes);
+    if (t->opt.v)
+        aec_ranks_broadcast(t->opt.v, bytes);
+}
+
+/* Every rank takes a share of every full batch. */
+static int check_ranks(const trainer *t)
+{
+    if (t->B >= aec_rank_count())
+        return 0;
+    if (t->lead)
+        aec_error("train: a batch of %d cannot be shared by %d ranks: use --batch %d or more, or fewer "
+                  "ranks", t->B, aec_rank_count(), aec_rank_count());
+    return -1;
+}
+
+/* The trainer, fresh or resumed (by rank 0, then shared), on every rank;
+ * 0, or 1 on every rank after a message. */
+static int trainer_start(trainer *t, const aec_model *m, const aec_train_opts *o, int n)
+{
+    int rc = trainer_open(t, m, o, n) != 0 ? 1 : 0;
+    if (aec_ranks_agree(rc, "cannot open its trainer") || check_ranks(t) != 0)
+        return 1;
+    if (t->lead && o->resume)
+        rc = trainer_resume(t) != 0 ? 1 : 0;
+    else if (t->lead)
+        aec_init_params(m, t->params, t->cfg.seed);
+    if (aec_ranks_agree(rc, "cannot resume"))
+        return 1;
+    share_start(t);
+    return 0;
+}
+
 int aec_train(const aec_model *m, const aec_train_opts *o,
               const aec_dataset *train, const aec_dataset *val)
 {
     trainer t;
     if (check_inputs(m, o, train, val) != 0)
         return 1;
-    int rc = trainer_open(&t, m, o, train->n) != 0 ? 1 : 0;
-    if (rc == 0 && o->resume)
-        rc = trainer_resume(&t) != 0 ? 1 : 0;
-    else if (rc == 0)
-        aec_init_params(m, t.params, t.cfg.seed);
-    if (rc == 0 && t.done >= t.cfg.epochs && !o->quiet)
+    int rc = trainer_start(&t, m, o, train->n);
+    if (rc == 0 && t.done >= t.cfg.epochs && !t.quiet)
         printf("%s already holds %d epochs (--epochs %d): nothing to do\n",
                o->out_dir, t.done, t.cfg.epochs);
     else if (rc == 0 && (!o->profile || (rc = aec_profile_begin(m)) == 0)) {
         rc = run_epochs(&t, train, val);
         if (o->profile) {
-            aec_profile_print(stdout, t.B, aec_workers_count(t.pool));
+            if (t.lead)
+                aec_profile_print(stdout, t.share, aec_workers_count(t.pool));
             aec_profile_end();
         }
     }
