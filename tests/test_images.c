@@ -725,6 +725,21 @@ static void test_cache(void **state UNUSED)
     assert_int_equal(bytes, 128 + 23 * 4);
     free(npy);
 
+    /* so is one with a flipped byte (issue 20, item 9: it was used as it
+     * was), naming the cache file; its sum is checked on every load */
+    npy = read_bytes(path, &bytes);
+    npy[128 + 5] ^= 0x10;
+    write_bytes(path, npy, bytes);
+    free(npy);
+    x2 = load_train(dir, &m, &n2, &err);
+    assert_memory_equal(x1, x2, (size_t)n * 4 * sizeof *x1);
+    assert_has(err, "the cache is damaged (its CRC-32 does not match");
+    assert_has(err, path);
+    free(err), free(x2);
+    x2 = load_train(dir, &m, &n2, &err);
+    assert_null(strstr(err, "decoding"));
+    free(err), free(x2);
+
     /* so is one of another shape */
     uint8_t zeros[23 * 6] = { 0 };
     int64_t shape[4] = { 23, 1, 3, 2 };
@@ -1251,11 +1266,11 @@ static void test_skip_bad(void **state UNUSED)
     free(err);
 
     /* the cache: not the plain file (a folder whose images all load), but one
-     * under another name, with zeros for the skipped, and the list of them */
+     * under another name, with zeros for the skipped, its CRC-32 and the list of them */
     char *plain = aec_images_cache_path(dir, 1, 2, 2);
     char *npy = cache_file("skip-1x2x2-", ".npy"), *list = cache_file("skip-1x2x2-", ".skipped");
     assert_false(exists(plain));
-    assert_int_equal(count_entries(tp("cache")), cached + 2);
+    assert_int_equal(count_entries(tp("cache")), cached + 3);
     assert_string_not_equal(npy, plain);
     size_t n;
     char *text = (char *)read_bytes(list, &n);
