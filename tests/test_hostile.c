@@ -383,6 +383,65 @@ static void interpolate_to_int_max_says_too_few_images(void **state UNUSED)
     assert_false(exists(png));
 }
 
+/* A tmpfs of kib KiB mounted at dir: 0, or -1 where mounting is not allowed
+ * (not root, or in a container without the right). */
+static int mount_small_disk(const char *dir, long kib)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return shell("mount -t tmpfs -o size=%ldk tmpfs '%s' 2>/dev/null", kib, dir) == 0 ? 0 : -1;
+}
+
+/* The KiB a checkpoint of the model takes (model and optimizer). */
+static long checkpoint_kib(void)
+{
+    char out[512], path[600];
+    struct stat a, b;
+    snprintf(out, sizeof out, "%s", tp("ckpt_size"));
+    run_expect(0, NULL, RUN("train", "--data", data(), "--out", out, "--epochs", "1", "--no-report"));
+    snprintf(path, sizeof path, "%s/model.safetensors", out);
+    assert_int_equal(stat(path, &a), 0);
+    snprintf(path, sizeof path, "%s/optim.safetensors", out);
+    assert_int_equal(stat(path, &b), 0);
+    return (long)((a.st_size + b.st_size) / 1024);
+}
+
+/* 17. A full disk: the epoch whose checkpoint fails is not in loss.csv
+ * (it was: the row went in first and stayed), and the message says which
+ * epoch the folder keeps. When the report fails, the message says the
+ * checkpoint is saved, where, and how to make the report. A tmpfs a little
+ * larger than one checkpoint holds epoch 1, not epoch 2 beside it. */
+static void full_disk_keeps_the_last_checkpoint_and_says_so(void **state UNUSED)
+{
+    char disk[512], out[600], csv[700];
+    long kib = checkpoint_kib();
+    snprintf(disk, sizeof disk, "%s", tp("small_disk"));
+    snprintf(out, sizeof out, "%s/run", disk);
+    snprintf(csv, sizeof csv, "%s/loss.csv", out);
+    if (mount_small_disk(disk, kib + 200) != 0) {
+        print_message("skipped: cannot mount a tmpfs here (it needs root)\n");
+        skip();
+    }
+    proc p = RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report");
+    char *rows = slurp(csv, NULL);
+    shell("umount '%s'", disk);         /* before any assert, so a failure leaves no mount */
+    expect(&p, 1, "epoch 2 was not saved; ");
+    assert_non_null(strstr(p.err, "/run/model.safetensors keeps epoch 1"));
+    proc_free(&p);
+    assert_non_null(rows);
+    assert_non_null(strstr(rows, "\n1,"));
+    assert_null(strstr(rows, "\n2,"));
+    free(rows);
+    /* room for the checkpoint, not for the report */
+    assert_int_equal(mount_small_disk(disk, kib + 60), 0);
+    p = RUN("train", "--data", data(), "--out", out, "--epochs", "1");
+    shell("umount '%s'", disk);
+    expect(&p, 1, "No space left on device");
+    assert_non_null(strstr(p.err, "/run/model.safetensors is saved; the report is not complete"));
+    assert_non_null(strstr(p.err, " report --data "));
+    proc_free(&p);
+}
+
 /* ---- silently wrong numbers ------------------------------------------------------- */
 
 static size_t param_offset(const aec_model *m, const char *name)
@@ -467,6 +526,7 @@ int main(void)
         cmocka_unit_test(check_of_dev_zero_stops_at_the_limit),
         cmocka_unit_test(interrupted_build_leaves_nothing_and_every_flag_counts),
         cmocka_unit_test(interpolate_to_int_max_says_too_few_images),
+        cmocka_unit_test(full_disk_keeps_the_last_checkpoint_and_says_so),
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;

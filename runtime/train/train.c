@@ -630,6 +630,21 @@ static int train_epoch(trainer *t, const aec_dataset *d, progress *p, double *lo
     return 0;
 }
 
+/* Epoch e's checkpoint (or loss.csv) could not be written, a full disk most
+ * often: loss.csv loses e's row again, and the message says what is kept. */
+static void say_not_saved(trainer *t, int e)
+{
+    t->done = e - 1;
+    t->n_rows--;
+    if (write_csv(t) != 0)
+        aec_error("%s/loss.csv still lists epoch %d; --resume drops that row", t->o->out_dir, e);
+    if (t->done > 0)
+        aec_error("epoch %d was not saved; %s/model.safetensors keeps epoch %d, the last saved",
+                  e, t->o->out_dir, t->done);
+    else
+        aec_error("epoch %d was not saved, and no earlier one was", e);
+}
+
 static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *val, int e)
 {
     progress p = progress_start(t, e, train->n);
@@ -641,9 +656,13 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     double val_loss = aec_evaluate_with(t->pool, t->m, t->params, val, t->B, t->eps);
     t->done = e;
     t->rows[t->n_rows++] = (csv_row){ e, loss, val_loss, secs };
-    /* loss.csv first: resume keeps only the rows of the epochs saved */
-    if (write_csv(t) != 0 || save_checkpoint(t) != 0)
+    /* loss.csv first, so a kill between the two leaves a row too many,
+     * which resume drops (it keeps the rows of the epochs saved), never one
+     * too few; a checkpoint that fails takes its row back out. */
+    if (write_csv(t) != 0 || save_checkpoint(t) != 0) {
+        say_not_saved(t, e);
         return 1;
+    }
     progress_epoch(&p, loss, val_loss, secs);
     return 0;
 }
