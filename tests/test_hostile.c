@@ -442,6 +442,38 @@ static void full_disk_keeps_the_last_checkpoint_and_says_so(void **state UNUSED)
     proc_free(&p);
 }
 
+/* The tensors of a file read, as aec_safetensors_write takes them (t has room for f->n). */
+static void file_tensors(const aec_tensor_file *f, aec_tensor *t)
+{
+    for (int i = 0; i < f->n; i++) {
+        t[i] = (aec_tensor){ f->names[i], f->ndim[i], { 0 }, f->data[i] };
+        memcpy(t[i].shape, f->shape[i], sizeof t[i].shape);
+    }
+}
+
+/* 10. An optimizer file with a tensor the optimizer does not have is
+ * refused on --resume, naming it, as model.safetensors is (it was ignored). */
+static void resume_refuses_extra_optimizer_tensors(void **state UNUSED)
+{
+    char out[512], optim[600];
+    snprintf(out, sizeof out, "%s", tp("run_extra"));
+    snprintf(optim, sizeof optim, "%s/optim.safetensors", out);
+    run_expect(0, NULL, RUN("train", "--data", data(), "--out", out, "--epochs", "1", "--no-report"));
+    aec_tensor_file f;
+    assert_int_equal(aec_safetensors_read(optim, &f), 0);
+    aec_tensor *t = calloc((size_t)f.n + 1, sizeof *t);
+    assert_non_null(t);
+    file_tensors(&f, t);
+    float extra[3] = { 1, 2, 3 };
+    t[f.n] = (aec_tensor){ "conv1.weight.stale", 1, { 3 }, extra };
+    assert_int_equal(aec_safetensors_write(optim, t, f.n + 1, f.metadata_json), 0);
+    aec_tensor_file_free(&f);
+    free(t);
+    run_expect(1, "optim.safetensors: tensor 'conv1.weight.stale' is not optimizer state of model "
+                  "'fmnist_cae' (1 tensors the optimizer does not have)",
+               RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report", "--resume"));
+}
+
 /* ---- silently wrong numbers ------------------------------------------------------- */
 
 static size_t param_offset(const aec_model *m, const char *name)
@@ -490,12 +522,10 @@ static void non_finite_weights_and_inputs_are_named(void **state UNUSED)
     assert_int_equal(aec_safetensors_read(w, &f), 0);
     aec_tensor t[16];
     assert_true(f.n <= 16);
+    file_tensors(&f, t);
     int k = -1;
-    for (int i = 0; i < f.n; i++) {
-        t[i] = (aec_tensor){ f.names[i], f.ndim[i], { 0 }, f.data[i] };
-        memcpy(t[i].shape, f.shape[i], sizeof t[i].shape);
+    for (int i = 0; i < f.n; i++)
         k = strcmp(f.names[i], "up1.weight") == 0 ? i : k;
-    }
     assert_true(k >= 0);
     f.data[k][7] = INFINITY;
     assert_int_equal(aec_safetensors_write(bad, t, f.n, f.metadata_json), 0);
@@ -527,6 +557,7 @@ int main(void)
         cmocka_unit_test(interrupted_build_leaves_nothing_and_every_flag_counts),
         cmocka_unit_test(interpolate_to_int_max_says_too_few_images),
         cmocka_unit_test(full_disk_keeps_the_last_checkpoint_and_says_so),
+        cmocka_unit_test(resume_refuses_extra_optimizer_tensors),
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;

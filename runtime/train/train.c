@@ -346,6 +346,36 @@ static int check_batch_lr(trainer *t, const char *path, const char *meta)
          | check_setting(path, meta, "lr", lr, t->o->lr_given);
 }
 
+/* 1 if name is one of the optimizer's tensors ("conv1.weight.exp_avg"). */
+static int is_state_name(const trainer *t, const char *name)
+{
+    const char *suffix[2];
+    int per = optim_state_names(&t->opt, suffix);
+    for (int i = 0; i < t->m->n_tensors; i++) {
+        size_t k = strlen(t->m->params[i].name);
+        if (strncmp(name, t->m->params[i].name, k) != 0 || name[k] != '.')
+            continue;
+        for (int j = 0; j < per; j++)
+            if (strcmp(name + k + 1, suffix[j]) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* A tensor the optimizer does not have means another model's or another
+ * optimizer's state, as for model.safetensors (io/params.c): the first is
+ * named. With every state tensor found, there is one iff there are more. */
+static int no_extra_state(const trainer *t, const char *path, const aec_tensor_file *f, int want)
+{
+    for (int i = 0; f->n > want && i < f->n; i++)
+        if (!is_state_name(t, f->names[i])) {
+            aec_error("%s: tensor '%s' is not optimizer state of model '%s' (%d tensors the "
+                      "optimizer does not have)", path, f->names[i], t->m->name, f->n - want);
+            return -1;
+        }
+    return 0;
+}
+
 static int load_state(trainer *t, const char *path, const aec_tensor_file *f)
 {
     const char *suffix[2];
@@ -363,7 +393,7 @@ static int load_state(trainer *t, const char *path, const aec_tensor_file *f)
             if (!src)
                 return -1;
         }
-    return 0;
+    return no_extra_state(t, path, f, t->m->n_tensors * per);
 }
 
 /* optim.safetensors: the epoch, step, seed and moments. */
