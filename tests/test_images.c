@@ -182,7 +182,7 @@ static void write_jpeg(const char *path, int w, int h, int comps, const uint8_t 
     j.image_width = w;
     j.image_height = h;
     j.input_components = comps;
-    j.in_color_space = comps == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    j.in_color_space = comps == 4 ? JCS_CMYK : comps == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_set_defaults(&j);
     jpeg_set_quality(&j, 100, TRUE);
     if (mode != JPEG_420)
@@ -1001,6 +1001,16 @@ static void test_bad_files(void **state UNUSED)
                    "cannot decode the JPEG: Unsupported JPEG process: SOF type 0xc3");
     check_bad_file("bad_jpeg_empty", "z.jpeg", jpg, 2,
                    "neither a JPEG nor a PNG file (by its first bytes)");
+    /* a CMYK JPEG (as print workflows write): libjpeg's own words were
+     * "Unsupported color conversion request" (issue 20) */
+    uint8_t *cmyk = smooth_image(40, 30, 4, 0.0), *cj;
+    size_t nc;
+    write_jpeg(tp("cmyk.jpg"), 40, 30, 4, cmyk, JPEG_BASELINE);
+    cj = read_bytes(tp("cmyk.jpg"), &nc);
+    check_bad_file("bad_jpeg_cmyk", "c.jpg", cj, nc,
+                   "cannot decode the JPEG: it is a CMYK JPEG, which aec does not read (grey, YCbCr "
+                   "and RGB ones only); convert it to RGB");
+    free(cmyk), free(cj);
 
     check_bad_file("bad_png_cut", "x.png", png, np / 2,
                    "cannot decode the PNG: the file is truncated");
