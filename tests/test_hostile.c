@@ -541,6 +541,41 @@ static void non_finite_weights_and_inputs_are_named(void **state UNUSED)
     assert_false(exists(png));
 }
 
+/* ---- unclear messages ------------------------------------------------------------- */
+
+/* t-SNE of under 4 points said "need ... perplexity >= 1 (got 64, 0.333333,
+ * ...)": the perplexity aec had lowered for the small set. */
+static void tsne_of_three_points_says_it_needs_four(void **state UNUSED)
+{
+    char w[512], png[512];
+    snprintf(w, sizeof w, "%s", tp("init.safetensors"));
+    snprintf(png, sizeof png, "%s", tp("map.png"));
+    if (!exists(w))
+        run_expect(0, NULL, RUN("init", "--out", w));
+    run_expect(1, "map.png: a t-SNE map needs at least 4 images, and there are 3 (--method pca needs 2)",
+               RUN("latent-map", "--data", data(), "--weights", w, "--out", png, "--method", "tsne",
+                   "--limit", "3"));
+    run_expect(1, "a PCA map needs at least 2 images, and there is 1",
+               RUN("latent-map", "--data", data(), "--weights", w, "--out", png, "--limit", "1"));
+    assert_false(exists(png));
+}
+
+/* --lr 1e-50 "needs a positive number": it is one, but a float rounds it
+ * to 0. Each numeric option's message gives its range. */
+static void numeric_options_give_their_range(void **state UNUSED)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s", tp("range_run"));
+    run_expect(2, "--lr needs a number from 1.2e-38 to 3.4e+38 (a float's positive normal range), not '1e-50'",
+               RUN("train", "--data", data(), "--out", out, "--lr", "1e-50"));
+    run_expect(2, "--epochs needs a whole number from 1 to 2147483647, not '99999999999'",
+               RUN("train", "--data", data(), "--out", out, "--epochs", "99999999999"));
+    run_expect(2, "--seed needs a whole number from 0 to 18446744073709551615, not '-1'",
+               RUN("train", "--data", data(), "--out", out, "--seed", "-1"));
+    run_expect(2, "--to needs a whole number from 0 to 2147483647, not '2147483648'",
+               RUN("interpolate", "--data", data(), "--weights", out, "--out", out, "--to", "2147483648"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +593,8 @@ int main(void)
         cmocka_unit_test(interpolate_to_int_max_says_too_few_images),
         cmocka_unit_test(full_disk_keeps_the_last_checkpoint_and_says_so),
         cmocka_unit_test(resume_refuses_extra_optimizer_tensors),
+        cmocka_unit_test(tsne_of_three_points_says_it_needs_four),
+        cmocka_unit_test(numeric_options_give_their_range),
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;

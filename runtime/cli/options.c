@@ -5,6 +5,7 @@
 #include "data/classes.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -118,7 +119,8 @@ static int parse_rate(const char *s, float *v)
     char *end;
     errno = 0;
     double x = strtod(s, &end);
-    if (errno || end == s || *end || !(x > 0.0) || !isfinite((float)x) || (float)x == 0.0f)
+    /* a float's normal range: 1e-50 rounds to 0, and is refused as 0 is */
+    if ((errno && errno != ERANGE) || end == s || *end || !(x >= FLT_MIN) || !(x <= FLT_MAX))
         return -1;
     *v = (float)x;
     return 0;
@@ -184,10 +186,11 @@ static int parse_value(const opt_spec *spec, const char *val, cli_opts *o)
 static int set_value(const char *cmd, const opt_spec *spec, const char *val, cli_opts *o)
 {
     static const char *wants[] = {
-        [ARG_PATH] = "a non-empty path", [ARG_COUNT] = "a positive integer",
-        [ARG_RATE] = "a positive number", [ARG_SEED] = "a non-negative integer",
+        [ARG_PATH] = "a non-empty path", [ARG_COUNT] = "a whole number from 1 to 2147483647",
+        [ARG_RATE] = "a number from 1.2e-38 to 3.4e+38 (a float's positive normal range)",
+        [ARG_SEED] = "a whole number from 0 to 18446744073709551615",
         [ARG_SPLIT] = "'test' or 'train'", [ARG_FLAG] = "no value",
-        [ARG_INDEX] = "a non-negative integer", [ARG_MODE] = "'linear' or 'slerp'",
+        [ARG_INDEX] = "a whole number from 0 to 2147483647", [ARG_MODE] = "'linear' or 'slerp'",
         [ARG_METHOD] = "'pca' or 'tsne'", [ARG_ONLY] = "'train' or 'infer'",
     };
     unsigned char in[AEC_MAX_CLASS + 1];

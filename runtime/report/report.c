@@ -249,6 +249,13 @@ static int map_latents(const aec_model *m, const aec_dataset *val, const aec_rep
 {
     int n = tsne && o->tsne_limit > 0 && o->tsne_limit < val->n ? o->tsne_limit : val->n;
     aec_tsne_opts t = o->tsne;
+    int least = tsne ? TSNE_LEAST : PCA_LEAST;
+    if (n < least) {    /* the perplexity below would fall under 1 */
+        aec_error("%s: a %s map needs at least %d images, and there %s %d%s", path,
+                  tsne ? "t-SNE" : "PCA", least, n == 1 ? "is" : "are", n,
+                  tsne && n >= PCA_LEAST ? " (--method pca needs 2)" : "");
+        return -1;
+    }
     if (tsne && n <= 3 * t.perplexity)
         t.perplexity = (n - 1) / 3.0;   /* a small set: as many neighbours as it has */
     float *xy = aec_alloc_floats(2 * (size_t)n, "map");
