@@ -83,6 +83,19 @@ static const char *data(void)
     return data_set("data", 24, 12);
 }
 
+/* TMPDIR/init.safetensors, the model's initial weights (made once). */
+static const char *init_weights(void)
+{
+    static char w[512];
+    snprintf(w, sizeof w, "%s", tp("init.safetensors"));
+    if (!exists(w)) {
+        proc p = run(exe(), "init", "--out", w, NULL);
+        assert_int_equal(p.status, 0);
+        proc_free(&p);
+    }
+    return w;
+}
+
 /* ---- running ---------------------------------------------------------------------- */
 
 static void show(const proc *p)
@@ -373,11 +386,9 @@ static void interrupted_build_leaves_nothing_and_every_flag_counts(void **state 
  * load (UBSan stopped it under SAN=1): now it says there are too few. */
 static void interpolate_to_int_max_says_too_few_images(void **state UNUSED)
 {
-    char w[512], png[512];
-    snprintf(w, sizeof w, "%s", tp("init.safetensors"));
+    const char *w = init_weights();
+    char png[512];
     snprintf(png, sizeof png, "%s", tp("i.png"));
-    if (!exists(w))
-        run_expect(0, NULL, RUN("init", "--out", w));
     run_expect(1, "but there are only 12 images", RUN("interpolate", "--data", data(), "--weights", w,
                                                       "--out", png, "--to", "2147483647"));
     assert_false(exists(png));
@@ -547,11 +558,9 @@ static void non_finite_weights_and_inputs_are_named(void **state UNUSED)
  * ...)": the perplexity aec had lowered for the small set. */
 static void tsne_of_three_points_says_it_needs_four(void **state UNUSED)
 {
-    char w[512], png[512];
-    snprintf(w, sizeof w, "%s", tp("init.safetensors"));
+    const char *w = init_weights();
+    char png[512];
     snprintf(png, sizeof png, "%s", tp("map.png"));
-    if (!exists(w))
-        run_expect(0, NULL, RUN("init", "--out", w));
     run_expect(1, "map.png: a t-SNE map needs at least 4 images, and there are 3 (--method pca needs 2)",
                RUN("latent-map", "--data", data(), "--weights", w, "--out", png, "--method", "tsne",
                    "--limit", "3"));
