@@ -394,15 +394,6 @@ static void interpolate_to_int_max_says_too_few_images(void **state UNUSED)
     assert_false(exists(png));
 }
 
-/* A tmpfs of kib KiB mounted at dir: 0, or -1 where mounting is not allowed
- * (not root, or in a container without the right). */
-static int mount_small_disk(const char *dir, long kib)
-{
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return shell("mount -t tmpfs -o size=%ldk tmpfs '%s' 2>/dev/null", kib, dir) == 0 ? 0 : -1;
-}
-
 /* The KiB a checkpoint of the model takes (model and optimizer). */
 static long checkpoint_kib(void)
 {
@@ -429,7 +420,7 @@ static void full_disk_keeps_the_last_checkpoint_and_says_so(void **state UNUSED)
     snprintf(disk, sizeof disk, "%s", tp("small_disk"));
     snprintf(out, sizeof out, "%s/run", disk);
     snprintf(csv, sizeof csv, "%s/loss.csv", out);
-    if (mount_small_disk(disk, kib + 200) != 0) {
+    if (mount_tmpfs(disk, kib + 200, 0) != 0) {
         print_message("skipped: cannot mount a tmpfs here (it needs root)\n");
         skip();
     }
@@ -444,7 +435,7 @@ static void full_disk_keeps_the_last_checkpoint_and_says_so(void **state UNUSED)
     assert_null(strstr(rows, "\n2,"));
     free(rows);
     /* room for the checkpoint, not for the report */
-    assert_int_equal(mount_small_disk(disk, kib + 60), 0);
+    assert_int_equal(mount_tmpfs(disk, kib + 60, 0), 0);
     p = RUN("train", "--data", data(), "--out", out, "--epochs", "1");
     shell("umount '%s'", disk);
     expect(&p, 1, "No space left on device");

@@ -825,6 +825,34 @@ static void test_cache_unwritable(void **state UNUSED)
     free(x), free(err);
 }
 
+/* A cache folder that cannot be made on a read-only file system said "No
+ * such file or directory" (stat's errno, not mkdir's): now mkdir's reason. */
+static void test_cache_read_only_file_system(void **state UNUSED)
+{
+    const char *dir = split_folder();
+    aec_model m = model(1, 2, 2, 0.0f, 1.0f);
+    char ro[512], *err;
+    int n;
+    snprintf(ro, sizeof ro, "%s", tp("ro_fs"));
+    if (mount_tmpfs(ro, 64, 1) != 0) {
+        print_message("skipped: cannot mount a read-only tmpfs here (it needs root)\n");
+        skip();
+    }
+    setenv("AEC_CACHE_DIR", tp("ro_fs/cache"), 1);
+    aec_dataset d;
+    capture_begin();
+    int rc = aec_dataset_load(dir, "train", &m, 0, &d);
+    err = capture_end();
+    setenv("AEC_CACHE_DIR", tp("cache"), 1);
+    shell("umount '%s'", ro);
+    assert_int_equal(rc, 0);
+    n = d.n;
+    aec_dataset_free(&d);
+    assert_int_equal(n, 21);
+    assert_has(err, "ro_fs/cache: cannot create the cache folder: Read-only file system");
+    free(err);
+}
+
 static void test_cache_folder_choice(void **state UNUSED)
 {
     char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL, *dir;
@@ -1544,6 +1572,7 @@ int main(void)
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cache_read_only_folder),
         cmocka_unit_test(test_cache_unwritable),
+        cmocka_unit_test(test_cache_read_only_file_system),
         cmocka_unit_test(test_cache_folder_choice),
         cmocka_unit_test(test_npy_u8),
         cmocka_unit_test(test_bad_files),

@@ -70,19 +70,22 @@ static uint64_t img_hash(const char *real, const img_list *L, int C, int H, int 
 static int img_mkdirs(char *path)
 {
     struct stat st;
+    int why = 0;        /* mkdir's errno: stat's would be ENOENT for a read-only parent */
     for (char *p = path + 1; ; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char c = *p;
         *p = '\0';
         int bad = mkdir(path, 0777) != 0 && errno != EEXIST;
+        why = bad ? errno : why;
         *p = c;
         if (bad || c == '\0')
             break;
     }
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    int missing = stat(path, &st) != 0;
+    if (missing || !S_ISDIR(st.st_mode)) {
         aec_error("%s: cannot create the cache folder: %s", path,
-                  errno ? strerror(errno) : "not a folder");
+                  why ? strerror(why) : missing ? strerror(errno) : "not a folder");
         return -1;
     }
     return 0;
@@ -107,7 +110,6 @@ char *aec_images_cache_dir(void)
         aec_error("out of memory");
         return NULL;
     }
-    errno = 0;
     if (img_mkdirs(dir) != 0) {
         free(dir);
         return NULL;
