@@ -576,6 +576,33 @@ static void numeric_options_give_their_range(void **state UNUSED)
                RUN("interpolate", "--data", data(), "--weights", out, "--out", out, "--to", "2147483648"));
 }
 
+/* One stray label 255 in a Fashion-MNIST labels file made the latent map's
+ * legend "class 0-27 + 228 more" (the names dropped, classes counted up to
+ * 255). Where the folder's classes have names, a label beyond them is
+ * refused, naming the split, the image and the label. */
+static void a_label_beyond_the_class_names_is_refused(void **state UNUSED)
+{
+    const char *d = data_set("fashion_stray", 24, 12);
+    char labels[600];
+    snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte", d);
+    size_t n;
+    uint8_t *b = read_bytes(labels, &n);
+    b[8 + 5] = 255;
+    write_bytes(labels, b, n);
+    free(b);
+    run_expect(1, "fashion_stray: the test split's labels file gives image 5 the label 255, but its "
+                  "classes are 0 (T-shirt/top) to 9 (Ankle boot)",
+               RUN("eval", "--data", d, "--weights", init_weights()));
+}
+
+/* An unknown command listed 9 of the 16: now every one, from the table. */
+static void an_unknown_command_lists_them_all(void **state UNUSED)
+{
+    run_expect(2, "unknown command 'trian'; the commands are train, eval, score, reconstruct, encode, "
+                  "decode, init, grad, step, sample, interpolate, report, latent-map, bench, "
+                  "gradcheck, info (see", RUN("trian"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +622,8 @@ int main(void)
         cmocka_unit_test(resume_refuses_extra_optimizer_tensors),
         cmocka_unit_test(tsne_of_three_points_says_it_needs_four),
         cmocka_unit_test(numeric_options_give_their_range),
+        cmocka_unit_test(a_label_beyond_the_class_names_is_refused),
+        cmocka_unit_test(an_unknown_command_lists_them_all),
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;

@@ -590,14 +590,20 @@ static int contains_word(const char *s, const char *word)
     return 0;
 }
 
+const char *const *aec_report_named_classes(const char *data, int *n_names)
+{
+    int fashion = data && contains_word(data, "fashion");
+    *n_names = fashion ? 10 : 0;
+    return fashion ? aec_plot_fashion_mnist_classes : NULL;
+}
+
 const char *const *aec_report_class_names(const char *data, const aec_dataset *d, int *n_classes)
 {
-    int max = -1;
+    int max = -1, n_names;
     for (int i = 0; d->labels && i < d->n; i++)
         if (d->labels[i] > max)
             max = (int)d->labels[i];
     *n_classes = max + 1;
-    if (max >= 0 && max <= 9 && data && contains_word(data, "fashion"))
-        return aec_plot_fashion_mnist_classes;
-    return NULL;
+    const char *const *names = aec_report_named_classes(data, &n_names);
+    return max >= 0 && max < n_names ? names : NULL;
 }
