@@ -603,6 +603,27 @@ static void an_unknown_command_lists_them_all(void **state UNUSED)
                   "gradcheck, info (see", RUN("trian"));
 }
 
+/* A file name with a line break forged a line of aec's own ("aec: done"):
+ * every message shows a name with its control bytes as C escapes, in
+ * errors (aec_error) and in notes (aec_esc) alike. */
+static void a_newline_in_a_name_cannot_forge_a_line(void **state UNUSED)
+{
+    char dir[512], w[600], out[600];
+    snprintf(dir, sizeof dir, "%s", tp("run\naec: all done\x1b[2J"));
+    snprintf(w, sizeof w, "%s/w.safetensors", dir);
+    proc p = RUN("eval", "--data", data(), "--weights", w);
+    expect(&p, 1, "/run\\naec: all done\\x1b[2J/w.safetensors: cannot read");
+    assert_null(strstr(p.err, "\naec: all done"));
+    proc_free(&p);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(out, sizeof out, "%s/o", dir);
+    p = RUN("train", "--data", data(), "--out", out, "--epochs", "1", "--iterations", "10");
+    expect(&p, 0, NULL);
+    assert_non_null(strstr(p.out, "/run\\naec: all done\\x1b[2J/o/loss.png"));
+    assert_null(strstr(p.out, "\naec: all done"));
+    proc_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +645,7 @@ int main(void)
         cmocka_unit_test(numeric_options_give_their_range),
         cmocka_unit_test(a_label_beyond_the_class_names_is_refused),
         cmocka_unit_test(an_unknown_command_lists_them_all),
+        cmocka_unit_test(a_newline_in_a_name_cannot_forge_a_line),
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;

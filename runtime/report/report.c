@@ -39,7 +39,7 @@ static void join(char *out, size_t size, const char *dir, const char *name)
 
 static void say(const char *what, const char *dir, const char *name, double since)
 {
-    printf("report: %s %s/%s (%.1f s)\n", what, dir, name, aec_seconds() - since);
+    printf("report: %s %s/%s (%.1f s)\n", what, aec_esc(dir), name, aec_seconds() - since);
     fflush(stdout);
 }
 
@@ -464,7 +464,7 @@ static int too_few(int n, int least, const char *path)
     if (n >= least)
         return 0;
     remove(path);
-    printf("report: left out %s: it needs %d validation images, and there %s %d\n", path, least,
+    printf("report: left out %s: it needs %d validation images, and there %s %d\n", aec_esc(path), least,
            n == 1 ? "is" : "are", n);
     fflush(stdout);
     return 1;
@@ -528,7 +528,7 @@ static int say_stopped(const char *dir)
             k += (size_t)snprintf(wrote + k, sizeof wrote - k, "%s%s", k ? ", " : "", aec_report_files[i]);
     }
     fflush(stdout);
-    fprintf(stderr, "report: %s: %s holds %s of this report and no report.html\n", aec_stop_word(), dir,
+    fprintf(stderr, "report: %s: %s holds %s of this report and no report.html\n", aec_stop_word(), aec_esc(dir),
             k ? wrote : "none of the pictures");
     return aec_stop_status();
 }

@@ -482,7 +482,7 @@ static int trainer_resume(trainer *t)
     }
     read_csv(t);
     if (!t->o->quiet)
-        printf("resuming after epoch %d (step %ld) from %s\n", t->done, t->opt.step, t->o->out_dir);
+        printf("resuming after epoch %d (step %ld) from %s\n", t->done, t->opt.step, aec_esc(t->o->out_dir));
     return 0;
 }
 
@@ -580,7 +580,7 @@ static void say_fault(const trainer *t, const char *what, const char *whose, con
               "(try a lower --lr)", what, t->opt.step + 1, epoch, batch, where);
     if (t->done > 0)
         fprintf(stderr, "aec: %s/model.safetensors keeps epoch %d, the last good one\n",
-                t->o->out_dir, t->done);
+                aec_esc(t->o->out_dir), t->done);
     else
         fprintf(stderr, "aec: no epoch was completed, so nothing was saved\n");
 }
@@ -709,8 +709,8 @@ static void say_interrupted(const trainer *t)
         return;
     }
     fprintf(stderr, "%s: %s/model.safetensors holds epoch %d of %d; to go on:\n  %s\n",
-            aec_stop_word(), t->o->out_dir, t->done, t->cfg.epochs,
-            t->o->resume_cmd ? t->o->resume_cmd : "train ... --resume");
+            aec_stop_word(), aec_esc(t->o->out_dir), t->done, t->cfg.epochs,
+            t->o->resume_cmd ? aec_esc(t->o->resume_cmd) : "train ... --resume");
 }
 
 /* SIGINT and SIGTERM only raise a flag (core/stop.c), checked between
@@ -770,7 +770,7 @@ int aec_train(const aec_model *m, const aec_train_opts *o,
         aec_init_params(m, t.params, t.cfg.seed);
     if (rc == 0 && t.done >= t.cfg.epochs && !o->quiet)
         printf("%s already holds %d epochs (--epochs %d): nothing to do\n",
-               o->out_dir, t.done, t.cfg.epochs);
+               aec_esc(o->out_dir), t.done, t.cfg.epochs);
     else if (rc == 0 && (!o->profile || (rc = aec_profile_begin(m)) == 0)) {
         rc = run_epochs(&t, train, val);
         if (o->profile) {
