@@ -102,6 +102,7 @@ static const opt_spec options[] = {
       "--mode linear|slerp straight line, or spherical (for a gaussian prior) (default linear)" },
 };
 enum { N_OPTIONS = sizeof options / sizeof options[0] };
+_Static_assert(N_OPTIONS <= 64, "cli_opts.given has a bit per option");
 
 static int parse_count(const char *s, int *v)
 {
@@ -252,7 +253,7 @@ static int parse_option(const command *cmd, int argc, char **argv, int *i, cli_o
     const opt_spec *spec = lookup_option(cmd, argv[*i]);
     if (!spec)
         return -1;
-    o->given |= 1u << (spec - options);
+    o->given |= 1ull << (spec - options);
     if (spec->kind == ARG_FLAG) {
         if (strchr(argv[*i], '=')) {
             aec_error("%s: --%s takes no value", cmd->name, spec->name);
@@ -272,7 +273,7 @@ static int parse_option(const command *cmd, int argc, char **argv, int *i, cli_o
 int aec_cli_given(const cli_opts *o, const char *name)
 {
     const opt_spec *spec = find_option(name, strlen(name));
-    return spec && (o->given & (1u << (spec - options)));
+    return spec && (o->given & (1ull << (spec - options)));
 }
 
 int aec_cli_parse_args(const command *cmd, int argc, char **argv, cli_opts *o)
