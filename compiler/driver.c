@@ -71,13 +71,18 @@ int compile_file_forced(const char *path, FILE *err, const sched_force *force, c
     char *src = read_file(path, MAX_SOURCE, &len);
     if (!src) {
         memset(c, 0, sizeof *c);
-        fprintf(err ? err : stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
+        int e = errno;
+        char *shown = esc_name(path);
+        fprintf(err ? err : stderr, "%s: error: cannot read: %s\n", shown, strerror(e));
+        free(shown);
         return -1;
     }
     if (len > MAX_SOURCE || memchr(src, '\0', len)) {
         memset(c, 0, sizeof *c);
-        fprintf(err ? err : stderr, "%s: error: not a .ae text file (%s)\n", path,
+        char *shown = esc_name(path);
+        fprintf(err ? err : stderr, "%s: error: not a .ae text file (%s)\n", shown,
                 len > MAX_SOURCE ? "larger than 16 MiB" : "it contains NUL bytes");
+        free(shown);
         free(src);
         return -1;
     }

@@ -622,6 +622,14 @@ static void a_newline_in_a_name_cannot_forge_a_line(void **state UNUSED)
     assert_non_null(strstr(p.out, "/run\\naec: all done\\x1b[2J/o/loss.png"));
     assert_null(strstr(p.out, "\naec: all done"));
     proc_free(&p);
+    /* and aec's diagnostics (front/diag.c, esc_name) */
+    char ae[600];
+    snprintf(ae, sizeof ae, "%s/m.ae", dir);
+    write_bytes(ae, "model x {\n  oops\n}\n", 19);
+    p = run(aec(), "check", ae, NULL);
+    expect(&p, 1, "/run\\naec: all done\\x1b[2J/m.ae:2:3: error: ");
+    assert_null(strstr(p.err, "\naec: all done"));
+    proc_free(&p);
 }
 
 int main(void)
