@@ -14,6 +14,21 @@
 
 enum { MAX_SOURCE = 1 << 24 };
 
+/* The source as every pass sees it (the lexer, quoted lines, fmt, tune): a
+ * UTF-8 byte-order mark, which some editors write, dropped, and a lone CR
+ * (classic Mac line ends) made LF, so that lines are counted alike
+ * everywhere. CRLF stays as it is; the lexer reads it as one line end. */
+static char *source_text(const char *src, size_t *len)
+{
+    if (*len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0)
+        src += 3, *len -= 3;
+    char *s = xmalloc(*len + 1);
+    for (size_t i = 0; i < *len; i++)
+        s[i] = src[i] == '\r' && (i + 1 == *len || src[i + 1] != '\n') ? '\n' : src[i];
+    s[*len] = '\0';
+    return s;
+}
+
 static int compile_forced(const char *path, const char *src, size_t len, FILE *err, const sched_force *force,
                           compiled *c)
 {
@@ -21,9 +36,7 @@ static int compile_forced(const char *path, const char *src, size_t len, FILE *e
     c->path = xstrdup(path);
     const char *slash = strrchr(path, '/');
     c->base = xstrdup(slash ? slash + 1 : path);
-    c->source = xmalloc(len + 1);
-    memcpy(c->source, src, len);
-    c->source[len] = '\0';
+    c->source = source_text(src, &len);
     c->len = len;
     /* diagnostics name the file as given; generated comments, its base name */
     if (parse_source(c->path, c->source, len, &c->ast, err) < 0)
@@ -58,13 +71,18 @@ int compile_file_forced(const char *path, FILE *err, const sched_force *force, c
     char *src = read_file(path, MAX_SOURCE, &len);
     if (!src) {
         memset(c, 0, sizeof *c);
-        fprintf(err ? err : stderr, "%s: error: cannot read: %s\n", path, strerror(errno));
+        int e = errno;
+        char *shown = esc_name(path);
+        fprintf(err ? err : stderr, "%s: error: cannot read: %s\n", shown, strerror(e));
+        free(shown);
         return -1;
     }
     if (len > MAX_SOURCE || memchr(src, '\0', len)) {
         memset(c, 0, sizeof *c);
-        fprintf(err ? err : stderr, "%s: error: not a .ae text file (%s)\n", path,
+        char *shown = esc_name(path);
+        fprintf(err ? err : stderr, "%s: error: not a .ae text file (%s)\n", shown,
                 len > MAX_SOURCE ? "larger than 16 MiB" : "it contains NUL bytes");
+        free(shown);
         free(src);
         return -1;
     }

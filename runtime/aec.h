@@ -157,6 +157,10 @@ static inline void aec_lap(int row, int pass)
 /* Print "aec: <message>" to stderr. Every runtime failure goes through this
  * and returns non-zero to its caller; only main() turns it into an exit. */
 void aec_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s with each control byte (a line break, an escape) as a C escape, for a
+ * message that shows a name the user gave: s itself when it has none, else
+ * one of 8 buffers (per thread) in turn. aec_error does it to its whole line. */
+const char *aec_esc(const char *s);
 
 /* ---- random numbers: a seeded, platform-independent generator ----------- */
 

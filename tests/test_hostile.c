@@ -83,6 +83,19 @@ static const char *data(void)
     return data_set("data", 24, 12);
 }
 
+/* TMPDIR/init.safetensors, the model's initial weights (made once). */
+static const char *init_weights(void)
+{
+    static char w[512];
+    snprintf(w, sizeof w, "%s", tp("init.safetensors"));
+    if (!exists(w)) {
+        proc p = run(exe(), "init", "--out", w, NULL);
+        assert_int_equal(p.status, 0);
+        proc_free(&p);
+    }
+    return w;
+}
+
 /* ---- running ---------------------------------------------------------------------- */
 
 static void show(const proc *p)
@@ -373,14 +386,94 @@ static void interrupted_build_leaves_nothing_and_every_flag_counts(void **state 
  * load (UBSan stopped it under SAN=1): now it says there are too few. */
 static void interpolate_to_int_max_says_too_few_images(void **state UNUSED)
 {
-    char w[512], png[512];
-    snprintf(w, sizeof w, "%s", tp("init.safetensors"));
+    const char *w = init_weights();
+    char png[512];
     snprintf(png, sizeof png, "%s", tp("i.png"));
-    if (!exists(w))
-        run_expect(0, NULL, RUN("init", "--out", w));
     run_expect(1, "but there are only 12 images", RUN("interpolate", "--data", data(), "--weights", w,
                                                       "--out", png, "--to", "2147483647"));
     assert_false(exists(png));
+}
+
+/* The KiB a checkpoint of the model takes (model and optimizer). */
+static long checkpoint_kib(void)
+{
+    char out[512], path[600];
+    struct stat a, b;
+    snprintf(out, sizeof out, "%s", tp("ckpt_size"));
+    run_expect(0, NULL, RUN("train", "--data", data(), "--out", out, "--epochs", "1", "--no-report"));
+    snprintf(path, sizeof path, "%s/model.safetensors", out);
+    assert_int_equal(stat(path, &a), 0);
+    snprintf(path, sizeof path, "%s/optim.safetensors", out);
+    assert_int_equal(stat(path, &b), 0);
+    return (long)((a.st_size + b.st_size) / 1024);
+}
+
+/* 17. A full disk: the epoch whose checkpoint fails is not in loss.csv
+ * (it was: the row went in first and stayed), and the message says which
+ * epoch the folder keeps. When the report fails, the message says the
+ * checkpoint is saved, where, and how to make the report. A tmpfs a little
+ * larger than one checkpoint holds epoch 1, not epoch 2 beside it. */
+static void full_disk_keeps_the_last_checkpoint_and_says_so(void **state UNUSED)
+{
+    char disk[512], out[600], csv[700];
+    long kib = checkpoint_kib();
+    snprintf(disk, sizeof disk, "%s", tp("small_disk"));
+    snprintf(out, sizeof out, "%s/run", disk);
+    snprintf(csv, sizeof csv, "%s/loss.csv", out);
+    if (mount_tmpfs(disk, kib + 200, 0) != 0) {
+        print_message("skipped: cannot mount a tmpfs here (it needs root)\n");
+        skip();
+    }
+    proc p = RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report");
+    char *rows = slurp(csv, NULL);
+    shell("umount '%s'", disk);         /* before any assert, so a failure leaves no mount */
+    expect(&p, 1, "epoch 2 was not saved; ");
+    assert_non_null(strstr(p.err, "/run/model.safetensors keeps epoch 1"));
+    proc_free(&p);
+    assert_non_null(rows);
+    assert_non_null(strstr(rows, "\n1,"));
+    assert_null(strstr(rows, "\n2,"));
+    free(rows);
+    /* room for the checkpoint, not for the report */
+    assert_int_equal(mount_tmpfs(disk, kib + 60, 0), 0);
+    p = RUN("train", "--data", data(), "--out", out, "--epochs", "1");
+    shell("umount '%s'", disk);
+    expect(&p, 1, "No space left on device");
+    assert_non_null(strstr(p.err, "/run/model.safetensors is saved; the report is not complete"));
+    assert_non_null(strstr(p.err, " report --data "));
+    proc_free(&p);
+}
+
+/* The tensors of a file read, as aec_safetensors_write takes them (t has room for f->n). */
+static void file_tensors(const aec_tensor_file *f, aec_tensor *t)
+{
+    for (int i = 0; i < f->n; i++) {
+        t[i] = (aec_tensor){ f->names[i], f->ndim[i], { 0 }, f->data[i] };
+        memcpy(t[i].shape, f->shape[i], sizeof t[i].shape);
+    }
+}
+
+/* 10. An optimizer file with a tensor the optimizer does not have is
+ * refused on --resume, naming it, as model.safetensors is (it was ignored). */
+static void resume_refuses_extra_optimizer_tensors(void **state UNUSED)
+{
+    char out[512], optim[600];
+    snprintf(out, sizeof out, "%s", tp("run_extra"));
+    snprintf(optim, sizeof optim, "%s/optim.safetensors", out);
+    run_expect(0, NULL, RUN("train", "--data", data(), "--out", out, "--epochs", "1", "--no-report"));
+    aec_tensor_file f;
+    assert_int_equal(aec_safetensors_read(optim, &f), 0);
+    aec_tensor *t = calloc((size_t)f.n + 1, sizeof *t);
+    assert_non_null(t);
+    file_tensors(&f, t);
+    float extra[3] = { 1, 2, 3 };
+    t[f.n] = (aec_tensor){ "conv1.weight.stale", 1, { 3 }, extra };
+    assert_int_equal(aec_safetensors_write(optim, t, f.n + 1, f.metadata_json), 0);
+    aec_tensor_file_free(&f);
+    free(t);
+    run_expect(1, "optim.safetensors: tensor 'conv1.weight.stale' is not optimizer state of model "
+                  "'fmnist_cae' (1 tensors the optimizer does not have)",
+               RUN("train", "--data", data(), "--out", out, "--epochs", "2", "--no-report", "--resume"));
 }
 
 /* ---- silently wrong numbers ------------------------------------------------------- */
@@ -431,12 +524,10 @@ static void non_finite_weights_and_inputs_are_named(void **state UNUSED)
     assert_int_equal(aec_safetensors_read(w, &f), 0);
     aec_tensor t[16];
     assert_true(f.n <= 16);
+    file_tensors(&f, t);
     int k = -1;
-    for (int i = 0; i < f.n; i++) {
-        t[i] = (aec_tensor){ f.names[i], f.ndim[i], { 0 }, f.data[i] };
-        memcpy(t[i].shape, f.shape[i], sizeof t[i].shape);
+    for (int i = 0; i < f.n; i++)
         k = strcmp(f.names[i], "up1.weight") == 0 ? i : k;
-    }
     assert_true(k >= 0);
     f.data[k][7] = INFINITY;
     assert_int_equal(aec_safetensors_write(bad, t, f.n, f.metadata_json), 0);
@@ -450,6 +541,95 @@ static void non_finite_weights_and_inputs_are_named(void **state UNUSED)
     run_expect(1, "nan_z.npy: the latents holds a NaN at index 67",
                RUN("decode", "--weights", w, "--latents", z, "--out", png));
     assert_false(exists(png));
+}
+
+/* ---- unclear messages ------------------------------------------------------------- */
+
+/* t-SNE of under 4 points said "need ... perplexity >= 1 (got 64, 0.333333,
+ * ...)": the perplexity aec had lowered for the small set. */
+static void tsne_of_three_points_says_it_needs_four(void **state UNUSED)
+{
+    const char *w = init_weights();
+    char png[512];
+    snprintf(png, sizeof png, "%s", tp("map.png"));
+    run_expect(1, "map.png: a t-SNE map needs at least 4 images, and there are 3 (--method pca needs 2)",
+               RUN("latent-map", "--data", data(), "--weights", w, "--out", png, "--method", "tsne",
+                   "--limit", "3"));
+    run_expect(1, "a PCA map needs at least 2 images, and there is 1",
+               RUN("latent-map", "--data", data(), "--weights", w, "--out", png, "--limit", "1"));
+    assert_false(exists(png));
+}
+
+/* --lr 1e-50 "needs a positive number": it is one, but a float rounds it
+ * to 0. Each numeric option's message gives its range. */
+static void numeric_options_give_their_range(void **state UNUSED)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s", tp("range_run"));
+    run_expect(2, "--lr needs a number from 1.2e-38 to 3.4e+38 (a float's positive normal range), not '1e-50'",
+               RUN("train", "--data", data(), "--out", out, "--lr", "1e-50"));
+    run_expect(2, "--epochs needs a whole number from 1 to 2147483647, not '99999999999'",
+               RUN("train", "--data", data(), "--out", out, "--epochs", "99999999999"));
+    run_expect(2, "--seed needs a whole number from 0 to 18446744073709551615, not '-1'",
+               RUN("train", "--data", data(), "--out", out, "--seed", "-1"));
+    run_expect(2, "--to needs a whole number from 0 to 2147483647, not '2147483648'",
+               RUN("interpolate", "--data", data(), "--weights", out, "--out", out, "--to", "2147483648"));
+}
+
+/* One stray label 255 in a Fashion-MNIST labels file made the latent map's
+ * legend "class 0-27 + 228 more" (the names dropped, classes counted up to
+ * 255). Where the folder's classes have names, a label beyond them is
+ * refused, naming the split, the image and the label. */
+static void a_label_beyond_the_class_names_is_refused(void **state UNUSED)
+{
+    const char *d = data_set("fashion_stray", 24, 12);
+    char labels[600];
+    snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte", d);
+    size_t n;
+    uint8_t *b = read_bytes(labels, &n);
+    b[8 + 5] = 255;
+    write_bytes(labels, b, n);
+    free(b);
+    run_expect(1, "fashion_stray: the test split's labels file gives image 5 the label 255, but its "
+                  "classes are 0 (T-shirt/top) to 9 (Ankle boot)",
+               RUN("eval", "--data", d, "--weights", init_weights()));
+}
+
+/* An unknown command listed 9 of the 16: now every one, from the table. */
+static void an_unknown_command_lists_them_all(void **state UNUSED)
+{
+    run_expect(2, "unknown command 'trian'; the commands are train, eval, score, reconstruct, encode, "
+                  "decode, init, grad, step, sample, interpolate, report, latent-map, bench, "
+                  "gradcheck, info (see", RUN("trian"));
+}
+
+/* A file name with a line break forged a line of aec's own ("aec: done"):
+ * every message shows a name with its control bytes as C escapes, in
+ * errors (aec_error) and in notes (aec_esc) alike. */
+static void a_newline_in_a_name_cannot_forge_a_line(void **state UNUSED)
+{
+    char dir[512], w[600], out[600];
+    snprintf(dir, sizeof dir, "%s", tp("run\naec: all done\x1b[2J"));
+    snprintf(w, sizeof w, "%s/w.safetensors", dir);
+    proc p = RUN("eval", "--data", data(), "--weights", w);
+    expect(&p, 1, "/run\\naec: all done\\x1b[2J/w.safetensors: cannot read");
+    assert_null(strstr(p.err, "\naec: all done"));
+    proc_free(&p);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(out, sizeof out, "%s/o", dir);
+    p = RUN("train", "--data", data(), "--out", out, "--epochs", "1", "--iterations", "10");
+    expect(&p, 0, NULL);
+    assert_non_null(strstr(p.out, "/run\\naec: all done\\x1b[2J/o/loss.png"));
+    assert_null(strstr(p.out, "\naec: all done"));
+    proc_free(&p);
+    /* and aec's diagnostics (front/diag.c, esc_name) */
+    char ae[600];
+    snprintf(ae, sizeof ae, "%s/m.ae", dir);
+    write_bytes(ae, "model x {\n  oops\n}\n", 19);
+    p = run(aec(), "check", ae, NULL);
+    expect(&p, 1, "/run\\naec: all done\\x1b[2J/m.ae:2:3: error: ");
+    assert_null(strstr(p.err, "\naec: all done"));
+    proc_free(&p);
 }
 
 int main(void)
@@ -467,6 +647,13 @@ int main(void)
         cmocka_unit_test(check_of_dev_zero_stops_at_the_limit),
         cmocka_unit_test(interrupted_build_leaves_nothing_and_every_flag_counts),
         cmocka_unit_test(interpolate_to_int_max_says_too_few_images),
+        cmocka_unit_test(full_disk_keeps_the_last_checkpoint_and_says_so),
+        cmocka_unit_test(resume_refuses_extra_optimizer_tensors),
+        cmocka_unit_test(tsne_of_three_points_says_it_needs_four),
+        cmocka_unit_test(numeric_options_give_their_range),
+        cmocka_unit_test(a_label_beyond_the_class_names_is_refused),
+        cmocka_unit_test(an_unknown_command_lists_them_all),
+        cmocka_unit_test(a_newline_in_a_name_cannot_forge_a_line),
     };
     if (tmpdir_setup("/tmp/aec_test_hostile.XXXXXX") != 0)
         return 1;

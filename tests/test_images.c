@@ -182,7 +182,7 @@ static void write_jpeg(const char *path, int w, int h, int comps, const uint8_t 
     j.image_width = w;
     j.image_height = h;
     j.input_components = comps;
-    j.in_color_space = comps == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    j.in_color_space = comps == 4 ? JCS_CMYK : comps == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_set_defaults(&j);
     jpeg_set_quality(&j, 100, TRUE);
     if (mode != JPEG_420)
@@ -725,6 +725,21 @@ static void test_cache(void **state UNUSED)
     assert_int_equal(bytes, 128 + 23 * 4);
     free(npy);
 
+    /* so is one with a flipped byte (issue 20, item 9: it was used as it
+     * was), naming the cache file; its sum is checked on every load */
+    npy = read_bytes(path, &bytes);
+    npy[128 + 5] ^= 0x10;
+    write_bytes(path, npy, bytes);
+    free(npy);
+    x2 = load_train(dir, &m, &n2, &err);
+    assert_memory_equal(x1, x2, (size_t)n * 4 * sizeof *x1);
+    assert_has(err, "the cache is damaged (its CRC-32 does not match");
+    assert_has(err, path);
+    free(err), free(x2);
+    x2 = load_train(dir, &m, &n2, &err);
+    assert_null(strstr(err, "decoding"));
+    free(err), free(x2);
+
     /* so is one of another shape */
     uint8_t zeros[23 * 6] = { 0 };
     int64_t shape[4] = { 23, 1, 3, 2 };
@@ -808,6 +823,34 @@ static void test_cache_unwritable(void **state UNUSED)
     assert_has(err, "a_file/cache: cannot create the cache folder");
     assert_has(err, "there is no cache folder");
     free(x), free(err);
+}
+
+/* A cache folder that cannot be made on a read-only file system said "No
+ * such file or directory" (stat's errno, not mkdir's): now mkdir's reason. */
+static void test_cache_read_only_file_system(void **state UNUSED)
+{
+    const char *dir = split_folder();
+    aec_model m = model(1, 2, 2, 0.0f, 1.0f);
+    char ro[512], *err;
+    int n;
+    snprintf(ro, sizeof ro, "%s", tp("ro_fs"));
+    if (mount_tmpfs(ro, 64, 1) != 0) {
+        print_message("skipped: cannot mount a read-only tmpfs here (it needs root)\n");
+        skip();
+    }
+    setenv("AEC_CACHE_DIR", tp("ro_fs/cache"), 1);
+    aec_dataset d;
+    capture_begin();
+    int rc = aec_dataset_load(dir, "train", &m, 0, &d);
+    err = capture_end();
+    setenv("AEC_CACHE_DIR", tp("cache"), 1);
+    shell("umount '%s'", ro);
+    assert_int_equal(rc, 0);
+    n = d.n;
+    aec_dataset_free(&d);
+    assert_int_equal(n, 21);
+    assert_has(err, "ro_fs/cache: cannot create the cache folder: Read-only file system");
+    free(err);
 }
 
 static void test_cache_folder_choice(void **state UNUSED)
@@ -986,6 +1029,16 @@ static void test_bad_files(void **state UNUSED)
                    "cannot decode the JPEG: Unsupported JPEG process: SOF type 0xc3");
     check_bad_file("bad_jpeg_empty", "z.jpeg", jpg, 2,
                    "neither a JPEG nor a PNG file (by its first bytes)");
+    /* a CMYK JPEG (as print workflows write): libjpeg's own words were
+     * "Unsupported color conversion request" (issue 20) */
+    uint8_t *cmyk = smooth_image(40, 30, 4, 0.0), *cj;
+    size_t nc;
+    write_jpeg(tp("cmyk.jpg"), 40, 30, 4, cmyk, JPEG_BASELINE);
+    cj = read_bytes(tp("cmyk.jpg"), &nc);
+    check_bad_file("bad_jpeg_cmyk", "c.jpg", cj, nc,
+                   "cannot decode the JPEG: it is a CMYK JPEG, which aec does not read (grey, YCbCr "
+                   "and RGB ones only); convert it to RGB");
+    free(cmyk), free(cj);
 
     check_bad_file("bad_png_cut", "x.png", png, np / 2,
                    "cannot decode the PNG: the file is truncated");
@@ -1251,11 +1304,11 @@ static void test_skip_bad(void **state UNUSED)
     free(err);
 
     /* the cache: not the plain file (a folder whose images all load), but one
-     * under another name, with zeros for the skipped, and the list of them */
+     * under another name, with zeros for the skipped, its CRC-32 and the list of them */
     char *plain = aec_images_cache_path(dir, 1, 2, 2);
     char *npy = cache_file("skip-1x2x2-", ".npy"), *list = cache_file("skip-1x2x2-", ".skipped");
     assert_false(exists(plain));
-    assert_int_equal(count_entries(tp("cache")), cached + 2);
+    assert_int_equal(count_entries(tp("cache")), cached + 3);
     assert_string_not_equal(npy, plain);
     size_t n;
     char *text = (char *)read_bytes(list, &n);
@@ -1519,6 +1572,7 @@ int main(void)
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cache_read_only_folder),
         cmocka_unit_test(test_cache_unwritable),
+        cmocka_unit_test(test_cache_read_only_file_system),
         cmocka_unit_test(test_cache_folder_choice),
         cmocka_unit_test(test_npy_u8),
         cmocka_unit_test(test_bad_files),

@@ -127,8 +127,11 @@ static void install_build_train_uninstall(void **state UNUSED)
     assert_non_null(strstr(p.out, path));
     assert_non_null(strstr(p.out, "-laecrt"));
     proc_free(&p);
-    snprintf(cmd, sizeof cmd, "cc -O0 -std=c11 $(pkg-config --cflags aec) gen/fmnist_cae.c -o own "
-                              "$(pkg-config --libs aec) && ./own --help | grep -q 'fmnist_cae'");
+    /* under make test SAN=1 the installed library is the sanitized one (SAN=1
+     * reaches make install through the environment): link as aec build does,
+     * with $AEC_CFLAGS (the sanitizers then; empty otherwise) */
+    snprintf(cmd, sizeof cmd, "cc -O0 -std=c11 ${AEC_CFLAGS:-} $(pkg-config --cflags aec) gen/fmnist_cae.c "
+                              "-o own $(pkg-config --libs aec) && ./own --help | grep -q 'fmnist_cae'");
     expect_ok(run("/usr/bin/env", "sh", "-c", cmd, NULL), "cc with pkg-config aec");
 
     /* the prefix moved: aec finds its runtime beside itself */

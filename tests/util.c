@@ -258,6 +258,19 @@ int shell(const char *fmt, ...)
     return system(cmd);
 }
 
+int mount_tmpfs(const char *dir, long kib, int read_only)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return -1;
+    if (shell("mount -t tmpfs -o size=%ldk tmpfs '%s' 2>/dev/null", kib, dir) != 0)
+        return -1;
+    if (read_only && shell("mount -o remount,ro '%s' 2>/dev/null", dir) != 0) {
+        shell("umount '%s'", dir);
+        return -1;
+    }
+    return 0;
+}
+
 proc run_argv(char *const argv[])
 {
     return reap(spawn(argv));

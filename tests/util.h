@@ -73,6 +73,11 @@ proc  run(const char *prog, ...);
 /* A shell command, formatted (4 KiB at most); its exit status as system() gives it. */
 int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A tmpfs of kib KiB mounted at dir (made if need be), read-only if asked:
+ * 0, or -1 where mounting is not allowed (not root, or a container without
+ * the right); the caller skips, saying so, and unmounts (shell "umount"). */
+int mount_tmpfs(const char *dir, long kib, int read_only);
+
 /* ---- stderr ------------------------------------------------------------------------ */
 
 /* Send stderr to TMPDIR/stderr.txt until capture_end, which returns what was

@@ -116,3 +116,20 @@ void source_line(const char *src, size_t len, int line, char *buf, size_t size)
         n--;
     buf[n] = '\0';
 }
+
+char *esc_name(const char *s)
+{
+    sbuf b = {0};
+    sb_printf(&b, "%s", "");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        if (named)
+            sb_printf(&b, "%s", named);
+        else if (c < 0x20 || c == 0x7f)
+            sb_printf(&b, "\\x%02x", c);
+        else
+            sb_printf(&b, "%c", c);
+    }
+    return b.s;
+}

@@ -22,6 +22,10 @@ void sb_free(sbuf *b);
  * would garble a terminal or a C comment become '?'. */
 void source_line(const char *src, size_t len, int line, char *buf, size_t size);
 
+/* s, malloc'd, with each control byte as a C escape (\n, \x1b): how a
+ * message shows a path, so that a name with a line break cannot forge one. */
+char *esc_name(const char *s);
+
 /* Read a whole file, but never more than max + 1 bytes (so *len > max says
  * it is too large without reading /dev/zero to the end); NULL (with errno
  * set) on failure. */

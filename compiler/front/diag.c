@@ -1,5 +1,6 @@
 /* front/diag.c: positions, source quotes, carets and did-you-mean. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include "base/util.h"
 #include "front/diag.h"
@@ -14,7 +15,9 @@ static struct {
 
 void diag_begin(const char *path, const char *src, size_t len, FILE *out)
 {
-    D.path = path;
+    static char *shown;         /* the path as messages show it (esc_name) */
+    free(shown);
+    D.path = shown = esc_name(path);
     D.src = src;
     D.len = len;
     D.out = out ? out : stderr;

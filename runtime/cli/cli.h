@@ -22,7 +22,7 @@ typedef struct {
     int overwrite;              /* --overwrite: train over the run OUT holds */
     float lr, perplexity, seconds;
     uint64_t seed;
-    unsigned given;             /* bit i: options[i] was on the command line */
+    uint64_t given;             /* bit i: options[i] was on the command line */
     int argc;
     char **argv;                /* for the resume command printed after Ctrl-C */
 } cli_opts;

@@ -175,10 +175,38 @@ char *aec_cli_resume_command(const cli_opts *o)
     return s;
 }
 
+/* Where the data set names its classes (Fashion-MNIST's ten), a label beyond
+ * them is a damaged labels file or another data set's: refused, as it would
+ * drop the names, make the legend count up to it ("class 0-27 + 228 more")
+ * and put its image in no class --classes can name sensibly. */
+static int check_labels(const cli_opts *o, const char *split, const aec_dataset *d)
+{
+    int n_names;
+    const char *const *names = aec_report_named_classes(o->data, &n_names);
+    for (int i = 0; names && d->labels && i < d->n; i++)
+        if (d->labels[i] < 0 || d->labels[i] >= n_names) {
+            aec_error("%s: the %s split's labels file gives image %d the label %lld, but its "
+                      "classes are 0 (%s) to %d (%s): a damaged labels file, or another data set's",
+                      o->data, split, i, (long long)d->labels[i], names[0], n_names - 1,
+                      names[n_names - 1]);
+            return -1;
+        }
+    return 0;
+}
+
 int aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split, int limit, char ***names,
                       aec_dataset *d)
 {
-    return aec_dataset_load_named(o->data, split, m, limit, o->skip_bad, d, names);
+    if (aec_dataset_load_named(o->data, split, m, limit, o->skip_bad, d, names) != 0)
+        return -1;
+    if (check_labels(o, split, d) == 0)
+        return 0;
+    if (names) {
+        aec_names_free(*names, d->n);
+        *names = NULL;
+    }
+    aec_dataset_free(d);
+    return -1;
 }
 
 int aec_cli_classes(const cli_opts *o, unsigned char normal[256])

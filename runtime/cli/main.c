@@ -107,6 +107,15 @@ static int is_help(const char *s)
     return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
 }
 
+/* "train, eval, ..., info": every command of the table, in its order. */
+static const char *command_names(char *buf, size_t size)
+{
+    size_t k = 0;
+    for (int i = 0; i < N_COMMANDS && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "", commands[i].name);
+    return buf;
+}
+
 static const command *find_command(const char *name)
 {
     for (int i = 0; i < N_COMMANDS; i++)
@@ -128,8 +137,9 @@ int aec_main(int argc, char **argv, const aec_model *m)
     }
     const command *cmd = find_command(argv[1]);
     if (!cmd) {
-        aec_error("unknown command '%s'; the commands are train, eval, score, reconstruct, "
-                  "encode, decode, init, grad, step (see %s --help)", argv[1], prog);
+        char names[512];
+        aec_error("unknown command '%s'; the commands are %s (see %s --help)", argv[1],
+                  command_names(names, sizeof names), prog);
         return 2;
     }
     for (int i = 2; i < argc; i++)

@@ -5,6 +5,7 @@
 #include "data/classes.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -102,6 +103,7 @@ static const opt_spec options[] = {
       "--mode linear|slerp straight line, or spherical (for a gaussian prior) (default linear)" },
 };
 enum { N_OPTIONS = sizeof options / sizeof options[0] };
+_Static_assert(N_OPTIONS <= 64, "cli_opts.given has a bit per option");
 
 static int parse_count(const char *s, int *v)
 {
@@ -119,7 +121,8 @@ static int parse_rate(const char *s, float *v)
     char *end;
     errno = 0;
     double x = strtod(s, &end);
-    if (errno || end == s || *end || !(x > 0.0) || !isfinite((float)x) || (float)x == 0.0f)
+    /* a float's normal range: 1e-50 rounds to 0, and is refused as 0 is */
+    if ((errno && errno != ERANGE) || end == s || *end || !(x >= FLT_MIN) || !(x <= FLT_MAX))
         return -1;
     *v = (float)x;
     return 0;
@@ -185,10 +188,11 @@ static int parse_value(const opt_spec *spec, const char *val, cli_opts *o)
 static int set_value(const char *cmd, const opt_spec *spec, const char *val, cli_opts *o)
 {
     static const char *wants[] = {
-        [ARG_PATH] = "a non-empty path", [ARG_COUNT] = "a positive integer",
-        [ARG_RATE] = "a positive number", [ARG_SEED] = "a non-negative integer",
+        [ARG_PATH] = "a non-empty path", [ARG_COUNT] = "a whole number from 1 to 2147483647",
+        [ARG_RATE] = "a number from 1.2e-38 to 3.4e+38 (a float's positive normal range)",
+        [ARG_SEED] = "a whole number from 0 to 18446744073709551615",
         [ARG_SPLIT] = "'test' or 'train'", [ARG_FLAG] = "no value",
-        [ARG_INDEX] = "a non-negative integer", [ARG_MODE] = "'linear' or 'slerp'",
+        [ARG_INDEX] = "a whole number from 0 to 2147483647", [ARG_MODE] = "'linear' or 'slerp'",
         [ARG_METHOD] = "'pca' or 'tsne'", [ARG_ONLY] = "'train' or 'infer'",
     };
     unsigned char in[AEC_MAX_CLASS + 1];
@@ -250,7 +254,7 @@ static int parse_option(const command *cmd, int argc, char **argv, int *i, cli_o
     const opt_spec *spec = lookup_option(cmd, argv[*i]);
     if (!spec)
         return -1;
-    o->given |= 1u << (spec - options);
+    o->given |= 1ull << (spec - options);
     if (spec->kind == ARG_FLAG) {
         if (strchr(argv[*i], '=')) {
             aec_error("%s: --%s takes no value", cmd->name, spec->name);
@@ -270,7 +274,7 @@ static int parse_option(const command *cmd, int argc, char **argv, int *i, cli_o
 int aec_cli_given(const cli_opts *o, const char *name)
 {
     const opt_spec *spec = find_option(name, strlen(name));
-    return spec && (o->given & (1u << (spec - options)));
+    return spec && (o->given & (1ull << (spec - options)));
 }
 
 int aec_cli_parse_args(const command *cmd, int argc, char **argv, cli_opts *o)

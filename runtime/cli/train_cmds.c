@@ -33,7 +33,7 @@ static int report_after_training(const aec_model *m, const cli_opts *o, const ae
     if (rc != 0)
         fprintf(stderr, "train: the checkpoint %s is saved; the report is not complete. To make it:\n"
                         "  %s report --data '%s' --weights '%s' --out '%s'\n",
-                path, o->argv[0], o->data, path, o->out);
+                aec_esc(path), aec_esc(o->argv[0]), aec_esc(o->data), aec_esc(path), aec_esc(o->out));
     return rc < 0 ? 1 : rc;
 }
 
@@ -99,7 +99,7 @@ static int train_locked(const aec_model *m, const cli_opts *o)
         return 1;
     }
     if (o->classes && lead)
-        fprintf(stderr, "train: classes %s only: %d training images; validation keeps all %d\n", o->classes,
+        fprintf(stderr, "train: classes %s only: %d training images; validation keeps all %d\n", aec_esc(o->classes),
                 train.n, val.n);
     char *cmdline = aec_cli_resume_command(o);
     t.resume_cmd = cmdline;

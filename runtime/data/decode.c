@@ -76,6 +76,12 @@ static int img_jpeg(const uint8_t *buf, size_t len, int C, img_image *im, char *
     jpeg_mem_src(&j, buf, (unsigned long)len);
     jpeg_read_header(&j, TRUE);
     err.scanning = 1;
+    /* libjpeg would say only "Unsupported color conversion request" */
+    if (j.jpeg_color_space == JCS_CMYK || j.jpeg_color_space == JCS_YCCK) {
+        snprintf(err.msg, sizeof err.msg, "it is a CMYK JPEG, which aec does not read (grey, "
+                 "YCbCr and RGB ones only); convert it to RGB");
+        longjmp(err.jump, 1);
+    }
     j.out_color_space = C == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_start_decompress(&j);
     if (j.output_components != C

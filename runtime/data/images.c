@@ -143,8 +143,10 @@ static uint8_t *img_decode_folder(const char *dir, const img_list *L, int C, int
     size_t per = (size_t)C * H * W;
     /* with skip, which file depends on what the decoding finds: name the folder */
     int shown = !cache ? 0 : skip ? (int)(strrchr(cache, '/') - cache) : (int)strlen(cache);
-    fprintf(stderr, "aec: %s: decoding %d images to %dx%dx%d, once: %s%s%.*s\n", dir, L->n,
-            C, H, W, why, cache ? "; caching them in " : "", shown, cache ? cache : "");
+    char where[4096];
+    snprintf(where, sizeof where, "%.*s", shown, cache ? cache : "");
+    fprintf(stderr, "aec: %s: decoding %d images to %dx%dx%d, once: %s%s%s\n", aec_esc(dir), L->n,
+            C, H, W, why, cache ? "; caching them in " : "", aec_esc(where));
     uint8_t *u8 = malloc((size_t)L->n * per);
     if (!u8) {
         aec_error("%s: out of memory for %d images of %dx%dx%d", dir, L->n, C, H, W);
@@ -258,7 +260,7 @@ static int img_take(aec_dataset *d, const char *dir, const char *split, img_list
     uint8_t *out = u8 + (size_t)first * per;
     for (int i = first; i < first + count && kept < want; i++) {
         if (skip && skip[i]) {
-            fprintf(stderr, "aec: %s/%s: %s; skipped\n", dir, L->f[i].name, skip[i]);
+            fprintf(stderr, "aec: %s/%s: %s; skipped\n", aec_esc(dir), aec_esc(L->f[i].name), skip[i]);
             skipped++;
             continue;
         }
@@ -273,7 +275,7 @@ static int img_take(aec_dataset *d, const char *dir, const char *split, img_list
     }
     if (skipped > 0)
         fprintf(stderr, "aec: %s: %s split: %s image%s, %s skipped (see the warnings above)\n",
-                dir, split, img_count(a, sizeof a, kept), kept == 1 ? "" : "s",
+                aec_esc(dir), split, img_count(a, sizeof a, kept), kept == 1 ? "" : "s",
                 img_count(b, sizeof b, skipped));
     if (img_fill(d, out, kept, m) != 0)
         return -1;

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ---- atomic output files ------------------------------------------------ */
 
@@ -164,4 +165,15 @@ int aec_read_whole(const char *path, char **buf, size_t *len)
     *buf = b;
     *len = n;
     return 0;
+}
+
+unsigned long aec_crc32(unsigned long crc, const void *p, size_t n)
+{
+    const Bytef *b = p;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
+        crc = crc32(crc, b, k);
+        b += k, n -= k;
+    }
+    return crc;
 }

@@ -37,6 +37,10 @@ void aec_out_abort(aec_out_file *o);
 int  aec_dir_lock(const char *dir, const char *what);
 void aec_dir_unlock(int fd);
 
+/* zlib's CRC-32 of n bytes after crc (0 to start), for any n (zlib's
+ * crc32() takes at most UINT_MAX bytes at once). */
+unsigned long aec_crc32(unsigned long crc, const void *p, size_t n);
+
 /* Read a whole file into a malloc'd buffer with a NUL after the last byte. */
 int  aec_read_whole(const char *path, char **buf, size_t *len);
 

@@ -351,24 +351,12 @@ void aec_shape_str(char *buf, const int64_t *shape, int ndim)
 static const char st_crc_prefix[] = "{\"__metadata__\":{\"crc32\":\"";
 #define ST_CRC_AT (8 + sizeof st_crc_prefix - 1)    /* file offset of the 8 hex digits */
 
-/* CRC-32 of n bytes in pieces, as zlib's crc32() takes at most UINT_MAX at once. */
-static uLong st_crc(uLong crc, const void *p, size_t n)
-{
-    const Bytef *b = p;
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
-        crc = crc32(crc, b, k);
-        b += k, n -= k;
-    }
-    return crc;
-}
-
 /* The sum over buf[0, len) with the stored digits counted as "00000000". */
 static uLong st_file_crc(const char *buf, size_t len)
 {
-    uLong crc = st_crc(crc32(0L, Z_NULL, 0), buf, ST_CRC_AT);
-    crc = st_crc(crc, "00000000", 8);
-    return st_crc(crc, buf + ST_CRC_AT + 8, len - ST_CRC_AT - 8);
+    uLong crc = aec_crc32(0, buf, ST_CRC_AT);
+    crc = aec_crc32(crc, "00000000", 8);
+    return aec_crc32(crc, buf + ST_CRC_AT + 8, len - ST_CRC_AT - 8);
 }
 
 /* A file that carries a sum must match it: 1 if it did, 0 if the file has
@@ -544,9 +532,9 @@ int aec_safetensors_write(const char *path, const aec_tensor *t, int n,
     }
     for (int b = 0; b < 8; b++)
         len8[b] = (uint8_t)((uint64_t)h.len >> (8 * b));
-    uLong crc = st_crc(st_crc(crc32(0L, Z_NULL, 0), len8, 8), h.s, h.len);
+    uLong crc = aec_crc32(aec_crc32(0, len8, 8), h.s, h.len);
     for (int i = 0; i < n; i++)
-        crc = st_crc(crc, t[i].data, aec_shape_numel(t[i].shape, t[i].ndim) * sizeof(float));
+        crc = aec_crc32(crc, t[i].data, aec_shape_numel(t[i].shape, t[i].ndim) * sizeof(float));
     char hex[9];
     snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
     memcpy(h.s + ST_CRC_AT - 8, hex, 8);

@@ -39,7 +39,7 @@ static void join(char *out, size_t size, const char *dir, const char *name)
 
 static void say(const char *what, const char *dir, const char *name, double since)
 {
-    printf("report: %s %s/%s (%.1f s)\n", what, dir, name, aec_seconds() - since);
+    printf("report: %s %s/%s (%.1f s)\n", what, aec_esc(dir), name, aec_seconds() - since);
     fflush(stdout);
 }
 
@@ -249,6 +249,13 @@ static int map_latents(const aec_model *m, const aec_dataset *val, const aec_rep
 {
     int n = tsne && o->tsne_limit > 0 && o->tsne_limit < val->n ? o->tsne_limit : val->n;
     aec_tsne_opts t = o->tsne;
+    int least = tsne ? TSNE_LEAST : PCA_LEAST;
+    if (n < least) {    /* the perplexity below would fall under 1 */
+        aec_error("%s: a %s map needs at least %d images, and there %s %d%s", path,
+                  tsne ? "t-SNE" : "PCA", least, n == 1 ? "is" : "are", n,
+                  tsne && n >= PCA_LEAST ? " (--method pca needs 2)" : "");
+        return -1;
+    }
     if (tsne && n <= 3 * t.perplexity)
         t.perplexity = (n - 1) / 3.0;   /* a small set: as many neighbours as it has */
     float *xy = aec_alloc_floats(2 * (size_t)n, "map");
@@ -457,7 +464,7 @@ static int too_few(int n, int least, const char *path)
     if (n >= least)
         return 0;
     remove(path);
-    printf("report: left out %s: it needs %d validation images, and there %s %d\n", path, least,
+    printf("report: left out %s: it needs %d validation images, and there %s %d\n", aec_esc(path), least,
            n == 1 ? "is" : "are", n);
     fflush(stdout);
     return 1;
@@ -521,7 +528,7 @@ static int say_stopped(const char *dir)
             k += (size_t)snprintf(wrote + k, sizeof wrote - k, "%s%s", k ? ", " : "", aec_report_files[i]);
     }
     fflush(stdout);
-    fprintf(stderr, "report: %s: %s holds %s of this report and no report.html\n", aec_stop_word(), dir,
+    fprintf(stderr, "report: %s: %s holds %s of this report and no report.html\n", aec_stop_word(), aec_esc(dir),
             k ? wrote : "none of the pictures");
     return aec_stop_status();
 }
@@ -583,14 +590,20 @@ static int contains_word(const char *s, const char *word)
     return 0;
 }
 
+const char *const *aec_report_named_classes(const char *data, int *n_names)
+{
+    int fashion = data && contains_word(data, "fashion");
+    *n_names = fashion ? 10 : 0;
+    return fashion ? aec_plot_fashion_mnist_classes : NULL;
+}
+
 const char *const *aec_report_class_names(const char *data, const aec_dataset *d, int *n_classes)
 {
-    int max = -1;
+    int max = -1, n_names;
     for (int i = 0; d->labels && i < d->n; i++)
         if (d->labels[i] > max)
             max = (int)d->labels[i];
     *n_classes = max + 1;
-    if (max >= 0 && max <= 9 && data && contains_word(data, "fashion"))
-        return aec_plot_fashion_mnist_classes;
-    return NULL;
+    const char *const *names = aec_report_named_classes(data, &n_names);
+    return max >= 0 && max < n_names ? names : NULL;
 }

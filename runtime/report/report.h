@@ -40,6 +40,9 @@ void aec_report_clear(const char *dir);
 int aec_latent_map(const aec_model *m, const float *params, const aec_dataset *val,
                    const aec_report_opts *o, int tsne, const char *path);
 
+/* The names of a data folder's classes, from its name: Fashion-MNIST's ten
+ * for a folder whose name says fashion (*n_names 10); NULL (0) otherwise. */
+const char *const *aec_report_named_classes(const char *data, int *n_names);
 /* Class names for a data folder's labels: Fashion-MNIST's for a folder whose
  * name says fashion and whose labels run 0..9; NULL otherwise. */
 const char *const *aec_report_class_names(const char *data, const aec_dataset *d, int *n_classes);

@@ -53,7 +53,7 @@ static int write_worst(const aec_model *m, const float *params, const aec_datase
 
 static void said(const char *dir, const char *name, double since)
 {
-    printf("report: wrote %s/%s (%.1f s)\n", dir, name, aec_seconds() - since);
+    printf("report: wrote %s/%s (%.1f s)\n", aec_esc(dir), name, aec_seconds() - since);
     fflush(stdout);
 }
 

@@ -380,6 +380,36 @@ static int check_classes(const trainer *t, const char *path, const char *meta)
     return -1;
 }
 
+/* 1 if name is one of the optimizer's tensors ("conv1.weight.exp_avg"). */
+static int is_state_name(const trainer *t, const char *name)
+{
+    const char *suffix[2];
+    int per = optim_state_names(&t->opt, suffix);
+    for (int i = 0; i < t->m->n_tensors; i++) {
+        size_t k = strlen(t->m->params[i].name);
+        if (strncmp(name, t->m->params[i].name, k) != 0 || name[k] != '.')
+            continue;
+        for (int j = 0; j < per; j++)
+            if (strcmp(name + k + 1, suffix[j]) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* A tensor the optimizer does not have means another model's or another
+ * optimizer's state, as for model.safetensors (io/params.c): the first is
+ * named. With every state tensor found, there is one iff there are more. */
+static int no_extra_state(const trainer *t, const char *path, const aec_tensor_file *f, int want)
+{
+    for (int i = 0; f->n > want && i < f->n; i++)
+        if (!is_state_name(t, f->names[i])) {
+            aec_error("%s: tensor '%s' is not optimizer state of model '%s' (%d tensors the "
+                      "optimizer does not have)", path, f->names[i], t->m->name, f->n - want);
+            return -1;
+        }
+    return 0;
+}
+
 static int load_state(trainer *t, const char *path, const aec_tensor_file *f)
 {
     const char *suffix[2];
@@ -397,7 +427,7 @@ static int load_state(trainer *t, const char *path, const aec_tensor_file *f)
             if (!src)
                 return -1;
         }
-    return 0;
+    return no_extra_state(t, path, f, t->m->n_tensors * per);
 }
 
 /* optim.safetensors: the epoch, step, seed and moments. */
@@ -487,7 +517,7 @@ static int trainer_resume(trainer *t)
     }
     read_csv(t);
     if (!t->quiet)
-        printf("resuming after epoch %d (step %ld) from %s\n", t->done, t->opt.step, t->o->out_dir);
+        printf("resuming after epoch %d (step %ld) from %s\n", t->done, t->opt.step, aec_esc(t->o->out_dir));
     return 0;
 }
 
@@ -725,6 +755,21 @@ static int train_epoch(trainer *t, const aec_dataset *d, progress *p, double *lo
     return 0;
 }
 
+/* Epoch e's checkpoint (or loss.csv) could not be written, a full disk most
+ * often: loss.csv loses e's row again, and the message says what is kept. */
+static void say_not_saved(trainer *t, int e)
+{
+    t->done = e - 1;
+    t->n_rows--;
+    if (write_csv(t) != 0)
+        aec_error("%s/loss.csv still lists epoch %d; --resume drops that row", t->o->out_dir, e);
+    if (t->done > 0)
+        aec_error("epoch %d was not saved; %s/model.safetensors keeps epoch %d, the last saved",
+                  e, t->o->out_dir, t->done);
+    else
+        aec_error("epoch %d was not saved, and no earlier one was", e);
+}
+
 static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *val, int e)
 {
     progress p = progress_start(t, e, train->n);
@@ -737,10 +782,15 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     double val_loss = t->lead ? aec_evaluate_with(t->pool, t->m, t->params, val, t->share, t->eps) : 0.0;
     t->done = e;
     t->rows[t->n_rows++] = (csv_row){ e, loss, val_loss, secs };
-    /* loss.csv first: resume keeps only the rows of the epochs saved */
-    if (aec_ranks_agree(t->lead && (write_csv(t) != 0 || save_checkpoint(t) != 0),
-                        "cannot write the checkpoint"))
+    /* loss.csv first, so a kill between the two leaves a row too many,
+     * which resume drops (it keeps the rows of the epochs saved), never one
+     * too few; a checkpoint that fails takes its row back out. */
+    int bad = t->lead && (write_csv(t) != 0 || save_checkpoint(t) != 0);
+    if (bad)
+        say_not_saved(t, e);
+    if (aec_ranks_agree(bad, "cannot write the checkpoint")) {
         return 1;
+    }
     progress_epoch(&p, loss, val_loss, secs);
     return 0;
 }
@@ -757,9 +807,9 @@ static void say_interrupted(const trainer *t)
         return;
     }
     fprintf(stderr, "%s: %s/model.safetensors holds epoch %d of %d; to go on%s:\n  %s\n",
-            aec_stop_word(), t->o->out_dir, t->done, t->cfg.epochs,
+            aec_stop_word(), aec_esc(t->o->out_dir), t->done, t->cfg.epochs,
             aec_rank_count() > 1 ? ", on as many ranks" : "",
-            t->o->resume_cmd ? t->o->resume_cmd : "train ... --resume");
+            t->o->resume_cmd ? aec_esc(t->o->resume_cmd) : "train ... --resume");
 }
 
 /* Whether to stop after an epoch: any rank's signal stops them all. */
@@ -872,7 +922,7 @@ int aec_train(const aec_model *m, const aec_train_opts *o,
     int rc = trainer_start(&t, m, o, train->n);
     if (rc == 0 && t.done >= t.cfg.epochs && !t.quiet)
         printf("%s already holds %d epochs (--epochs %d): nothing to do\n",
-               o->out_dir, t.done, t.cfg.epochs);
+               aec_esc(o->out_dir), t.done, t.cfg.epochs);
     else if (rc == 0 && (!o->profile || (rc = aec_profile_begin(m)) == 0)) {
         rc = run_epochs(&t, train, val);
         if (o->profile) {
