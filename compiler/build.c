@@ -47,11 +47,11 @@ int build_run(char *const argv[], const char *out)
     if (pid == 0) {
         int fd = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666) : 1;
         if (fd < 0 || dup2(fd, 1) < 0) {
-            fprintf(stderr, "aec: cannot write %s: %s\n", out, strerror(errno));
+            say("aec", "cannot write %s: %s", out, strerror(errno));
             _exit(127);
         }
         execvp(argv[0], argv);
-        fprintf(stderr, "aec: cannot run %s: %s\n", argv[0], strerror(errno));
+        say("aec", "cannot run %s: %s", argv[0], strerror(errno));
         _exit(127);
     }
     int status;
@@ -79,13 +79,12 @@ static int check_out_file(const char *exe, const char *src)
     if (stat(exe, &so) != 0)
         return 0;
     if (!S_ISREG(so.st_mode)) {
-        fprintf(stderr, "aec: cannot write %s: it is not a regular file; -o names the executable "
-                        "to create or replace\n", exe);
+        say("aec", "cannot write %s: it is not a regular file; -o names the executable "
+                   "to create or replace", exe);
         return -1;
     }
     if (stat(src, &ss) == 0 && ss.st_dev == so.st_dev && ss.st_ino == so.st_ino) {
-        fprintf(stderr, "aec: -o %s is the model's source %s; name the executable otherwise\n", exe,
-                src);
+        say("aec", "-o %s is the model's source %s; name the executable otherwise", exe, src);
         return -1;
     }
     return 0;
@@ -102,7 +101,7 @@ static int check_out_dir(const char *exe)
     *slash = '\0';
     struct stat st;
     if (dir[0] && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        fprintf(stderr, "aec: cannot write %s: the directory %s does not exist\n", exe, dir);
+        say("aec", "cannot write %s: the directory %s does not exist", exe, dir);
         return -1;
     }
     return 0;
@@ -178,8 +177,8 @@ int build_exe(const compiled *c, const char *exe)
     if (check_out_dir(exe) < 0 || check_out_file(exe, c->path) < 0)
         return -1;
     if (aec_target_now()->cc[0]) {   /* the runtime library here is this host's */
-        fprintf(stderr, "aec: cannot build a %s executable on this host: `aec emit --target %s` writes the C "
-                "to build on such a machine\n", aec_target_now()->name, aec_target_now()->name);
+        say("aec", "cannot build a %s executable on this host: `aec emit --target %s` writes the C "
+                   "to build on such a machine", aec_target_now()->name, aec_target_now()->name);
         return -1;
     }
     aec_runtime rt;
@@ -189,7 +188,7 @@ int build_exe(const compiled *c, const char *exe)
     char dir[4096], src[4200], inc_rt[4200], inc_gen[4200], tmp_exe[4200];
     snprintf(dir, sizeof dir, "%s/aec-build-XXXXXX", tmpdir);
     if (!mkdtemp(dir)) {
-        fprintf(stderr, "aec: cannot make a temporary directory: %s\n", strerror(errno));
+        say("aec", "cannot make a temporary directory: %s", strerror(errno));
         return -1;
     }
     int rc = write_emitted(c, dir);
@@ -200,9 +199,9 @@ int build_exe(const compiled *c, const char *exe)
     char *keep[2], *inc[2] = {inc_rt, inc_gen};
     char **argv = compile_argv(keep, src, tmp_exe, inc, rt.lib, sizeof rt.lib);
     if (rc == 0 && (rc = build_run(argv, NULL)) != 0 && !stop_sig)
-        fprintf(stderr, "aec: compiling the generated C for %s failed (see above)\n", c->path);
+        say("aec", "compiling the generated C for %s failed (see above)", c->path);
     if (rc == 0 && !stop_sig && rename(tmp_exe, exe) != 0) {
-        fprintf(stderr, "aec: cannot write %s: %s\n", exe, strerror(errno));
+        say("aec", "cannot write %s: %s", exe, strerror(errno));
         rc = -1;
     }
     unlink(tmp_exe);
@@ -215,8 +214,8 @@ int build_exe(const compiled *c, const char *exe)
     free(keep[1]);
     free(argv);
     if (stop_sig) {
-        fprintf(stderr, "aec: %s: the build of %s stopped; its temporary files are removed\n",
-                stop_sig == SIGTERM ? "terminated" : "interrupted", exe);
+        say("aec", "%s: the build of %s stopped; its temporary files are removed",
+            stop_sig == SIGTERM ? "terminated" : "interrupted", exe);
         return 128 + stop_sig;
     }
     return rc;

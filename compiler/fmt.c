@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "base/util.h"
 #include "driver.h"
 #include "fmt.h"
 #include "front/format.h"
@@ -33,7 +34,7 @@ static int show_diff(const char *path, const char *text)
     char tmp[] = "/tmp/aec-fmt-XXXXXX";
     int fd = mkstemp(tmp);
     if (fd < 0 || (close(fd), write_whole(tmp, text)) < 0) {
-        fprintf(stderr, "aec: fmt: cannot write a temporary file: %s\n", strerror(errno));
+        say("aec: fmt", "cannot write a temporary file: %s", strerror(errno));
         return -1;
     }
     fflush(stdout);
@@ -43,7 +44,7 @@ static int show_diff(const char *path, const char *text)
         snprintf(before, sizeof before, "a/%s", path);
         snprintf(after, sizeof after, "b/%s", path);
         execlp("diff", "diff", "-u", "--label", before, "--label", after, path, tmp, (char *)NULL);
-        fprintf(stderr, "aec: fmt: cannot run diff: %s\n", strerror(errno));
+        say("aec: fmt", "cannot run diff: %s", strerror(errno));
         _exit(2);
     }
     int status = 0;
@@ -59,7 +60,7 @@ static int replace_file(const char *path, const char *text)
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     if (write_whole(tmp, text) < 0 || rename(tmp, path) < 0) {
-        fprintf(stderr, "aec: fmt: cannot write %s: %s\n", path, strerror(errno));
+        say("aec: fmt", "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -72,13 +73,13 @@ static int format_one(const char *path, int check, int diff)
     compiled c;
     if (compile_file(path, stderr, &c) < 0) {
         compiled_free(&c);
-        fprintf(stderr, "aec: fmt: %s not formatted: it does not compile\n", path);
+        say("aec: fmt", "%s not formatted: it does not compile", path);
         return -1;
     }
     char *text = format_source(c.source, c.len);
     int rc = 0;
     if (!text) {
-        fprintf(stderr, "aec: fmt: %s: the lexer refused a token\n", path);
+        say("aec: fmt", "%s: the lexer refused a token", path);
         rc = -1;
     } else if (strlen(text) != c.len || memcmp(text, c.source, c.len) != 0) {
         rc = 1;
@@ -103,7 +104,8 @@ int fmt_main(int argc, char **argv)
         else if (strcmp(argv[i], "--diff") == 0)
             diff = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "aec: fmt: unknown option '%s'\n%s", argv[i], fmt_usage);
+            say("aec: fmt", "unknown option '%s'", argv[i]);
+            fputs(fmt_usage, stderr);
             return 2;
         } else
             files++;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "home.h"
+#include "base/util.h"
 
 #ifndef AEC_VERSION
 #define AEC_VERSION "unknown"
@@ -80,12 +81,12 @@ int aec_find_runtime(aec_runtime *rt)
         snprintf(lib, sizeof lib, "%s/build", home);
         if (try_layout(rt, inc, lib) == 0)
             return 0;
-        fprintf(stderr, "aec: AEC_HOME is %s, but %s/aec.h or %s/libaecrt.a is missing: run make there, "
-                        "or unset AEC_HOME\n", home, inc, lib);
+        say("aec", "AEC_HOME is %s, but %s/aec.h or %s/libaecrt.a is missing: run make there, "
+                   "or unset AEC_HOME", home, inc, lib);
         return -1;
     }
     if (exe_dir(dir, sizeof dir) < 0) {
-        fprintf(stderr, "aec: cannot tell where aec is (/proc/self/exe): %s; set AEC_HOME\n", strerror(errno));
+        say("aec", "cannot tell where aec is (/proc/self/exe): %s; set AEC_HOME", strerror(errno));
         return -1;
     }
     snprintf(inc, sizeof inc, "%s/%s", dir, AEC_INCLUDE_REL);
@@ -95,8 +96,8 @@ int aec_find_runtime(aec_runtime *rt)
     snprintf(inc, sizeof inc, "%s/../runtime", dir);
     if (try_layout(rt, inc, dir) == 0)
         return 0;
-    fprintf(stderr, "aec: the runtime (aec.h and libaecrt.a) is neither in %s/%s and %s/%s (installed) "
-                    "nor in %s/../runtime and %s (a checkout's build/): reinstall, run make, or set AEC_HOME\n",
-            dir, AEC_INCLUDE_REL, dir, AEC_LIB_REL, dir, dir);
+    say("aec", "the runtime (aec.h and libaecrt.a) is neither in %s/%s and %s/%s (installed) "
+               "nor in %s/../runtime and %s (a checkout's build/): reinstall, run make, or set AEC_HOME",
+        dir, AEC_INCLUDE_REL, dir, AEC_LIB_REL, dir, dir);
     return -1;
 }

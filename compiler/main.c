@@ -44,10 +44,11 @@ static int use_target(const char *name)
 {
     const aec_target *t = aec_target_named(name);
     if (!t) {
-        fprintf(stderr, "aec: unknown target '%s' (known:", name);
+        sbuf known = {0};
         for (int i = 0; aec_targets[i]; i++)
-            fprintf(stderr, " %s", aec_targets[i]->name);
-        fprintf(stderr, ")\n");
+            sb_printf(&known, " %s", aec_targets[i]->name);
+        say("aec", "unknown target '%s' (known:%s)", name, known.s);
+        sb_free(&known);
         return -1;
     }
     aec_target_use(t);
@@ -86,7 +87,7 @@ static int print_cflags(const char *name)
 static const char *value_of(int argc, char **argv, int i)
 {
     if (i + 1 >= argc) {
-        fprintf(stderr, "aec: %s needs a value\n", argv[i]);
+        say("aec", "%s needs a value", argv[i]);
         return NULL;
     }
     return argv[i + 1];
@@ -105,10 +106,11 @@ static int parse_args(int argc, char **argv, const char **file, const char **out
             if (!name || use_target(name) < 0)
                 return -1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "aec: unknown option '%s'\n%s", argv[i], usage);
+            say("aec", "unknown option '%s'", argv[i]);
+            fputs(usage, stderr);
             return -1;
         } else if (*file) {
-            fprintf(stderr, "aec: one .ae file at a time ('%s' and '%s')\n", *file, argv[i]);
+            say("aec", "one .ae file at a time ('%s' and '%s')", *file, argv[i]);
             return -1;
         } else {
             *file = argv[i];
@@ -143,7 +145,8 @@ int main(int argc, char **argv)
         return print_cflags(argv[3]);
     int is_check = strcmp(cmd, "check") == 0;
     if (!is_check && strcmp(cmd, "emit") != 0 && strcmp(cmd, "build") != 0) {
-        fprintf(stderr, "aec: unknown command '%s'\n%s", cmd, usage);
+        say("aec", "unknown command '%s'", cmd);
+        fputs(usage, stderr);
         return 2;
     }
     if (parse_args(argc, argv, &file, &out, !is_check) < 0)

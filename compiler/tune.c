@@ -95,7 +95,7 @@ static void build_all(variant *v, int n)
             int i = next++;
             if (!v[i].ok)
                 continue;
-            fprintf(stderr, "aec tune: building %s\n", v[i].label);
+            say("aec tune", "building %s", v[i].label);
             t0[i] = now();
             pid[i] = fork();
             if (pid[i] == 0)
@@ -117,7 +117,7 @@ static void build_all(variant *v, int n)
                 continue;
             running--;
             v[i].ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            fprintf(stderr, "aec tune: built %s in %.1f s%s\n", v[i].label, now() - t0[i],
+            say("aec tune", "built %s in %.1f s%s", v[i].label, now() - t0[i],
                     v[i].ok ? "" : " (failed: left out)");
         }
     }
@@ -302,8 +302,8 @@ static char *splice(const compiled *c, const char *block)
 
 static int usage_error(const char *msg, const char *arg)
 {
-    fprintf(stderr, "aec tune: %s%s\nusage: aec tune FILE.ae [--target T] [--seconds S] [-o OUT.ae]\n", msg,
-            arg ? arg : "");
+    say("aec tune", "%s%s", msg, arg ? arg : "");
+    fputs("usage: aec tune FILE.ae [--target T] [--seconds S] [-o OUT.ae]\n", stderr);
     return 2;
 }
 
@@ -363,7 +363,7 @@ static void measure(variant *v, cell *cells, int ncells, double seconds, const c
                 rc = read_csv(csv, &v[k].c.ir, cells, ncells, k, r);
             if (rc == 0 && !*workers)
                 *workers = workers_of(out);
-            fprintf(stderr, "aec tune: round %d/%d: %s ran in %.1f s%s\n", r + 1, ROUNDS, v[k].label, now() - t0,
+            say("aec tune", "round %d/%d: %s ran in %.1f s%s", r + 1, ROUNDS, v[k].label, now() - t0,
                     rc == 0 ? "" : " (failed: left out of this round)");
             unlink(csv);
             unlink(out);
@@ -380,7 +380,7 @@ static int write_model(const char *path, const char *text)
     int ok = f && fputs(text, f) >= 0;
     ok = f && fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "aec tune: cannot write %s: %s\n", path, strerror(errno));
+        say("aec tune", "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -388,7 +388,7 @@ static int write_model(const char *path, const char *text)
     int rc = compile_file(path, stderr, &c);
     compiled_free(&c);
     if (rc != 0)
-        fprintf(stderr, "aec tune: %s does not compile with the tuned block (a bug in aec tune)\n", path);
+        say("aec tune", "%s does not compile with the tuned block (a bug in aec tune)", path);
     return rc;
 }
 
@@ -412,7 +412,7 @@ int tune_main(int argc, char **argv)
     int ncells = make_cells(&base.ir, cells);
     char dir[] = "/tmp/aec-tune-XXXXXX";
     if (!mkdtemp(dir)) {
-        fprintf(stderr, "aec tune: cannot make a temporary directory: %s\n", strerror(errno));
+        say("aec tune", "cannot make a temporary directory: %s", strerror(errno));
         compiled_free(&base);
         return 1;
     }
@@ -442,7 +442,7 @@ int tune_main(int argc, char **argv)
     char *block = block_text(&base, v, cells, ncells, header);
     printf("  %s", block);
     fflush(stdout);
-    fprintf(stderr, "aec tune: %s tuned in %.0f s\n", base.path, now() - t0);
+    say("aec tune", "%s tuned in %.0f s", base.path, now() - t0);
     rc = 0;
     if (a.out) {
         char *text = splice(&base, block);

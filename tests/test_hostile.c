@@ -630,6 +630,17 @@ static void a_newline_in_a_name_cannot_forge_a_line(void **state UNUSED)
     expect(&p, 1, "/run\\naec: all done\\x1b[2J/m.ae:2:3: error: ");
     assert_null(strstr(p.err, "\naec: all done"));
     proc_free(&p);
+    /* and aec's other messages (base/util.c, say): an -o into a folder
+     * that is not there, an unknown option */
+    char exe[600];
+    snprintf(exe, sizeof exe, "%s/no\naec: built/x", dir);
+    p = run(aec(), "build", MODEL, "-o", exe, NULL);
+    expect(&p, 1, "/no\\naec: built/x: the directory ");
+    assert_null(strstr(p.err, "\naec: built"));
+    proc_free(&p);
+    p = run(aec(), "check", "--x\naec: ok", NULL);
+    expect(&p, 2, "aec: unknown option '--x\\naec: ok'");
+    proc_free(&p);
 }
 
 int main(void)

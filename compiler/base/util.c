@@ -133,3 +133,16 @@ char *esc_name(const char *s)
     }
     return b.s;
 }
+
+void say(const char *who, const char *fmt, ...)
+{
+    sbuf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&b, fmt, ap);
+    va_end(ap);
+    char *line = esc_name(b.s ? b.s : "");
+    fprintf(stderr, "%s: %s\n", who, line);
+    free(line);
+    sb_free(&b);
+}

@@ -26,6 +26,11 @@ void source_line(const char *src, size_t len, int line, char *buf, size_t size);
  * message shows a path, so that a name with a line break cannot forge one. */
 char *esc_name(const char *s);
 
+/* "WHO: " and fmt's line on stderr, its control bytes escaped as esc_name
+ * does: every compiler message that shows a path or an argument goes
+ * through it, as the runtime's go through aec_error. */
+void say(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Read a whole file, but never more than max + 1 bytes (so *len > max says
  * it is too large without reading /dev/zero to the end); NULL (with errno
  * set) on failure. */
