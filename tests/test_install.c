@@ -223,6 +223,54 @@ static void man_pages_render_without_warnings(void **state UNUSED)
     free(page);
 }
 
+/* s with each '-' as groff's "\\-", as the man pages write options. */
+static void man_dashes(const char *s, char *out, size_t size)
+{
+    size_t k = 0;
+    for (; *s && k + 3 < size; s++) {
+        if (*s == '-')
+            out[k++] = '\\';
+        out[k++] = *s;
+    }
+    out[k] = '\0';
+}
+
+/* aec-model(1) documents every command and option a model's --help lists
+ * (score and --classes, --coords, --eps and --seconds were once missing). */
+static void model_page_knows_every_command_and_option(void **state UNUSED)
+{
+    proc p = run(AEC_ROOT "/build/fmnist_cae", "--help", NULL);
+    assert_int_equal(p.status, 0);
+    char *page = slurp(AEC_ROOT "/man/aec-model.1", NULL);
+    char word[64], want[160];
+    int n_cmds = 0, n_opts = 0;
+    for (const char *line = p.out; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        /* a command's line: two spaces, its name, two spaces or more */
+        if (strncmp(line, "  ", 2) == 0 && islower((unsigned char)line[2])
+            && sscanf(line + 2, "%63[a-z-]", word) == 1
+            && strncmp(line + 2 + strlen(word), "  ", 2) == 0) {
+            man_dashes(word, want, sizeof want - 4);
+            char entry[200];
+            snprintf(entry, sizeof entry, ".B %s", want);
+            if (!strstr(page, entry))
+                fail_msg("man/aec-model.1 has no entry for the command %s", word);
+            n_cmds++;
+        }
+    }
+    for (const char *o = strstr(p.out, "--"); o; o = strstr(o + 2, "--")) {
+        if (sscanf(o, "%63[a-z-]", word) != 1 || strlen(word) < 3)
+            continue;
+        man_dashes(word, want, sizeof want);
+        if (!strstr(page, want))
+            fail_msg("man/aec-model.1 does not mention %s", word);
+        n_opts++;
+    }
+    assert_true(n_cmds >= 16);
+    assert_true(n_opts >= 30);
+    free(page);
+    proc_free(&p);
+}
+
 /* Does text hold word with no word character on either side? */
 static int has_word(const char *text, const char *word)
 {
@@ -312,6 +360,7 @@ int main(void)
         cmocka_unit_test(install_build_train_uninstall),
         cmocka_unit_test(destdir_stages_the_same_tree),
         cmocka_unit_test(man_pages_render_without_warnings),
+        cmocka_unit_test(model_page_knows_every_command_and_option),
         cmocka_unit_test(editor_grammars_know_every_word),
         cmocka_unit_test(bash_completes_aec_and_a_model),
     };

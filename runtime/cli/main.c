@@ -23,8 +23,9 @@ static const command commands[] = {
       "print the mean loss over a split: `loss VALUE`" },
     { "score", CMD_SCORE, aec_cmd_score, { "data", "weights", "out" },
       "--data DIR --weights FILE --out FILE.csv [--split test|train] [--batch N] [--limit N] [--classes LIST]",
-      "each image's loss (a VAE's recon and kl too) as CSV rows; with --classes, the AUROC of the\n"
-      "                 other classes as anomalies, overall and per class, and FILE_roc.png" },
+      "each image's loss (a VAE's recon and kl too) as CSV rows; with classes (--classes, or those\n"
+      "                 the checkpoint was trained on), the AUROC of the other classes as anomalies,\n"
+      "                 overall and per class, and FILE_roc.png" },
     { "reconstruct", CMD_RECON, aec_cmd_reconstruct, { "data", "weights", "out" },
       "--data DIR --weights FILE --out FILE.png [--n N] [--split test|train]",
       "a PNG of the first N images (top row) over their reconstructions" },
@@ -54,7 +55,7 @@ static const command commands[] = {
       "--data DIR --weights FILE --out DIR [--split test|train] [--limit N] [--perplexity X] [--iterations N]\n"
       "                 [--classes LIST]",
       "loss.png (from DIR/loss.csv), recon.png, worst.png, loss_hist.png, latent_pca.png,\n"
-      "                 latent_tsne.png, interpolate.png, samples.png (a VAE), roc.png (--classes), their\n"
+      "                 latent_tsne.png, interpolate.png, samples.png (a VAE), roc.png (classes), their\n"
       "                 numbers (scores.csv, latent_pca.csv, latent_tsne.csv) and report.html" },
     { "latent-map", CMD_MAP, aec_cmd_latent_map, { "data", "weights", "out" },
       "--data DIR --weights FILE --out FILE.png [--method pca|tsne] [--split test|train] [--limit N]\n"
