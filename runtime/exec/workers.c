@@ -218,15 +218,17 @@ static void *worker_main(void *arg)
     }
 }
 
-/* Split B images into the workers' slices (the first B % n get one more). */
+int aec_workers_slice(int B, int parts, int i, int *first)
+{
+    *first = i * (B / parts) + (i < B % parts ? i : B % parts);
+    return B / parts + (i < B % parts);
+}
+
+/* Split B images into the workers' slices. */
 static void split(aec_workers *p, int B)
 {
-    int first = 0;
-    for (int i = 0; i < p->n; i++) {
-        p->w[i].first = first;
-        p->w[i].n = B / p->n + (i < B % p->n);
-        first += p->w[i].n;
-    }
+    for (int i = 0; i < p->n; i++)
+        p->w[i].n = aec_workers_slice(B, p->n, i, &p->w[i].first);
 }
 
 /* Run the job set in p on every worker; worker 0 is the caller. B > 0

@@ -658,15 +658,6 @@ static int check_backward(const trainer *t, int epoch, int batch)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* This rank's share of a batch of B: *n images from *first on, the first
- * B % R ranks one more (as split() in workers.c deals slices). */
-static void rank_share(int B, int *first, int *n)
-{
-    int R = aec_rank_count(), r = aec_rank();
-    *n = B / R + (r < B % R);
-    *first = r * (B / R) + (r < B % R ? r : B % R);
-}
-
 /* The share's gradient into t->grads; its part of the batch's mean loss. */
 static float share_grad(trainer *t, const float *eps, int n, int B)
 {
@@ -706,8 +697,7 @@ static int train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, 
 {
     const aec_model *m = t->m;
     double t0 = aec_seconds();
-    int first, n;
-    rank_share(B, &first, &n);
+    int first, n = aec_workers_slice(B, aec_rank_count(), aec_rank(), &first);     /* this rank's share */
     aec_gather(d, idx + first, n, t->x);
     aec_draw_normals(m, t->eps, B, noise);
     *loss = share_grad(t, m->variational ? t->eps + (size_t)first * m->latent : NULL, n, B);
