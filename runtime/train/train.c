@@ -778,9 +778,8 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     int bad = t->lead && (write_csv(t) != 0 || save_checkpoint(t) != 0);
     if (bad)
         say_not_saved(t, e);
-    if (aec_ranks_agree(bad, "cannot write the checkpoint")) {
+    if (aec_ranks_agree(bad, "cannot write the checkpoint"))
         return 1;
-    }
     progress_epoch(&p, loss, val_loss, secs);
     return 0;
 }
@@ -805,8 +804,7 @@ static void say_interrupted(const trainer *t)
 /* Whether to stop after an epoch: any rank's signal stops them all. */
 static int stop_agreed(void)
 {
-    int sig = aec_stop_signal();
-    return aec_rank_count() > 1 ? aec_ranks_first_bad(sig) >= 0 : sig != 0;
+    return aec_ranks_first_bad(aec_stop_signal()) >= 0;
 }
 
 /* SIGINT and SIGTERM only raise a flag (core/stop.c), checked between
