@@ -97,8 +97,10 @@ int aec_cli_join(const aec_model *m, const cli_opts *o)
 {
     if (aec_ranks_begin() != 0)
         return 1;
-    if (aec_rank_count() == 1 || check_same(m, o) != 0)
-        return aec_rank_count() == 1 ? 0 : 1;
+    if (aec_rank_count() == 1)
+        return 0;
+    if (check_same(m, o) != 0)
+        return 1;
     if (aec_rank() == 0)
         printf("data-parallel: %d ranks (%s), each batch of %d split over them\n", aec_rank_count(),
                aec_ranks_mpi(), o->batch);

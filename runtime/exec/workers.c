@@ -218,15 +218,17 @@ static void *worker_main(void *arg)
     }
 }
 
-/* Split B images into the workers' slices (the first B % n get one more). */
+int aec_workers_slice(int B, int parts, int i, int *first)
+{
+    *first = i * (B / parts) + (i < B % parts ? i : B % parts);
+    return B / parts + (i < B % parts);
+}
+
+/* Split B images into the workers' slices. */
 static void split(aec_workers *p, int B)
 {
-    int first = 0;
-    for (int i = 0; i < p->n; i++) {
-        p->w[i].first = first;
-        p->w[i].n = B / p->n + (i < B % p->n);
-        first += p->w[i].n;
-    }
+    for (int i = 0; i < p->n; i++)
+        p->w[i].n = aec_workers_slice(B, p->n, i, &p->w[i].first);
 }
 
 /* Run the job set in p on every worker; worker 0 is the caller. B > 0
@@ -349,15 +351,6 @@ float aec_workers_grad(aec_workers *p, const float *params, float *grads, const 
     return aec_workers_grad_share(p, params, grads, x, eps, B, B);
 }
 
-/* One worker's share of a rank's share: its mean gradient times B / total,
- * as the slice's share a sum over workers gives it. */
-static void scale_share(aec_workers *p, int B, int total)
-{
-    const float share = (float)B / (float)total;
-    for (size_t j = 0; j < p->m->n_params; j++)
-        p->out[j] *= share;
-}
-
 float aec_workers_grad_share(aec_workers *p, const float *params, float *grads, const float *x,
                              const float *eps, int B, int total)
 {
@@ -365,10 +358,7 @@ float aec_workers_grad_share(aec_workers *p, const float *params, float *grads, 
     run_job(p, B);
     if (p->n == 1 && B == total)
         return p->w[0].loss;        /* its gradient, exactly, is already in grads */
-    if (p->n == 1) {
-        scale_share(p, B, total);
-        return mean_loss(p, total);
-    }
+    /* the reduce weights each slice by its share of total, one slice too */
     p->kind = JOB_REDUCE;
     run_job(p, 0);
     return mean_loss(p, total);
@@ -376,7 +366,7 @@ float aec_workers_grad_share(aec_workers *p, const float *params, float *grads, 
 
 int aec_workers_grads_finite(const aec_workers *p)
 {
-    if (p->n == 1)      /* no sum was made, so nothing was checked */
+    if (p->n == 1)      /* a whole batch on one worker is not reduced, so not checked */
         return aec_all_finite(p->out, p->m->n_params);
     int finite = 1;
     for (int i = 0; i < p->n; i++)

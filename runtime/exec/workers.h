@@ -24,6 +24,9 @@ float aec_workers_grad(aec_workers *w, const float *params, float *grads, const 
  * share of a batch of total; grads = that share's part of the batch's mean
  * gradient, and the result its part of the mean loss, so that summed over
  * the shares (ranks) they are the whole batch's. With B == total, grad. */
+/* Slice i of B images dealt into parts, as grad splits a batch (the first
+ * B % parts slices one image more): its size, its first image in *first. */
+int   aec_workers_slice(int B, int parts, int i, int *first);
 float aec_workers_grad_share(aec_workers *w, const float *params, float *grads, const float *x,
                              const float *eps, int B, int total);
 /* After grad: whether the gradients it wrote are all finite (checked by the

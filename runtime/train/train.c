@@ -658,15 +658,6 @@ static int check_backward(const trainer *t, int epoch, int batch)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* This rank's share of a batch of B: *n images from *first on, the first
- * B % R ranks one more (as split() in workers.c deals slices). */
-static void rank_share(int B, int *first, int *n)
-{
-    int R = aec_rank_count(), r = aec_rank();
-    *n = B / R + (r < B % R);
-    *first = r * (B / R) + (r < B % R ? r : B % R);
-}
-
 /* The share's gradient into t->grads; its part of the batch's mean loss. */
 static float share_grad(trainer *t, const float *eps, int n, int B)
 {
@@ -706,8 +697,7 @@ static int train_batch(trainer *t, const aec_dataset *d, const int *idx, int B, 
 {
     const aec_model *m = t->m;
     double t0 = aec_seconds();
-    int first, n;
-    rank_share(B, &first, &n);
+    int first, n = aec_workers_slice(B, aec_rank_count(), aec_rank(), &first);     /* this rank's share */
     aec_gather(d, idx + first, n, t->x);
     aec_draw_normals(m, t->eps, B, noise);
     *loss = share_grad(t, m->variational ? t->eps + (size_t)first * m->latent : NULL, n, B);
@@ -788,9 +778,8 @@ static int one_epoch(trainer *t, const aec_dataset *train, const aec_dataset *va
     int bad = t->lead && (write_csv(t) != 0 || save_checkpoint(t) != 0);
     if (bad)
         say_not_saved(t, e);
-    if (aec_ranks_agree(bad, "cannot write the checkpoint")) {
+    if (aec_ranks_agree(bad, "cannot write the checkpoint"))
         return 1;
-    }
     progress_epoch(&p, loss, val_loss, secs);
     return 0;
 }
@@ -815,8 +804,7 @@ static void say_interrupted(const trainer *t)
 /* Whether to stop after an epoch: any rank's signal stops them all. */
 static int stop_agreed(void)
 {
-    int sig = aec_stop_signal();
-    return aec_rank_count() > 1 ? aec_ranks_first_bad(sig) >= 0 : sig != 0;
+    return aec_ranks_first_bad(aec_stop_signal()) >= 0;
 }
 
 /* SIGINT and SIGTERM only raise a flag (core/stop.c), checked between
