@@ -55,18 +55,6 @@ static int show_diff(const char *path, const char *text)
     return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) <= 1 ? 0 : -1;
 }
 
-static int replace_file(const char *path, const char *text)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    if (write_whole(tmp, text) < 0 || rename(tmp, path) < 0) {
-        say("aec: fmt", "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 /* 0 formatted already, 1 changed (or would), -1 refused or failed. */
 static int format_one(const char *path, int check, int diff)
 {
@@ -87,8 +75,10 @@ static int format_one(const char *path, int check, int diff)
             printf("%s\n", path);
         if (diff && show_diff(path, text) < 0)
             rc = -1;
-        if (!check && !diff && replace_file(path, text) < 0)
+        if (!check && !diff && write_file_atomic(path, text) < 0) {
+            say("aec: fmt", "cannot write %s: %s", path, strerror(errno));
             rc = -1;
+        }
     }
     free(text);
     compiled_free(&c);

@@ -374,14 +374,8 @@ static void measure(variant *v, cell *cells, int ncells, double seconds, const c
 /* Write text to path by a temporary file and a rename, then check that it compiles. */
 static int write_model(const char *path, const char *text)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    int ok = f && fputs(text, f) >= 0;
-    ok = f && fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (write_file_atomic(path, text) < 0) {
         say("aec tune", "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
         return -1;
     }
     compiled c;
