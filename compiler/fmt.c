@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "base/util.h"
+#include "build.h"
 #include "driver.h"
 #include "fmt.h"
 #include "front/format.h"
@@ -37,22 +37,14 @@ static int show_diff(const char *path, const char *text)
         say("aec: fmt", "cannot write a temporary file: %s", strerror(errno));
         return -1;
     }
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char before[4200], after[4200];
-        snprintf(before, sizeof before, "a/%s", path);
-        snprintf(after, sizeof after, "b/%s", path);
-        execlp("diff", "diff", "-u", "--label", before, "--label", after, path, tmp, (char *)NULL);
-        say("aec: fmt", "cannot run diff: %s", strerror(errno));
-        _exit(2);
-    }
-    int status = 0;
-    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    char before[4200], after[4200];
+    snprintf(before, sizeof before, "a/%s", path);
+    snprintf(after, sizeof after, "b/%s", path);
+    char *argv[] = { "diff", "-u", "--label", before, "--label", after, (char *)path, tmp, NULL };
+    int rc = build_run_status("aec: fmt", argv, NULL);
     unlink(tmp);
     /* diff exits 1 when the files differ, as they do here */
-    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) <= 1 ? 0 : -1;
+    return rc == 0 || rc == 1 ? 0 : -1;
 }
 
 /* 0 formatted already, 1 changed (or would), -1 refused or failed. */
