@@ -218,13 +218,16 @@ static char *block_text(const compiled *base, const variant *v, const cell *cell
     }
     for (int i = 0; i < ncells; i++) {
         const cell *c = &cells[i];
+        double med[VARIANTS];
         int best = -1;
-        for (int k = 0; k < VARIANTS; k++)
-            if (c->runs[k] && (best < 0 || median(c, k) < median(c, best)))
+        for (int k = 0; k < VARIANTS; k++) {
+            med[k] = median(c, k);
+            if (c->runs[k] && (best < 0 || med[k] < med[best]))
                 best = k;
+        }
         if (best < 0)
             continue;       /* no variant ran: the line is left to aec's default */
-        sb_printf(&b, "    %-*s = %-*s  # %.3g ms;", width, lhs[i], cwidth, c->call[best], median(c, best));
+        sb_printf(&b, "    %-*s = %-*s  # %.3g ms;", width, lhs[i], cwidth, c->call[best], med[best]);
         const char *sep = " ";
         int conv = base->ir.layers[c->layer].kind == IR_CONV2D || base->ir.layers[c->layer].kind == IR_DECONV2D;
         for (int k = 0; k < VARIANTS; k++) {
@@ -233,7 +236,7 @@ static char *block_text(const compiled *base, const variant *v, const cell *cell
                 continue;   /* shown: every candidate that applies, and winograd's absence on a convolution */
             char t[32] = "-";
             if (c->runs[k])
-                snprintf(t, sizeof t, "%.3g", median(c, k));
+                snprintf(t, sizeof t, "%.3g", med[k]);
             sb_printf(&b, "%s%s %s", sep, name, t);
             sep = ", ";
         }
