@@ -261,7 +261,7 @@ static char *block_text(const compiled *base, const variant *v, const cell *cell
     return b.s;
 }
 
-/* Offset of the end of line `line` (1-based) in src, or of its start when start. */
+/* Offset of the start of line `line` (1-based) in src. */
 static size_t line_offset(const char *src, size_t len, int line)
 {
     size_t off = 0;
