@@ -36,10 +36,11 @@ void build_catch_stops(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-int build_run(char *const argv[], const char *out)
+int build_run_status(const char *who, char *const argv[], const char *out)
 {
     if (stop_sig)
         return -1;
+    fflush(stdout);     /* what aec printed goes before what argv prints */
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -47,11 +48,11 @@ int build_run(char *const argv[], const char *out)
     if (pid == 0) {
         int fd = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666) : 1;
         if (fd < 0 || dup2(fd, 1) < 0) {
-            say("aec", "cannot write %s: %s", out, strerror(errno));
+            say(who, "cannot write %s: %s", out, strerror(errno));
             _exit(127);
         }
         execvp(argv[0], argv);
-        say("aec", "cannot run %s: %s", argv[0], strerror(errno));
+        say(who, "cannot run %s: %s", argv[0], strerror(errno));
         _exit(127);
     }
     int status;
@@ -59,7 +60,12 @@ int build_run(char *const argv[], const char *out)
         if (errno != EINTR)
             return -1;
     child = 0;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int build_run(char *const argv[], const char *out)
+{
+    return build_run_status("aec", argv, out) == 0 ? 0 : -1;
 }
 
 /* Split AEC_CFLAGS on spaces into argv, which has room for every word. */

@@ -25,4 +25,8 @@ void build_catch_stops(void);
  * wait, 0 if it exited 0. */
 int build_run(char *const argv[], const char *out);
 
+/* The same, but its exit status, or -1 when it did not exit; a failure to
+ * start it is said as WHO's, and it exits 127. */
+int build_run_status(const char *who, char *const argv[], const char *out);
+
 #endif

@@ -65,26 +65,28 @@ int compile_file(const char *path, FILE *err, compiled *c)
     return compile_file_forced(path, err, NULL, c);
 }
 
+/* "PATH: error: WHY" on err, the path escaped (esc_name); c left empty. */
+static int refuse_file(const char *path, FILE *err, const char *why, compiled *c)
+{
+    memset(c, 0, sizeof *c);
+    char *shown = esc_name(path);
+    fprintf(err ? err : stderr, "%s: error: %s\n", shown, why);
+    free(shown);
+    return -1;
+}
+
 int compile_file_forced(const char *path, FILE *err, const sched_force *force, compiled *c)
 {
     size_t len = 0;
-    char *src = read_file(path, MAX_SOURCE, &len);
+    char *src = read_file(path, MAX_SOURCE, &len), why[256];
     if (!src) {
-        memset(c, 0, sizeof *c);
-        int e = errno;
-        char *shown = esc_name(path);
-        fprintf(err ? err : stderr, "%s: error: cannot read: %s\n", shown, strerror(e));
-        free(shown);
-        return -1;
+        snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
+        return refuse_file(path, err, why, c);
     }
     if (len > MAX_SOURCE || memchr(src, '\0', len)) {
-        memset(c, 0, sizeof *c);
-        char *shown = esc_name(path);
-        fprintf(err ? err : stderr, "%s: error: not a .ae text file (%s)\n", shown,
-                len > MAX_SOURCE ? "larger than 16 MiB" : "it contains NUL bytes");
-        free(shown);
         free(src);
-        return -1;
+        return refuse_file(path, err, len > MAX_SOURCE ? "not a .ae text file (larger than 16 MiB)"
+                                                       : "not a .ae text file (it contains NUL bytes)", c);
     }
     int rc = compile_forced(path, src, len, err, force, c);
     free(src);

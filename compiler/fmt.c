@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "base/util.h"
+#include "build.h"
 #include "driver.h"
 #include "fmt.h"
 #include "front/format.h"
@@ -37,34 +37,14 @@ static int show_diff(const char *path, const char *text)
         say("aec: fmt", "cannot write a temporary file: %s", strerror(errno));
         return -1;
     }
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char before[4200], after[4200];
-        snprintf(before, sizeof before, "a/%s", path);
-        snprintf(after, sizeof after, "b/%s", path);
-        execlp("diff", "diff", "-u", "--label", before, "--label", after, path, tmp, (char *)NULL);
-        say("aec: fmt", "cannot run diff: %s", strerror(errno));
-        _exit(2);
-    }
-    int status = 0;
-    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    char before[4200], after[4200];
+    snprintf(before, sizeof before, "a/%s", path);
+    snprintf(after, sizeof after, "b/%s", path);
+    char *argv[] = { "diff", "-u", "--label", before, "--label", after, (char *)path, tmp, NULL };
+    int rc = build_run_status("aec: fmt", argv, NULL);
     unlink(tmp);
     /* diff exits 1 when the files differ, as they do here */
-    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) <= 1 ? 0 : -1;
-}
-
-static int replace_file(const char *path, const char *text)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    if (write_whole(tmp, text) < 0 || rename(tmp, path) < 0) {
-        say("aec: fmt", "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return rc == 0 || rc == 1 ? 0 : -1;
 }
 
 /* 0 formatted already, 1 changed (or would), -1 refused or failed. */
@@ -87,8 +67,10 @@ static int format_one(const char *path, int check, int diff)
             printf("%s\n", path);
         if (diff && show_diff(path, text) < 0)
             rc = -1;
-        if (!check && !diff && replace_file(path, text) < 0)
+        if (!check && !diff && write_file_atomic(path, text) < 0) {
+            say("aec: fmt", "cannot write %s: %s", path, strerror(errno));
             rc = -1;
+        }
     }
     free(text);
     compiled_free(&c);

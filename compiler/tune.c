@@ -218,13 +218,16 @@ static char *block_text(const compiled *base, const variant *v, const cell *cell
     }
     for (int i = 0; i < ncells; i++) {
         const cell *c = &cells[i];
+        double med[VARIANTS];
         int best = -1;
-        for (int k = 0; k < VARIANTS; k++)
-            if (c->runs[k] && (best < 0 || median(c, k) < median(c, best)))
+        for (int k = 0; k < VARIANTS; k++) {
+            med[k] = median(c, k);
+            if (c->runs[k] && (best < 0 || med[k] < med[best]))
                 best = k;
+        }
         if (best < 0)
             continue;       /* no variant ran: the line is left to aec's default */
-        sb_printf(&b, "    %-*s = %-*s  # %.3g ms;", width, lhs[i], cwidth, c->call[best], median(c, best));
+        sb_printf(&b, "    %-*s = %-*s  # %.3g ms;", width, lhs[i], cwidth, c->call[best], med[best]);
         const char *sep = " ";
         int conv = base->ir.layers[c->layer].kind == IR_CONV2D || base->ir.layers[c->layer].kind == IR_DECONV2D;
         for (int k = 0; k < VARIANTS; k++) {
@@ -233,7 +236,7 @@ static char *block_text(const compiled *base, const variant *v, const cell *cell
                 continue;   /* shown: every candidate that applies, and winograd's absence on a convolution */
             char t[32] = "-";
             if (c->runs[k])
-                snprintf(t, sizeof t, "%.3g", median(c, k));
+                snprintf(t, sizeof t, "%.3g", med[k]);
             sb_printf(&b, "%s%s %s", sep, name, t);
             sep = ", ";
         }
@@ -258,7 +261,7 @@ static char *block_text(const compiled *base, const variant *v, const cell *cell
     return b.s;
 }
 
-/* Offset of the end of line `line` (1-based) in src, or of its start when start. */
+/* Offset of the start of line `line` (1-based) in src. */
 static size_t line_offset(const char *src, size_t len, int line)
 {
     size_t off = 0;
@@ -374,14 +377,8 @@ static void measure(variant *v, cell *cells, int ncells, double seconds, const c
 /* Write text to path by a temporary file and a rename, then check that it compiles. */
 static int write_model(const char *path, const char *text)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    int ok = f && fputs(text, f) >= 0;
-    ok = f && fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (write_file_atomic(path, text) < 0) {
         say("aec tune", "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
         return -1;
     }
     compiled c;

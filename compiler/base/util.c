@@ -1,9 +1,11 @@
 /* base/util.c: allocation and strings. Out of memory is the one failure the
  * compiler does not recover from: it prints and exits 1. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "base/util.h"
 
 static void out_of_memory(void)
@@ -100,6 +102,21 @@ char *read_file(const char *path, size_t max, size_t *len)
     b.s[b.len] = '\0';
     *len = b.len;
     return b.s;
+}
+
+int write_file_atomic(const char *path, const char *text)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fputs(text, f) >= 0;
+    ok = f && fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0)
+        return 0;
+    int e = errno;
+    unlink(tmp);
+    errno = e;
+    return -1;
 }
 
 void source_line(const char *src, size_t len, int line, char *buf, size_t size)

@@ -31,6 +31,10 @@ char *esc_name(const char *s);
  * through it, as the runtime's go through aec_error. */
 void say(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Write text to path by a temporary file beside it and a rename, so that a
+ * reader never sees half a file; -1 with errno set (the temporary removed). */
+int write_file_atomic(const char *path, const char *text);
+
 /* Read a whole file, but never more than max + 1 bytes (so *len > max says
  * it is too large without reading /dev/zero to the end); NULL (with errno
  * set) on failure. */
