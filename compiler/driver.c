@@ -111,13 +111,13 @@ static int write_atomic(const char *dir, const char *name, const char *ext, cons
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "aec: cannot write %s: %s\n", tmp, strerror(errno));
+        say("aec", "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
     int ok = fputs(text, f) >= 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "aec: cannot write %s: %s\n", path, strerror(errno));
+        say("aec", "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -135,7 +135,7 @@ static int make_dirs(const char *dir)
             continue;
         *p = '\0';
         if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "aec: cannot create %s: %s\n", path, strerror(errno));
+            say("aec", "cannot create %s: %s", path, strerror(errno));
             return -1;
         }
         *p = saved;
