@@ -4,6 +4,7 @@
 #include "core/floats.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,4 +45,13 @@ int aec_all_finite(const float *x, size_t n)
     for (; i < n; i++)
         bad |= not_finite(x + i);
     return !bad;
+}
+
+void aec_float_shortest(char *buf, size_t size, float x)
+{
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)x);
+        if (strtof(buf, NULL) == x)
+            return;
+    }
 }

@@ -8,6 +8,7 @@
  * with torch 1.13 bit for bit (tests/test_train.c checks a few by value).
  */
 #include "aec.h"
+#include "core/floats.h"
 #include "exec/optim.h"
 
 #include <math.h>
@@ -23,12 +24,8 @@
 static double as_written(float f)
 {
     char buf[32];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
-        if (strtof(buf, NULL) == f)
-            return strtod(buf, NULL);
-    }
-    return f;
+    aec_float_shortest(buf, sizeof buf, f);
+    return strtod(buf, NULL);
 }
 
 int aec_optim_init(aec_optim *o, const aec_optim_cfg *cfg, size_t n)

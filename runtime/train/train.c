@@ -127,20 +127,10 @@ static const char *optim_name(aec_opt_kind kind)
 
 /* safetensors metadata is a flat object of strings; both files carry the
  * epoch, so a resume can tell a matching pair from a torn one. */
-/* x in the fewest digits that read back as x: 0.002, not 0.00200000009. */
-static void float_str(char *buf, size_t size, float x)
-{
-    for (int p = 1; p <= 9; p++) {
-        snprintf(buf, size, "%.*g", p, (double)x);
-        if (strtof(buf, NULL) == x)
-            return;
-    }
-}
-
 static void checkpoint_meta(const trainer *t, char *out, size_t size)
 {
     char name[256], lr[32];
-    float_str(lr, sizeof lr, t->cfg.optim.lr);
+    aec_float_shortest(lr, sizeof lr, t->cfg.optim.lr);
     aec_json_string(name, sizeof name, t->m->name);
     snprintf(out, size,
              "{\"model\":\"%s\",\"epoch\":\"%d\",\"step\":\"%ld\",\"seed\":\"%" PRIu64
@@ -359,7 +349,7 @@ static int check_batch_lr(trainer *t, const char *path, const char *meta)
             t->cfg.optim.lr = t->opt.cfg.lr = x;
     }
     snprintf(batch, sizeof batch, "%d", t->B);
-    float_str(lr, sizeof lr, t->cfg.optim.lr);
+    aec_float_shortest(lr, sizeof lr, t->cfg.optim.lr);
     return check_setting(path, meta, "batch", batch, t->o->batch_given)
          | check_setting(path, meta, "lr", lr, t->o->lr_given);
 }
