@@ -56,17 +56,15 @@ int aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
         *B = (int)s[0];
         if (aec_check_finite(path, "the input", *x, (size_t)*B * aec_cli_image_floats(m)) == 0)
             return 0;
-        free(*x);
-        *x = NULL;
-        return -1;
+    } else {
+        char got[96];
+        int k = snprintf(got, sizeof got, "[");
+        for (int d = 0; d < ndim && d < 4; d++)
+            k += snprintf(got + k, sizeof got - (size_t)k, "%s%" PRId64, d ? ", " : "", s[d]);
+        snprintf(got + k, sizeof got - (size_t)k, "%s]", ndim > 4 ? ", ..." : "");
+        aec_error("%s: the input has shape %s; the model takes float32 [B, %d, %d, %d] with B >= 1",
+                  path, got, m->in_c, m->in_h, m->in_w);
     }
-    char got[96];
-    int k = snprintf(got, sizeof got, "[");
-    for (int d = 0; d < ndim && d < 4; d++)
-        k += snprintf(got + k, sizeof got - (size_t)k, "%s%" PRId64, d ? ", " : "", s[d]);
-    snprintf(got + k, sizeof got - (size_t)k, "%s]", ndim > 4 ? ", ..." : "");
-    aec_error("%s: the input has shape %s; the model takes float32 [B, %d, %d, %d] with B >= 1",
-              path, got, m->in_c, m->in_h, m->in_w);
     free(*x);
     *x = NULL;
     return -1;
