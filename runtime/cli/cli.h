@@ -65,11 +65,13 @@ int  aec_cli_load_data(const aec_model *m, const cli_opts *o, const char *split,
                        aec_dataset *d);
 /* --classes into normal[] (all 0 when not given); -1 after a message. */
 int  aec_cli_classes(const cli_opts *o, unsigned char normal[256]);
-/* The classes that score and report take as normal: --classes, else the
- * ones the checkpoint --weights was trained on (train --classes records
- * them in its metadata), saying so on stderr; both, and they differ: an
- * error. *one_class: whether either gave any. -1 after a message. */
-int  aec_cli_normal_classes(const cli_opts *o, const char *cmd, unsigned char normal[256], int *one_class);
+/* The parameters of --weights into a new array, and the classes that score
+ * and report take as normal: --classes, else the ones the checkpoint was
+ * trained on (train --classes records them in its metadata), saying so on
+ * stderr; both, and they differ: an error. *one_class: whether either gave
+ * any. NULL after a message. */
+float *aec_cli_normal_weights(const aec_model *m, const cli_opts *o, const char *cmd, unsigned char normal[256],
+                              int *one_class);
 /* The report's settings for a run with these options (train: NULL when
  * the report does not follow training). */
 aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,

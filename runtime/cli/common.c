@@ -24,13 +24,24 @@ size_t aec_cli_image_floats(const aec_model *m)
     return (size_t)m->in_c * m->in_h * m->in_w;
 }
 
-float *aec_cli_load_weights(const aec_model *m, const char *path)
+/* The parameters of the checkpoint f, read from PATH, into a new array. */
+static float *weights_from(const aec_model *m, const char *path, const aec_tensor_file *f)
 {
     float *params = aec_alloc_floats(m->n_params, "parameters");
-    if (params && aec_load_params(path, m, params) != 0) {
+    if (params && aec_params_from_file(path, f, m, params) != 0) {
         free(params);
         return NULL;
     }
+    return params;
+}
+
+float *aec_cli_load_weights(const aec_model *m, const char *path)
+{
+    aec_tensor_file f;
+    if (aec_safetensors_read(path, &f) != 0)
+        return NULL;
+    float *params = weights_from(m, path, &f);
+    aec_tensor_file_free(&f);
     return params;
 }
 
@@ -45,17 +56,15 @@ int aec_cli_read_batch(const aec_model *m, const char *path, float **x, int *B)
         *B = (int)s[0];
         if (aec_check_finite(path, "the input", *x, (size_t)*B * aec_cli_image_floats(m)) == 0)
             return 0;
-        free(*x);
-        *x = NULL;
-        return -1;
+    } else {
+        char got[96];
+        int k = snprintf(got, sizeof got, "[");
+        for (int d = 0; d < ndim && d < 4; d++)
+            k += snprintf(got + k, sizeof got - (size_t)k, "%s%" PRId64, d ? ", " : "", s[d]);
+        snprintf(got + k, sizeof got - (size_t)k, "%s]", ndim > 4 ? ", ..." : "");
+        aec_error("%s: the input has shape %s; the model takes float32 [B, %d, %d, %d] with B >= 1",
+                  path, got, m->in_c, m->in_h, m->in_w);
     }
-    char got[96];
-    int k = snprintf(got, sizeof got, "[");
-    for (int d = 0; d < ndim && d < 4; d++)
-        k += snprintf(got + k, sizeof got - (size_t)k, "%s%" PRId64, d ? ", " : "", s[d]);
-    snprintf(got + k, sizeof got - (size_t)k, "%s]", ndim > 4 ? ", ..." : "");
-    aec_error("%s: the input has shape %s; the model takes float32 [B, %d, %d, %d] with B >= 1",
-              path, got, m->in_c, m->in_h, m->in_w);
     free(*x);
     *x = NULL;
     return -1;
@@ -218,26 +227,15 @@ int aec_cli_classes(const cli_opts *o, unsigned char normal[256])
     return aec_classes_parse(o->classes, normal);
 }
 
-/* The "classes" of the checkpoint PATH's metadata into out ("" when it has
- * none: not a one-class run); -1 after a message if PATH cannot be read. */
-static int checkpoint_classes(const char *path, char *out, size_t size)
-{
-    aec_tensor_file f;
-    if (aec_safetensors_read(path, &f) != 0)
-        return -1;
-    if (aec_meta_get(f.metadata_json, "classes", out, size) != 0)
-        out[0] = '\0';
-    aec_tensor_file_free(&f);
-    return 0;
-}
-
-int aec_cli_normal_classes(const cli_opts *o, const char *cmd, unsigned char normal[256], int *one_class)
+/* normal[] from --classes (given in normal already) and the "classes" of
+ * the checkpoint f's metadata, as aec_cli_normal_weights says. */
+static int normal_classes(const cli_opts *o, const char *cmd, const aec_tensor_file *f, unsigned char normal[256],
+                          int *one_class)
 {
     char was[AEC_CLASSES_TEXT], now[AEC_CLASSES_TEXT];
     unsigned char saved[AEC_MAX_CLASS + 1];
-    *one_class = 0;
-    if (aec_cli_classes(o, normal) != 0 || checkpoint_classes(o->weights, was, sizeof was) != 0)
-        return -1;
+    if (aec_meta_get(f->metadata_json, "classes", was, sizeof was) != 0)
+        was[0] = '\0';         /* none: not a one-class run */
     *one_class = o->classes || was[0];
     if (!was[0])
         return 0;
@@ -257,6 +255,19 @@ int aec_cli_normal_classes(const cli_opts *o, const char *cmd, unsigned char nor
     aec_error("%s: --classes %s disagrees with %s, which was trained on classes %s (its metadata); leave "
               "--classes out to take those as the normal ones", cmd, now, o->weights, was);
     return -1;
+}
+
+/* One read of the checkpoint serves both its classes and its parameters. */
+float *aec_cli_normal_weights(const aec_model *m, const cli_opts *o, const char *cmd, unsigned char normal[256],
+                              int *one_class)
+{
+    aec_tensor_file f;
+    *one_class = 0;
+    if (aec_cli_classes(o, normal) != 0 || aec_safetensors_read(o->weights, &f) != 0)
+        return NULL;
+    float *params = normal_classes(o, cmd, &f, normal, one_class) == 0 ? weights_from(m, o->weights, &f) : NULL;
+    aec_tensor_file_free(&f);
+    return params;
 }
 
 aec_report_opts aec_cli_report_opts(const aec_model *m, const cli_opts *o, const char *out_dir,

@@ -87,11 +87,7 @@ static int read_latents(const aec_model *m, const char *path, float **z, int *n)
         *n = (int)s[0];
         if (aec_check_finite(path, "the latents", *z, (size_t)*n * m->latent) == 0)
             return 0;
-        free(*z);
-        *z = NULL;
-        return -1;
-    }
-    if (ndim == 2)
+    } else if (ndim == 2)
         aec_error("%s: latents of shape [%" PRId64 ", %" PRId64 "]; the model's are [N, %d]",
                   path, s[0], s[1], m->latent);
     else

@@ -104,12 +104,10 @@ int aec_cmd_score(const aec_model *m, const cli_opts *o)
 {
     unsigned char normal[256];
     int one_class;
-    if (aec_cli_normal_classes(o, "score", normal, &one_class) != 0)
+    float *params = aec_cli_normal_weights(m, o, "score", normal, &one_class);
+    if (!params)
         return 1;
-    score_run r = { .m = m };
-    float *params = aec_cli_load_weights(m, o->weights);
-    if (params)
-        r.st = aec_stream_open(o->data, o->split, m, o->limit, o->skip_bad, o->batch);
+    score_run r = { .m = m, .st = aec_stream_open(o->data, o->split, m, o->limit, o->skip_bad, o->batch) };
     int rc = !r.st;
     if (!rc && one_class && !aec_stream_labelled(r.st)) {
         if (o->classes) {

@@ -147,8 +147,7 @@ int aec_cmd_report(const aec_model *m, const cli_opts *o)
         return 1;
     unsigned char normal[256];
     int one_class;
-    float *params = aec_cli_normal_classes(o, "report", normal, &one_class) == 0
-                  ? aec_cli_load_weights(m, o->weights) : NULL;
+    float *params = aec_cli_normal_weights(m, o, "report", normal, &one_class);
     aec_report_opts r = aec_cli_report_opts(m, o, o->out, &d, NULL);
     r.normal = one_class ? normal : NULL;
     r.names = names;

@@ -457,13 +457,12 @@ static int write_html(const aec_model *m, const aec_report_opts *o, const loss_r
 /* ---- all of it ------------------------------------------------------------------------ */
 
 /* 1 if the picture at path needs more than the n validation images there
- * are: it is left out, saying so, and so is any copy an earlier run left
- * there (the page links the pictures it finds). */
+ * are: it is left out, saying so (an earlier run's copy went with
+ * aec_report_clear, as the page links the pictures it finds). */
 static int too_few(int n, int least, const char *path)
 {
     if (n >= least)
         return 0;
-    remove(path);
     printf("report: left out %s: it needs %d validation images, and there %s %d\n", aec_esc(path), least,
            n == 1 ? "is" : "are", n);
     fflush(stdout);
@@ -482,16 +481,12 @@ static int write_maps(const aec_model *m, const float *params, const aec_dataset
     char csv[4096];
     join(path, sizeof path, o->out_dir, "latent_pca.png");
     join(csv, sizeof csv, o->out_dir, "latent_pca.csv");
-    if (too_few(val->n, PCA_LEAST, path))
-        remove(csv);
-    else if ((rc = map_latents(m, val, o, z, 0, path, csv, pca)) == 0)
+    if (!too_few(val->n, PCA_LEAST, path) && (rc = map_latents(m, val, o, z, 0, path, csv, pca)) == 0)
         say("wrote", o->out_dir, "latent_pca.png and latent_pca.csv", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "latent_tsne.png");
     join(csv, sizeof csv, o->out_dir, "latent_tsne.csv");
-    if (too_few(n_tsne, TSNE_LEAST, path))
-        remove(csv);                    /* with its picture, an earlier run's points */
-    else if (rc == 0 && (rc = map_latents(m, val, o, z, 1, path, csv, tsne)) == 0)
+    if (!too_few(n_tsne, TSNE_LEAST, path) && rc == 0 && (rc = map_latents(m, val, o, z, 1, path, csv, tsne)) == 0)
         say("wrote", o->out_dir, "latent_tsne.png and latent_tsne.csv", t);
     t = aec_seconds();
     join(path, sizeof path, o->out_dir, "interpolate.png");

@@ -86,7 +86,6 @@ int aec_report_write_scores(const aec_model *m, const float *params, const aec_d
                                          val->labels ? o->n_classes : 0, o->class_names) != 0))
         said(o->out_dir, "loss_hist.png", t);
     path_in(path, sizeof path, o->out_dir, "roc.png");
-    remove(path);                   /* the page links the pictures it finds: none from an earlier run */
     if (!rc && o->normal && val->labels) {
         t = aec_seconds();
         rc = aec_auroc_classes(s, val->labels, val->n, o->normal, &r->auroc) != 0;
