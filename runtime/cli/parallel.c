@@ -7,48 +7,30 @@
  * says why; none is left waiting in a collective for a rank that left. */
 #include "aec.h"
 #include "cli/cli.h"
+#include "core/hash.h"
 #include "core/ranks.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* 64-bit FNV-1a, over bytes and over strings with their NUL. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n--)
-        h = (h ^ *b++) * 0x100000001b3ULL;
-    return h;
-}
-
-static uint64_t fnv_str(uint64_t h, const char *s)
-{
-    return fnv(h, s ? s : "", s ? strlen(s) + 1 : 1);
-}
-
-static uint64_t fnv_int(uint64_t h, long long v)
-{
-    return fnv(h, &v, sizeof v);
-}
-
 /* What ranks must agree on to sum each other's gradients: the model's name,
  * target, shapes, every tensor's name, shape and place, every layer. */
 static uint64_t model_hash(const aec_model *m)
 {
-    uint64_t h = fnv_str(0xcbf29ce484222325ULL, m->name);
-    h = fnv_str(h, m->target);
+    uint64_t h = aec_fnv_str(AEC_FNV_START, m->name);
+    h = aec_fnv_str(h, m->target);
     int dims[] = { m->in_c, m->in_h, m->in_w, m->latent, m->loss, m->variational, m->n_tensors, m->n_layers };
-    h = fnv(h, dims, sizeof dims);
-    h = fnv_int(h, (long long)m->n_params);
-    h = fnv_int(h, (long long)m->arena_per_image);
+    h = aec_fnv(h, dims, sizeof dims);
+    h = aec_fnv_int(h, (int64_t)m->n_params);
+    h = aec_fnv_int(h, (int64_t)m->arena_per_image);
     for (int i = 0; i < m->n_tensors; i++) {
         const aec_param *p = &m->params[i];
-        h = fnv_str(h, p->name);
-        h = fnv(h, p->shape, sizeof p->shape);
-        h = fnv_int(h, (long long)p->offset);
+        h = aec_fnv_str(h, p->name);
+        h = aec_fnv(h, p->shape, sizeof p->shape);
+        h = aec_fnv_int(h, (int64_t)p->offset);
     }
     for (int i = 0; i < m->n_layers; i++)
-        h = fnv_int(fnv_str(h, m->layers[i].name), m->layers[i].line);
+        h = aec_fnv_int(aec_fnv_str(h, m->layers[i].name), m->layers[i].line);
     return h;
 }
 
@@ -57,7 +39,7 @@ static uint64_t args_hash(const cli_opts *o)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (int i = 1; i < o->argc; i++)
-        h = fnv_str(h, o->argv[i]);
+        h = aec_fnv_str(h, o->argv[i]);
     return h;
 }
 

@@ -4,6 +4,7 @@
  * skip_bad decoding left out, kept beside its cache. */
 #define _XOPEN_SOURCE 700    /* realpath */
 #include "aec.h"
+#include "core/hash.h"
 #include "data/images.h"
 #include "data/img.h"
 #include "io/files.h"
@@ -23,47 +24,21 @@
 #define IMG_METHOD "aec images v2: centre square, area resampling, ITU-R 601 grey, never enlarged"
 
 
-/* 64-bit FNV-1a. */
-static uint64_t img_fnv(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n--) {
-        h ^= *b++;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-/* A string with its NUL, so that "ab", "c" and "a", "bc" hash apart. */
-static uint64_t img_fnv_str(uint64_t h, const char *s)
-{
-    return img_fnv(h, s, strlen(s) + 1);
-}
-
-/* An integer as 8 little-endian bytes, the same on every host. */
-static uint64_t img_fnv_int(uint64_t h, int64_t v)
-{
-    uint8_t b[8];
-    for (int k = 0; k < 8; k++)
-        b[k] = (uint8_t)((uint64_t)v >> (8 * k));
-    return img_fnv(h, b, 8);
-}
-
 static uint64_t img_hash(const char *real, const img_list *L, int C, int H, int W, int skip)
 {
-    uint64_t h = img_fnv_str(0xcbf29ce484222325ULL, IMG_METHOD);
+    uint64_t h = aec_fnv_str(AEC_FNV_START, IMG_METHOD);
     if (skip)
-        h = img_fnv_str(h, "skip-bad");
-    h = img_fnv_str(h, real);
+        h = aec_fnv_str(h, "skip-bad");
+    h = aec_fnv_str(h, real);
     for (int i = 0; i < L->n; i++) {
-        h = img_fnv_str(h, L->f[i].name);
-        h = img_fnv_int(h, L->f[i].size);
-        h = img_fnv_int(h, L->f[i].sec);
-        h = img_fnv_int(h, L->f[i].nsec);
+        h = aec_fnv_str(h, L->f[i].name);
+        h = aec_fnv_int(h, L->f[i].size);
+        h = aec_fnv_int(h, L->f[i].sec);
+        h = aec_fnv_int(h, L->f[i].nsec);
     }
-    h = img_fnv_int(h, C);
-    h = img_fnv_int(h, H);
-    return img_fnv_int(h, W);
+    h = aec_fnv_int(h, C);
+    h = aec_fnv_int(h, H);
+    return aec_fnv_int(h, W);
 }
 
 /* mkdir -p PATH. */
