@@ -566,6 +566,16 @@ static void cli_score_folder_names(void **state UNUSED)
     assert_non_null(strstr(f1, "\n17,e17.png,"));
     assert_null(strstr(f1, "e18.png"));                 /* the test split's */
     proc_free(&a), proc_free(&b), proc_free(&e);
+    /* a damaged cache is not read: the images are decoded again, the rows the same */
+    assert_int_equal(shell("f=$(ls %s/*.npy) && printf '\\377' | dd of=\"$f\" bs=1 seek=200 conv=notrunc 2>/dev/null",
+                           cache), 0);
+    a = run(CELEBA, "score", "--data", dir, "--weights", w, "--out", tp("f4.csv"), "--split", "train", NULL);
+    assert_int_equal(a.status, 0);
+    assert_non_null(strstr(a.err, "the cache of the decoded images is damaged"));
+    char *f4 = slurp(tp("f4.csv"), NULL);
+    assert_string_equal(f4, f1);
+    free(f4);
+    proc_free(&a);
     a = run(CELEBA, "report", "--data", dir, "--weights", w, "--out", tp("frep"), "--split", "train",
             "--iterations", "250", NULL);
     assert_int_equal(a.status, 0);

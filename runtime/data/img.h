@@ -5,6 +5,7 @@
 #define AEC_DATA_IMG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define IMG_MAX_PIXELS (1L << 26)   /* h * w of one image: 8192 x 8192 */
 #define IMG_WHY 256                 /* a decoding failure, without the path */
@@ -61,6 +62,10 @@ int aec_img_split(const char *dir, const char *split, const struct aec_model *m,
 char *aec_img_cache_name(const char *dir, const img_list *L, int C, int H, int W, int skip);
 /* The cached [n, C, H, W], or NULL with *why saying what was wrong. */
 uint8_t *aec_img_cache_read(const char *path, int n, int C, int H, int W, const char **why);
+/* 1 if the n bytes fp holds from where it stands match the CRC-32 kept
+ * beside the cache at PATH, read 64 KiB at a time (score streams, and its
+ * memory must not grow with the cache); fp is left where it stood. */
+int aec_img_cache_file_ok(const char *path, FILE *fp, size_t n);
 /* Write PATH by way of a name of this process's own (PATH.PID, itself
  * written atomically), so two runs caching the same folder at once each
  * rename a whole file into place. */

@@ -80,14 +80,18 @@ static FILE *stream_cache(aec_stream *s, int first)
     int ndim = 0;
     int64_t sh[4];
     FILE *fp = path && access(path, F_OK) == 0 ? aec_npy_open_u8(path, &ndim, sh) : NULL;
-    if (fp && !(ndim == 4 && sh[0] == s->L.n && sh[1] == m->in_c && sh[2] == m->in_h && sh[3] == m->in_w
-                && fseek(fp, (long)((size_t)first * s->per), SEEK_CUR) == 0)) {
+    int shaped = fp && ndim == 4 && sh[0] == s->L.n && sh[1] == m->in_c && sh[2] == m->in_h && sh[3] == m->in_w;
+    int sound = shaped && aec_img_cache_file_ok(path, fp, (size_t)s->L.n * s->per);
+    if (fp && !(sound && fseek(fp, (long)((size_t)first * s->per), SEEK_CUR) == 0)) {
         fclose(fp);
         fp = NULL;
     }
-    if (!fp)
+    if (shaped && !sound)
+        fprintf(stderr, "aec: %s: the cache of the decoded images is damaged (its CRC-32 does not match, or is "
+                "missing); decoding the %s split's batch by batch\n", aec_esc(path), s->split);
+    else if (!fp)
         fprintf(stderr, "aec: %s: no cache of the decoded images; decoding the %s split's batch by batch\n",
-                s->dir, s->split);
+                aec_esc(s->dir), s->split);
     free(path);
     return fp;
 }
@@ -154,7 +158,7 @@ static int stream_decode(aec_stream *s, int want, int *k)
         int rc = !path ? IMG_IO : aec_img_load_one(path, f, m->in_c, m->in_h, m->in_w,
                                                    s->u8 + (size_t)*k * s->per, why);
         if (rc == IMG_BAD && s->skip_bad) {
-            fprintf(stderr, "aec: %s: %s; skipped\n", path, why);
+            fprintf(stderr, "aec: %s: %s; skipped\n", aec_esc(path), why);
             s->skipped++;
         } else if (rc != 0) {
             if (path)
@@ -213,7 +217,7 @@ void aec_stream_close(aec_stream *s)
     if (!s)
         return;
     if (s->skipped > 0)
-        fprintf(stderr, "aec: %s: %s split: %d image%s given, %d skipped (see the warnings above)\n", s->dir,
+        fprintf(stderr, "aec: %s: %s split: %d image%s given, %d skipped (see the warnings above)\n", aec_esc(s->dir),
                 s->split, s->given, s->given == 1 ? "" : "s", s->skipped);
     aec_idx_close(s->images);
     aec_idx_close(s->labels);
