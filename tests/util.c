@@ -172,6 +172,18 @@ const char *target_group_name(const char *name, const aec_model *m)
     return buf;
 }
 
+void assert_same_file(const char *path, const char *want)
+{
+    size_t n = 0, m = 0;
+    char *a = slurp(path, &n), *b = slurp(want, &m);
+    assert_non_null(a);
+    assert_non_null(b);
+    if (n != m || memcmp(a, b, n) != 0)
+        fail_msg("%s (%zu bytes) differs from %s (%zu bytes)", path, n, want, m);
+    free(a);
+    free(b);
+}
+
 void copy_file(const char *from, const char *to)
 {
     size_t n = 0;

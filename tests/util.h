@@ -36,6 +36,8 @@ int exists(const char *path);
 char *slurp(const char *path, size_t *len);
 /* Copy a file that must be there. */
 void copy_file(const char *from, const char *to);
+/* Two files that must be there hold the same bytes. */
+void assert_same_file(const char *path, const char *want);
 /* Two checkpoints aec wrote hold the same tensors, bit for bit, and the same metadata. */
 void assert_same_safetensors(const char *path, const char *want);
 
