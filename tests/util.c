@@ -184,6 +184,33 @@ void assert_same_file(const char *path, const char *want)
     free(b);
 }
 
+char **ae_files(const char *dir, int *n)
+{
+    struct dirent **list;
+    int m = scandir(dir, &list, NULL, alphasort);
+    assert_true(m > 0);
+    char **out = calloc((size_t)m + 1, sizeof *out);
+    assert_non_null(out);
+    *n = 0;
+    for (int i = 0; i < m; i++) {
+        size_t len = strlen(list[i]->d_name);
+        if (len > 3 && strcmp(list[i]->d_name + len - 3, ".ae") == 0) {
+            out[*n] = malloc(strlen(dir) + len + 2);
+            sprintf(out[(*n)++], "%s/%s", dir, list[i]->d_name);
+        }
+        free(list[i]);
+    }
+    free(list);
+    return out;
+}
+
+void free_list(char **l)
+{
+    for (int i = 0; l[i]; i++)
+        free(l[i]);
+    free(l);
+}
+
 void copy_file(const char *from, const char *to)
 {
     size_t n = 0;

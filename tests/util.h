@@ -34,6 +34,10 @@ uint8_t *read_bytes(const char *path, size_t *n);
 int exists(const char *path);
 /* The whole file, NUL-terminated, its length in *len (may be NULL); NULL if it is not there. */
 char *slurp(const char *path, size_t *len);
+/* The .ae files of dir, sorted; NULL-terminated, malloc'd paths, *n of them. */
+char **ae_files(const char *dir, int *n);
+/* Free a NULL-terminated list of malloc'd strings, and the list. */
+void free_list(char **l);
 /* Copy a file that must be there. */
 void copy_file(const char *from, const char *to);
 /* Two files that must be there hold the same bytes. */
