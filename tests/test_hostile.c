@@ -442,15 +442,6 @@ static void full_disk_keeps_the_last_checkpoint_and_says_so(void **state UNUSED)
     proc_free(&p);
 }
 
-/* The tensors of a file read, as aec_safetensors_write takes them (t has room for f->n). */
-static void file_tensors(const aec_tensor_file *f, aec_tensor *t)
-{
-    for (int i = 0; i < f->n; i++) {
-        t[i] = (aec_tensor){ f->names[i], f->ndim[i], { 0 }, f->data[i] };
-        memcpy(t[i].shape, f->shape[i], sizeof t[i].shape);
-    }
-}
-
 /* 10. An optimizer file with a tensor the optimizer does not have is
  * refused on --resume, naming it, as model.safetensors is (it was ignored). */
 static void resume_refuses_extra_optimizer_tensors(void **state UNUSED)

@@ -211,6 +211,14 @@ void free_list(char **l)
     free(l);
 }
 
+void file_tensors(const aec_tensor_file *f, aec_tensor *t)
+{
+    for (int i = 0; i < f->n; i++) {
+        t[i] = (aec_tensor){ f->names[i], f->ndim[i], { 0 }, f->data[i] };
+        memcpy(t[i].shape, f->shape[i], sizeof t[i].shape);
+    }
+}
+
 void copy_file(const char *from, const char *to)
 {
     size_t n = 0;

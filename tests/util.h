@@ -42,6 +42,8 @@ void free_list(char **l);
 void copy_file(const char *from, const char *to);
 /* Two files that must be there hold the same bytes. */
 void assert_same_file(const char *path, const char *want);
+/* The tensors of a file read, as aec_safetensors_write takes them (t has room for f->n). */
+void file_tensors(const aec_tensor_file *f, aec_tensor *t);
 /* Two checkpoints aec wrote hold the same tensors, bit for bit, and the same metadata. */
 void assert_same_safetensors(const char *path, const char *want);
 
