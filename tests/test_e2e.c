@@ -557,10 +557,7 @@ static void write_back(const char *path, const aec_tensor_file *f)
 {
     aec_tensor t[64];
     assert_true(f->n <= 64);
-    for (int i = 0; i < f->n; i++) {
-        t[i] = (aec_tensor){ f->names[i], f->ndim[i], { 0 }, f->data[i] };
-        memcpy(t[i].shape, f->shape[i], sizeof t[i].shape);
-    }
+    file_tensors(f, t);
     assert_int_equal(aec_safetensors_write(path, t, f->n, f->metadata_json), 0);
 }
 

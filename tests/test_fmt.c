@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,33 +24,6 @@
 #include "util.h"
 
 #define AEC AEC_BUILD "/aec"
-
-/* The .ae files of dir, sorted; NULL-terminated, malloc'd paths. */
-static char **ae_files(const char *dir, int *n)
-{
-    struct dirent **list;
-    int m = scandir(dir, &list, NULL, alphasort);
-    assert_true(m > 0);
-    char **out = calloc((size_t)m + 1, sizeof *out);
-    *n = 0;
-    for (int i = 0; i < m; i++) {
-        size_t len = strlen(list[i]->d_name);
-        if (len > 3 && strcmp(list[i]->d_name + len - 3, ".ae") == 0) {
-            out[*n] = malloc(strlen(dir) + len + 2);
-            sprintf(out[(*n)++], "%s/%s", dir, list[i]->d_name);
-        }
-        free(list[i]);
-    }
-    free(list);
-    return out;
-}
-
-static void free_list(char **l)
-{
-    for (int i = 0; l[i]; i++)
-        free(l[i]);
-    free(l);
-}
 
 static const char *const model_dirs[] = {AEC_ROOT "/models", AEC_ROOT "/tests/models", AEC_ROOT "/tests/fmt", NULL};
 

@@ -236,12 +236,11 @@ static void sigterm_and_a_second_training(void **state UNUSED)
     wait_for(csv, "\n2,");
     snprintf(pid_s, sizeof pid_s, "pid %ld", (long)pid);
     /* spawn's stdout.txt and stderr.txt are the first's: run the second by
-     * system(), its stderr into a file of its own */
-    char cmd[2048], err_path[600];
+     * shell(), its stderr into a file of its own */
+    char err_path[600];
     snprintf(err_path, sizeof err_path, "%s/second.err", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' train --data '%s' --out '%s' --epochs 1 --resume 2>'%s' >/dev/null",
-             exe(), data(), out_s, err_path);
-    int st = system(cmd);
+    int st = shell("'%s' train --data '%s' --out '%s' --epochs 1 --resume 2>'%s' >/dev/null",
+                   exe(), data(), out_s, err_path);
     char *err = slurp(err_path, NULL);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !err || !strstr(err, pid_s))
         print_message("second training: status %d, stderr: %s\n", st, err ? err : "(none)");
@@ -314,15 +313,14 @@ static void build_output_is_never_the_source_or_a_device(void **state UNUSED)
  * old way fail fast. */
 static void check_of_dev_zero_stops_at_the_limit(void **state UNUSED)
 {
-    char cmd[1024], err[600];
+    char err[600];
     snprintf(err, sizeof err, "%s/zero.err", tmpdir);
 #ifdef __SANITIZE_ADDRESS__
     const char *limit = "";                 /* ASan reserves terabytes of shadow up front */
 #else
     const char *limit = "ulimit -v 2000000; ";
 #endif
-    snprintf(cmd, sizeof cmd, "%sexec timeout 60 '%s' check /dev/zero 2>'%s'", limit, aec(), err);
-    int st = system(cmd);
+    int st = shell("%sexec timeout 60 '%s' check /dev/zero 2>'%s'", limit, aec(), err);
     char *e = slurp(err, NULL);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !e || !strstr(e, "/dev/zero: error: not a .ae text file (larger than 16 MiB)"))
         print_message("status %d, stderr: %s\n", st, e ? e : "(none)");
@@ -442,15 +440,6 @@ static void full_disk_keeps_the_last_checkpoint_and_says_so(void **state UNUSED)
     assert_non_null(strstr(p.err, "/run/model.safetensors is saved; the report is not complete"));
     assert_non_null(strstr(p.err, " report --data "));
     proc_free(&p);
-}
-
-/* The tensors of a file read, as aec_safetensors_write takes them (t has room for f->n). */
-static void file_tensors(const aec_tensor_file *f, aec_tensor *t)
-{
-    for (int i = 0; i < f->n; i++) {
-        t[i] = (aec_tensor){ f->names[i], f->ndim[i], { 0 }, f->data[i] };
-        memcpy(t[i].shape, f->shape[i], sizeof t[i].shape);
-    }
 }
 
 /* 10. An optimizer file with a tensor the optimizer does not have is

@@ -124,16 +124,6 @@ static void read_losses(const char *dir, double (*loss)[2], int n)
     free(csv);
 }
 
-static void assert_same_file(const char *a, const char *b)
-{
-    size_t na, nb;
-    uint8_t *x = read_bytes(a, &na), *y = read_bytes(b, &nb);
-    if (na != nb || memcmp(x, y, na) != 0)
-        fail_msg("%s and %s differ", a, b);
-    free(x);
-    free(y);
-}
-
 /* Only rank 0 writes in OUT: the checkpoint, loss.csv and the lock. */
 static void assert_only_rank0_files(const char *dir)
 {

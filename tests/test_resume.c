@@ -342,18 +342,6 @@ static int checkpoint_epoch(const char *path, int n_tensors)
     return e;
 }
 
-static void assert_same_file(const char *path, const char *want)
-{
-    size_t n = 0, m = 0;
-    char *a = slurp(path, &n), *b = slurp(want, &m);
-    assert_non_null(a);
-    assert_non_null(b);
-    if (n != m || memcmp(a, b, n) != 0)
-        fail_msg("%s (%zu bytes) differs from %s (%zu bytes)", path, n, want, m);
-    free(a);
-    free(b);
-}
-
 /* The rows of loss.csv must be the reference's first rows, but for the seconds. */
 static int check_csv(const char *path)
 {

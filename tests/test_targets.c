@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,30 +25,14 @@ static const char *const TARGETS[] = {"x86-64-v4", "x86-64-v3", "generic", "aarc
 /* The .ae files of models/ and tests/models/, as paths; NULL after the last. */
 static char **model_files(void)
 {
-    static const char *const dirs[] = {AEC_ROOT "/models", AEC_ROOT "/tests/models"};
-    char **files = calloc(64, sizeof *files);
-    int n = 0;
-    for (int d = 0; d < 2; d++) {
-        DIR *dir = opendir(dirs[d]);
-        assert_non_null(dir);
-        for (struct dirent *e; (e = readdir(dir)) && n < 63;) {
-            size_t len = strlen(e->d_name);
-            if (len > 3 && strcmp(e->d_name + len - 3, ".ae") == 0) {
-                files[n] = malloc(strlen(dirs[d]) + len + 2);
-                sprintf(files[n++], "%s/%s", dirs[d], e->d_name);
-            }
-        }
-        closedir(dir);
-    }
-    assert_true(n >= 14);
+    int a, b;
+    char **files = ae_files(AEC_ROOT "/models", &a), **more = ae_files(AEC_ROOT "/tests/models", &b);
+    files = realloc(files, (size_t)(a + b + 1) * sizeof *files);
+    assert_non_null(files);
+    memcpy(files + a, more, (size_t)(b + 1) * sizeof *more);
+    free(more);
+    assert_true(a + b >= 14);
     return files;
-}
-
-static void free_files(char **files)
-{
-    for (int i = 0; files[i]; i++)
-        free(files[i]);
-    free(files);
 }
 
 /* The model's name: the file's base name without .ae (every test model is named so). */
@@ -113,7 +96,7 @@ static void every_model_compiles_for_every_target(void **state UNUSED)
             emit_and_compile(files[i], TARGETS[t], "-c", "o");
         targets++;
     }
-    free_files(files);
+    free_list(files);
     assert_true(targets >= 3);
 }
 
@@ -141,7 +124,7 @@ static void kernels_keep_their_blocks_in_registers(void **state UNUSED)
         if (shell("%s/tests/spills.sh %s/%s/*.s", AEC_ROOT, tmpdir, TARGETS[t]) != 0)
             fail_msg("a kernel spills its register block on %s (see above)", TARGETS[t]);
     }
-    free_files(files);
+    free_list(files);
 }
 
 /* The check itself finds a spill: conv2's block at 4 x 8 vectors on 16 registers. */

@@ -143,10 +143,8 @@ static void bad_arguments_are_refused(void **state)
     assert_int_equal(p.status, 2);
     assert_non_null(strstr(p.err, "unknown option --frobnicate"));
     proc_free(&p);
-    FILE *f = fopen(tp("bad.ae"), "w");
-    assert_non_null(f);
-    fputs("model bad {\n  input 1x8x8 range [0, 1]\n  encoder {\n    c1 = conv2d(4, kernel=3\n  }\n}\n", f);
-    fclose(f);
+    const char *bad = "model bad {\n  input 1x8x8 range [0, 1]\n  encoder {\n    c1 = conv2d(4, kernel=3\n  }\n}\n";
+    write_bytes(tp("bad.ae"), bad, strlen(bad));
     p = run(AEC, "tune", tp("bad.ae"), NULL);
     assert_int_equal(p.status, 1);
     char want[128];

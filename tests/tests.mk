@@ -11,22 +11,28 @@ GEN_OBJ  := $(foreach m,$(TEST_AE),$(B)/tests/gen/$(basename $(notdir $(m))).o)
 CC_PASSES := $(filter-out $(B)/cc/main.o,$(CC_OBJ))
 TEST_UTIL := $(B)/tests/util.o
 
-$(B)/tests/gen/%.c: tests/models/%.ae $(B)/aec
-	$(B)/aec emit $< -o $(@D)
-$(B)/tests/gen/%.c: models/%.ae $(B)/aec
-	$(B)/aec emit $< -o $(@D)
-$(B)/tests/gen/%.o: $(B)/tests/gen/%.c
-	$(CC) $(CFLAGS) -fopenmp -Werror -DAEC_NO_MAIN -Iruntime -c $< -o $@
-
 $(TEST_UTIL): tests/util.c tests/util.h runtime/aec.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iruntime -c $< -o $@
 
-$(B)/tests/%: tests/%.c $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a $(wildcard tests/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iruntime -Icompiler -I$(B)/cc -I$(B)/tests/gen -DAEC_ROOT='"$(CURDIR)"' \
+# The test models' C and the test programs, in $(B)/tests/$(1) (empty: the
+# host's build, $(B)/tests/) for target $(2) (empty: the host's default).
+define test_rules
+$(B)/tests/$(1)gen/%.c: tests/models/%.ae $(B)/aec
+	$(B)/aec emit $(if $(2),--target $(2) )$$< -o $$(@D)
+$(B)/tests/$(1)gen/%.c: models/%.ae $(B)/aec
+	$(B)/aec emit $(if $(2),--target $(2) )$$< -o $$(@D)
+$(B)/tests/$(1)gen/%.o: $(B)/tests/$(1)gen/%.c
+	$(CC) $(CFLAGS) $(if $(2),$$$$($(B)/aec targets --cflags $(2)) )-fopenmp -Werror -DAEC_NO_MAIN -Iruntime -c $$< -o $$@
+$(B)/tests/$(1)%: tests/%.c $(TEST_UTIL) $(GEN_OBJ:$(B)/tests/gen/%=$(B)/tests/$(1)gen/%) $(CC_PASSES) \
+                 $(B)/libaecrt.a $(wildcard tests/*.h)
+	@mkdir -p $$(@D)
+	$(CC) $(CFLAGS) -Iruntime -Icompiler -I$(B)/cc -I$(B)/tests/$(1)gen -DAEC_ROOT='"$(CURDIR)"' \
 	    -DAEC_BUILD='"$(CURDIR)/$(B)"' \
-	    $< $(TEST_UTIL) $(GEN_OBJ) $(CC_PASSES) $(B)/libaecrt.a -lcmocka $(LIBS) -fopenmp -o $@
+	    $$< $(TEST_UTIL) $(GEN_OBJ:$(B)/tests/gen/%=$(B)/tests/$(1)gen/%) $(CC_PASSES) $(B)/libaecrt.a \
+	    -lcmocka $(LIBS) -fopenmp -o $$@
+endef
+$(eval $(call test_rules,,))
 
 # Every target this CPU can run (lower/target.c) passes the gradient checks
 # and the PyTorch parity test: both programs again for each x86 target, with
@@ -38,21 +44,7 @@ TARGET_TESTS := test_gradcheck test_parity
 X86_TARGETS  := $(if $(filter x86_64,$(shell uname -m)),x86-64-v4 x86-64-v3 generic)
 TARGET_BIN   := $(foreach t,$(X86_TARGETS),$(TARGET_TESTS:%=$(B)/tests/$(t)/%))
 
-define target_tests
-$(B)/tests/$(1)/gen/%.c: tests/models/%.ae $(B)/aec
-	$(B)/aec emit --target $(1) $$< -o $$(@D)
-$(B)/tests/$(1)/gen/%.c: models/%.ae $(B)/aec
-	$(B)/aec emit --target $(1) $$< -o $$(@D)
-$(B)/tests/$(1)/gen/%.o: $(B)/tests/$(1)/gen/%.c
-	$(CC) $(CFLAGS) $$$$($(B)/aec targets --cflags $(1)) -fopenmp -Werror -DAEC_NO_MAIN -Iruntime -c $$< -o $$@
-$(B)/tests/$(1)/%: tests/%.c $(TEST_UTIL) $(GEN_OBJ:$(B)/tests/gen/%=$(B)/tests/$(1)/gen/%) $(CC_PASSES) \
-                   $(B)/libaecrt.a $(wildcard tests/*.h)
-	$(CC) $(CFLAGS) -Iruntime -Icompiler -I$(B)/cc -I$(B)/tests/$(1)/gen -DAEC_ROOT='"$(CURDIR)"' \
-	    -DAEC_BUILD='"$(CURDIR)/$(B)"' \
-	    $$< $(TEST_UTIL) $(GEN_OBJ:$(B)/tests/gen/%=$(B)/tests/$(1)/gen/%) $(CC_PASSES) $(B)/libaecrt.a \
-	    -lcmocka $(LIBS) -fopenmp -o $$@
-endef
-$(foreach t,$(X86_TARGETS),$(eval $(call target_tests,$(t))))
+$(foreach t,$(X86_TARGETS),$(eval $(call test_rules,$(t)/,$(t))))
 
 # The host's build of the two is replaced by the per-target ones, where there are any.
 RUN_BIN := $(if $(X86_TARGETS),$(filter-out $(TARGET_TESTS:%=$(B)/tests/%),$(TEST_BIN)) $(TARGET_BIN),$(TEST_BIN))

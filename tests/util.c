@@ -172,6 +172,53 @@ const char *target_group_name(const char *name, const aec_model *m)
     return buf;
 }
 
+void assert_same_file(const char *path, const char *want)
+{
+    size_t n = 0, m = 0;
+    char *a = slurp(path, &n), *b = slurp(want, &m);
+    assert_non_null(a);
+    assert_non_null(b);
+    if (n != m || memcmp(a, b, n) != 0)
+        fail_msg("%s (%zu bytes) differs from %s (%zu bytes)", path, n, want, m);
+    free(a);
+    free(b);
+}
+
+char **ae_files(const char *dir, int *n)
+{
+    struct dirent **list;
+    int m = scandir(dir, &list, NULL, alphasort);
+    assert_true(m > 0);
+    char **out = calloc((size_t)m + 1, sizeof *out);
+    assert_non_null(out);
+    *n = 0;
+    for (int i = 0; i < m; i++) {
+        size_t len = strlen(list[i]->d_name);
+        if (len > 3 && strcmp(list[i]->d_name + len - 3, ".ae") == 0) {
+            out[*n] = malloc(strlen(dir) + len + 2);
+            sprintf(out[(*n)++], "%s/%s", dir, list[i]->d_name);
+        }
+        free(list[i]);
+    }
+    free(list);
+    return out;
+}
+
+void free_list(char **l)
+{
+    for (int i = 0; l[i]; i++)
+        free(l[i]);
+    free(l);
+}
+
+void file_tensors(const aec_tensor_file *f, aec_tensor *t)
+{
+    for (int i = 0; i < f->n; i++) {
+        t[i] = (aec_tensor){ f->names[i], f->ndim[i], { 0 }, f->data[i] };
+        memcpy(t[i].shape, f->shape[i], sizeof t[i].shape);
+    }
+}
+
 void copy_file(const char *from, const char *to)
 {
     size_t n = 0;

@@ -34,8 +34,16 @@ uint8_t *read_bytes(const char *path, size_t *n);
 int exists(const char *path);
 /* The whole file, NUL-terminated, its length in *len (may be NULL); NULL if it is not there. */
 char *slurp(const char *path, size_t *len);
+/* The .ae files of dir, sorted; NULL-terminated, malloc'd paths, *n of them. */
+char **ae_files(const char *dir, int *n);
+/* Free a NULL-terminated list of malloc'd strings, and the list. */
+void free_list(char **l);
 /* Copy a file that must be there. */
 void copy_file(const char *from, const char *to);
+/* Two files that must be there hold the same bytes. */
+void assert_same_file(const char *path, const char *want);
+/* The tensors of a file read, as aec_safetensors_write takes them (t has room for f->n). */
+void file_tensors(const aec_tensor_file *f, aec_tensor *t);
 /* Two checkpoints aec wrote hold the same tensors, bit for bit, and the same metadata. */
 void assert_same_safetensors(const char *path, const char *want);
 
